@@ -1,0 +1,1 @@
+"""Helpers every component uses. Pure Python: no kfp import, heavy imports deferred."""

@@ -1,0 +1,1 @@
+"""Ingest: tabular sources into deterministic train / eval / test Parquet splits."""

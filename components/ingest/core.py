@@ -1,0 +1,451 @@
+"""Ingest: read a tabular source into deterministic train / eval / test Parquet splits.
+
+Sources:
+  * a local path or ``gs://`` URI of CSV (``.csv``, ``.csv.gz``, ``.tsv``) or Parquet
+    (``.parquet``, ``.pq``) data: one file, a folder, or a glob in the file name;
+  * a BigQuery table ``bq://project.dataset.table``, or a SQL query (text starting with
+    ``SELECT`` or ``WITH``), read through google-cloud-bigquery.
+
+Every row goes to a split chosen by a hash of its key column (``key_column``) or, without a
+key, of its whole content, so the same input gives the same split on every run and on every
+machine. Data is read and written in record batches: peak memory depends on the batch size,
+not on the size of the input.
+
+No kfp import here; pyarrow, pandas and the BigQuery client are imported inside functions.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import gzip
+import hashlib
+import io as _io
+import logging
+import os
+import re
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+from kfp_mlops.components._shared import dataset as ds
+from kfp_mlops.components._shared import io
+
+logger = logging.getLogger(__name__)
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+FORMATS = ("csv", "parquet")
+BQ_PREFIX = "bq://"
+_SQL_START = re.compile(r"^\s*(select|with)\b", re.I)
+# Bytes of CSV the reader infers column types from (and converts at a time).
+CSV_BLOCK_BYTES = 16 << 20
+_HASH_SCALE = float(2 ** 64)
+
+
+class IngestError(ValueError):
+    """The source cannot be ingested; the message names the input and what was expected."""
+
+
+@dataclasses.dataclass
+class IngestResult:
+    source: str
+    source_kind: str
+    output_dir: str
+    split_rows: Dict[str, int]
+    columns: Dict[str, str]
+    content_hash: str
+    label_column: str
+    key_column: str
+    split_ratios: Tuple[float, float, float]
+    files: List[str]
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.split_rows.values())
+
+    def metadata(self) -> Dict:
+        """What the Dataset artifact carries, and what ``dataset.json`` holds."""
+        return {
+            "source": self.source,
+            "source_kind": self.source_kind,
+            "source_files": self.files,
+            "splits": dict(self.split_rows),
+            "split_names": list(self.split_rows),
+            "num_rows": self.total_rows,
+            "columns": dict(self.columns),
+            "content_hash": self.content_hash,
+            "label_column": self.label_column,
+            "key_column": self.key_column,
+            "split_ratios": list(self.split_ratios),
+            "format": "parquet",
+            "layout": "<split>/" + ds.SPLIT_FILE,
+        }
+
+
+# --------------------------------------------------------------------------- sources
+
+def is_bigquery(source: str) -> bool:
+    return source.startswith(BQ_PREFIX) or bool(_SQL_START.match(source))
+
+
+def _file_format(uri: str, file_format: str) -> str:
+    if file_format:
+        if file_format not in FORMATS:
+            raise IngestError(f"file_format {file_format!r} is not supported; use one of {FORMATS}")
+        return file_format
+    lower = uri.lower()
+    if lower.endswith(CSV_SUFFIXES):
+        return "csv"
+    if lower.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    raise IngestError(
+        f"{uri!r}: unsupported format; expected CSV ({', '.join(CSV_SUFFIXES)}) or Parquet "
+        f"({', '.join(PARQUET_SUFFIXES)}) files, or set file_format")
+
+
+def _expand_files(source: str, file_format: str) -> List[str]:
+    suffixes = {"csv": CSV_SUFFIXES, "parquet": PARQUET_SUFFIXES}.get(file_format,
+                                                                       CSV_SUFFIXES + PARQUET_SUFFIXES)
+    try:
+        files = io.expand(source, suffixes)
+    except FileNotFoundError as e:
+        raise IngestError(f"data source {source!r} not found: {e}") from e
+    except OSError as e:
+        raise IngestError(f"cannot read data source {source!r}: {e}") from e
+    return files
+
+
+def _csv_delimiter(uri: str, delimiter: str) -> str:
+    if delimiter:
+        return delimiter
+    return "\t" if uri.lower().endswith((".tsv", ".tsv.gz")) else ","
+
+
+def _open_text_lines(uri: str):
+    raw = io.open_input(uri)
+    stream = gzip.GzipFile(fileobj=raw) if uri.lower().endswith(".gz") else raw
+    return _io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+
+
+def _locate_csv_problem(uri: str, delimiter: str, schema) -> str:
+    """Finds the first line of a CSV file that pyarrow could not read, for the error message.
+
+    pyarrow's CSV errors name neither the file nor the line; this re-reads the file with the
+    standard csv module (only when an error happened) and checks the field count and the
+    numeric columns' values line by line.
+    """
+    import pyarrow as pa
+
+    numeric = {}
+    if schema is not None:
+        for i, field in enumerate(schema):
+            if pa.types.is_integer(field.type):
+                numeric[i] = int
+            elif pa.types.is_floating(field.type):
+                numeric[i] = float
+    nulls = {"", "NA", "N/A", "NaN", "nan", "NULL", "null", "#N/A", "-NaN", "-nan", "None"}
+    with _open_text_lines(uri) as text:
+        reader = csv.reader(text, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return "the file is empty"
+        for row in reader:
+            line = reader.line_num
+            if not row:
+                continue
+            if len(row) != len(header):
+                return (f"line {line} has {len(row)} fields, expected {len(header)} "
+                        f"({delimiter.join(header)!r})")
+            for i, kind in numeric.items():
+                value = row[i].strip()
+                if value in nulls:
+                    continue
+                try:
+                    kind(value)
+                except ValueError:
+                    return (f"line {line}, column {header[i]!r}: {value!r} is not "
+                            f"{'an integer' if kind is int else 'a number'} like the rows above it")
+    return "the line could not be located"
+
+
+def _iter_csv(uri: str, delimiter: str, column_types) -> Iterator:
+    """Record batches of one CSV file; types inferred from its first block unless given."""
+    import pyarrow as pa
+    from pyarrow import csv as pcsv
+
+    delimiter = _csv_delimiter(uri, delimiter)
+    read_options = pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES)
+    parse_options = pcsv.ParseOptions(delimiter=delimiter)
+    convert_options = pcsv.ConvertOptions(strings_can_be_null=True,
+                                          column_types=column_types or None)
+    raw = io.open_input(uri)
+    stream = pa.CompressedInputStream(raw, "gzip") if uri.lower().endswith(".gz") else raw
+    schema = None
+    try:
+        reader = pcsv.open_csv(stream, read_options=read_options, parse_options=parse_options,
+                               convert_options=convert_options)
+        schema = reader.schema
+        for batch in reader:
+            yield batch
+    except pa.ArrowInvalid as e:
+        if "Empty CSV file" in str(e):
+            raise IngestError(f"{uri!r} is empty: expected a header line and data rows") from e
+        where = _locate_csv_problem(uri, delimiter, schema)
+        raise IngestError(f"cannot read CSV {uri!r}: {where} (pyarrow: {e})") from e
+    finally:
+        raw.close()
+
+
+def _iter_parquet(uri: str, batch_rows: int) -> Iterator:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        with io.open_input(uri) as f:
+            parquet = pq.ParquetFile(f)
+            yield from parquet.iter_batches(batch_size=batch_rows)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise IngestError(f"cannot read Parquet {uri!r}: {e}") from e
+
+
+def _iter_bigquery(source: str, project: str, batch_rows: int) -> Iterator:
+    """Record batches of a BigQuery table (``bq://p.d.t``) or of a query's result."""
+    from google.cloud import bigquery
+
+    client = bigquery.Client(project=project or None)
+    if source.startswith(BQ_PREFIX):
+        table = source[len(BQ_PREFIX):]
+        if table.count(".") != 2 or not all(table.split(".")):
+            raise IngestError(f"BigQuery source {source!r}: expected bq://project.dataset.table")
+        logger.info("Reading BigQuery table %s", table)
+        rows = client.list_rows(table, page_size=batch_rows)
+    else:
+        logger.info("Running BigQuery query (%d characters)", len(source))
+        rows = client.query(source).result(page_size=batch_rows)
+    yield from rows.to_arrow_iterable()
+
+
+def iter_source(source: str, file_format: str = "", batch_rows: int = ds.DEFAULT_BATCH_ROWS,
+                bigquery_project: str = "", csv_delimiter: str = "") -> Tuple[str, List[str], Iterator]:
+    """Opens a source: returns ``(kind, files, iterator of (file, RecordBatch))``.
+
+    Every file after the first is read with the first file's column types, so one source
+    yields one schema (checked by the caller).
+    """
+    if is_bigquery(source):
+        batches = ((source, b) for b in _iter_bigquery(source, bigquery_project, batch_rows))
+        return "bigquery", [], batches
+    fmt = file_format or ""
+    files = _expand_files(source, fmt)
+    fmts = {_file_format(f, fmt) for f in files}
+    if len(fmts) > 1:
+        raise IngestError(f"{source!r} mixes CSV and Parquet files; expected one format")
+    kind = fmts.pop()
+
+    def generate():
+        column_types = None
+        for f in files:
+            logger.info("Reading %s", f)
+            it = (_iter_csv(f, csv_delimiter, column_types) if kind == "csv"
+                  else _iter_parquet(f, batch_rows))
+            for batch in it:
+                if kind == "csv" and column_types is None:
+                    column_types = {field.name: field.type for field in batch.schema}
+                yield f, batch
+
+    return kind, files, generate()
+
+
+# --------------------------------------------------------------------------- splitting
+
+def parse_split_ratios(split_ratios: Sequence[float]) -> Tuple[float, float, float]:
+    try:
+        ratios = tuple(float(r) for r in split_ratios)
+    except (TypeError, ValueError) as e:
+        raise IngestError(f"split_ratios {split_ratios!r}: expected three numbers "
+                          "(train, eval, test)") from e
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
+        raise IngestError(f"split_ratios {list(split_ratios)!r}: expected three non-negative "
+                          "numbers (train, eval, test) that add up to 1")
+    if ratios[0] <= 0:
+        raise IngestError(f"split_ratios {list(split_ratios)!r}: the train share must be above 0")
+    return ratios  # type: ignore[return-value]
+
+
+def to_hashable_frame(batch):
+    """A pandas view of a record batch whose dtypes do not depend on the batch's content.
+
+    Plain ``to_pandas`` turns an integer column into float64 in a batch that happens to
+    hold a null and into int64 in one that does not, which would change row hashes with the
+    batch boundaries; nullable extension dtypes keep one representation.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    def mapper(arrow_type):
+        if pa.types.is_integer(arrow_type):
+            return pd.Int64Dtype()
+        if pa.types.is_boolean(arrow_type):
+            return pd.BooleanDtype()
+        return None
+
+    return batch.to_pandas(types_mapper=mapper)
+
+
+def row_hashes(frame, columns: Optional[List[str]] = None):
+    """A stable 64-bit hash per row (pandas' fixed-key SipHash), of ``columns`` or every column.
+
+    ``frame`` comes from :func:`to_hashable_frame`, so the hash of a row depends on its
+    values alone: not on the file, the batch or the row's position.
+    """
+    import pandas as pd
+
+    part = frame if columns is None else frame[columns]
+    return pd.util.hash_pandas_object(part, index=False).to_numpy()
+
+
+def assign_splits(hashes, ratios: Tuple[float, float, float]):
+    """Split index (0 train, 1 eval, 2 test) per row from its hash: the same hash, the same split."""
+    import numpy as np
+
+    position = hashes.astype(np.float64) / _HASH_SCALE  # uniform in [0, 1)
+    cut_train, cut_eval = ratios[0], ratios[0] + ratios[1]
+    return np.where(position < cut_train, 0, np.where(position < cut_eval, 1, 2)).astype(np.int8)
+
+
+class _ContentHash:
+    """An order-independent fingerprint of the rows and the column names and types."""
+
+    def __init__(self):
+        self.rows = 0
+        self.sum = 0
+        self.xor = 0
+
+    def add(self, hashes) -> None:
+        import numpy as np
+
+        self.rows += len(hashes)
+        # uint64 arithmetic wraps, which is what a sum modulo 2**64 wants.
+        with np.errstate(over="ignore"):
+            self.sum = (self.sum + int(hashes.sum(dtype=np.uint64))) % (1 << 64)
+        self.xor ^= int(np.bitwise_xor.reduce(hashes)) if len(hashes) else 0
+
+    def hexdigest(self, schema) -> str:
+        text = "|".join(f"{f.name}:{f.type}" for f in schema)
+        payload = f"{text}\n{self.rows}\n{self.sum}\n{self.xor}".encode()
+        return hashlib.sha256(payload).hexdigest()
+
+
+def _check_schema(schema, expected, where: str) -> None:
+    if expected is None or schema.names == expected.names:
+        return
+    missing = [n for n in expected.names if n not in schema.names]
+    extra = [n for n in schema.names if n not in expected.names]
+    raise IngestError(f"{where}: columns differ from the first file's; missing {missing}, "
+                      f"unexpected {extra}; expected {expected.names}")
+
+
+# --------------------------------------------------------------------------- ingest
+
+def ingest(source: str, output_dir: str, label_column: str = "", key_column: str = "",
+           split_ratios: Sequence[float] = (0.8, 0.1, 0.1), file_format: str = "",
+           batch_rows: int = ds.DEFAULT_BATCH_ROWS, bigquery_project: str = "",
+           csv_delimiter: str = "") -> IngestResult:
+    """Reads ``source`` and writes a dataset directory of train / eval / test Parquet splits.
+
+    Args:
+      source: local path or gs:// URI (file, folder or glob) of CSV or Parquet files,
+        ``bq://project.dataset.table``, or a BigQuery SQL query.
+      output_dir: the dataset directory to create (must not hold files yet).
+      label_column: column the model learns; checked to exist. Empty: no label.
+      key_column: column whose value decides a row's split (rows sharing a key stay
+        together). Empty: a hash of the row's whole content.
+      split_ratios: train, eval and test shares, adding up to 1.
+      file_format: ``csv`` or ``parquet``; empty to tell by the file names.
+      batch_rows: rows per Parquet batch read and per row group written.
+      bigquery_project: project that runs BigQuery jobs (default: the client's).
+      csv_delimiter: field separator (default ``,``; tab for ``.tsv``).
+
+    Returns:
+      An IngestResult; its ``metadata()`` is also written to ``<output_dir>/dataset.json``.
+
+    Raises:
+      IngestError: the source is missing, empty, unreadable or lacks a named column. Nothing
+        is left at ``output_dir``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ratios = parse_split_ratios(split_ratios)
+    if batch_rows <= 0:
+        raise IngestError(f"batch_rows must be a positive number of rows, not {batch_rows}")
+    kind, files, batches = iter_source(source, file_format, batch_rows, bigquery_project,
+                                       csv_delimiter)
+    counts = {s: 0 for s in ds.SPLITS}
+    fingerprint = _ContentHash()
+    schema = None
+    writers: Dict[str, pq.ParquetWriter] = {}
+    labelled = 0  # rows whose label is present
+
+    with io.output_dir(output_dir) as staging:
+        try:
+            for where, batch in batches:
+                if schema is None:
+                    schema = batch.schema
+                    for name, role in ((label_column, "label_column"), (key_column, "key_column")):
+                        if name and name not in schema.names:
+                            raise IngestError(f"{role} {name!r} not found in {where}; columns "
+                                              f"are: {', '.join(schema.names)}")
+                    for split in ds.SPLITS:
+                        os.makedirs(os.path.join(staging, split))
+                        writers[split] = pq.ParquetWriter(
+                            ds.split_path(staging, split), schema, compression="snappy")
+                else:
+                    _check_schema(batch.schema, schema, where)
+                    if batch.schema != schema:
+                        try:
+                            batch = pa.RecordBatch.from_arrays(
+                                [c.cast(f.type) for c, f in zip(batch.columns, schema)], schema=schema)
+                        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+                            raise IngestError(f"{where}: column types differ from the first "
+                                              f"file's ({schema}): {e}") from e
+                if batch.num_rows == 0:
+                    continue
+                if label_column:
+                    label = batch.column(schema.get_field_index(label_column))
+                    labelled += batch.num_rows - label.null_count
+                frame = to_hashable_frame(batch)
+                content = row_hashes(frame)
+                fingerprint.add(content)
+                keyed = row_hashes(frame, [key_column]) if key_column else content
+                split_ids = assign_splits(keyed, ratios)
+                for index, split in enumerate(ds.SPLITS):
+                    mask = split_ids == index
+                    n = int(mask.sum())
+                    if n:
+                        writers[split].write_table(pa.Table.from_batches([batch.filter(pa.array(mask))]))
+                        counts[split] += n
+                total = sum(counts.values())
+                if total and total % (batch_rows * 16) < batch.num_rows:
+                    logger.info("Ingested %d rows so far", total)
+        finally:
+            for writer in writers.values():
+                writer.close()
+        if schema is None or not sum(counts.values()):
+            raise IngestError(f"data source {source!r} holds no rows: expected at least one data "
+                              "row after the header")
+        if label_column and not labelled:
+            raise IngestError(f"label_column {label_column!r} of {source!r} has no values: "
+                              "every row is missing it")
+        result = IngestResult(
+            source=source, source_kind=kind, output_dir=os.path.abspath(output_dir),
+            split_rows=counts, columns={f.name: str(f.type) for f in schema},
+            content_hash=fingerprint.hexdigest(schema), label_column=label_column,
+            key_column=key_column, split_ratios=ratios, files=files)
+        io.write_json(os.path.join(staging, ds.INFO_FILE), result.metadata())
+    logger.info("Ingested %d rows from %s: %s", result.total_rows, source,
+                ", ".join(f"{k}={v}" for k, v in counts.items()))
+    for split, n in counts.items():
+        if n == 0:
+            logger.warning("The %s split is empty; ratios %s on %d rows", split, ratios,
+                           result.total_rows)
+    return result

@@ -1,0 +1,136 @@
+"""The ``kfp-mlops`` command: compile pipelines and run them on this machine.
+
+    kfp-mlops list
+    kfp-mlops compile [--output-dir DIR] [--image-registry R] [--image-tag T]
+    kfp-mlops run PIPELINE --local [--param NAME=VALUE ...] [--output-dir DIR]
+                  [--summary-json FILE] [--runner subprocess|docker]
+"""
+import argparse
+import logging
+import sys
+from typing import List, Optional
+
+from kfp_mlops.pipelines import __version__
+
+logger = logging.getLogger("kfp-mlops")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kfp-mlops",
+        description=("Kubeflow Pipelines components and pipelines for tabular ML. Compile the "
+                     "pipelines to specs for Kubeflow or Vertex AI, or run them on this machine."),
+    )
+    parser.add_argument("--version", action="version", version=f"kfp-mlops {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    sub.add_parser("list", help="list the pipelines and their parameters")
+
+    comp = sub.add_parser("compile", help="compile every pipeline to <pipeline-name>.yaml")
+    comp.add_argument("--output-dir", default="build/pipelines",
+                      help="folder for the compiled specs (default: %(default)s)")
+    comp.add_argument("--image-registry", default=None,
+                      help="registry path every component image is taken from, for example "
+                           "europe-docker.pkg.dev/PROJECT/REPO (default: images built locally)")
+    comp.add_argument("--image-tag", default=None,
+                      help="tag of every component image (default: the package version)")
+    comp.add_argument("--pipeline", action="append", default=None, metavar="NAME",
+                      help="compile only this pipeline (repeatable)")
+    comp.add_argument("--train-cpu", default="", metavar="CPU",
+                      help="CPU request and limit of the train task, e.g. 8 or 500m")
+    comp.add_argument("--train-memory", default="", metavar="MEMORY",
+                      help="memory request and limit of the train task, e.g. 32G")
+    comp.add_argument("--train-accelerator", default="", metavar="TYPE",
+                      help="accelerator of the train task, e.g. NVIDIA_TESLA_T4 on Vertex AI "
+                           "or nvidia.com/gpu on Kubeflow")
+    comp.add_argument("--train-accelerator-count", type=int, default=1, metavar="N",
+                      help="number of accelerators of the train task (default: %(default)s)")
+
+    run = sub.add_parser("run", help="run a pipeline")
+    run.add_argument("pipeline", help="pipeline name (see `kfp-mlops list`)")
+    run.add_argument("--local", action="store_true", required=True,
+                     help="run on this machine with kfp.local")
+    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="a pipeline parameter; lists and dicts as JSON (repeatable)")
+    run.add_argument("--output-dir", default="local_outputs",
+                     help="where every task's outputs land (default: %(default)s)")
+    run.add_argument("--summary-json", default=None, metavar="FILE",
+                     help="write the run's status, tasks and artifacts as JSON to FILE")
+    run.add_argument("--runner", choices=("subprocess", "docker"), default="subprocess",
+                     help="subprocess: this Python environment; docker: the component images "
+                          "(default: %(default)s)")
+    return parser
+
+
+def _cmd_list() -> int:
+    from kfp_mlops.pipelines import catalog, local
+
+    for name in catalog.names():
+        print(name)
+        for param, spec in sorted(local.pipeline_parameters(name).items()):
+            default = "required" if spec["required"] else f"default {spec['default']!r}"
+            print(f"    {param:<20} {spec['type']:<8} {default}")
+    return 0
+
+
+def _cmd_compile(args) -> int:
+    from kfp_mlops.pipelines import catalog, compiling
+
+    names = args.pipeline or catalog.names()
+    for name in names:
+        catalog.get(name)  # unknown names fail before anything is written
+    if args.image_registry or args.image_tag:
+        from kfp_mlops import images
+        compiling.check_image_target(args.image_registry or images.DEFAULT_REGISTRY,
+                                     args.image_tag or images.DEFAULT_TAG)
+    resources = None
+    if args.train_cpu or args.train_memory or args.train_accelerator:
+        from kfp_mlops.pipelines.training import Resources
+        if args.train_accelerator_count < 1:
+            raise ValueError("--train-accelerator-count must be at least 1")
+        resources = Resources(cpu=args.train_cpu, memory=args.train_memory,
+                              accelerator_type=args.train_accelerator,
+                              accelerator_count=args.train_accelerator_count)
+    for name in names:
+        path = compiling.compile_pipeline(name, args.output_dir, args.image_registry,
+                                          args.image_tag, resources)
+        print(f"compiled {name} -> {path}")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from kfp_mlops.pipelines import catalog, local
+
+    catalog.get(args.pipeline)
+    parameters = local.parse_parameters(args.pipeline, args.param)
+    logger.info("Running %s locally (%s runner); outputs under %s", args.pipeline, args.runner,
+                args.output_dir)
+    summary = local.run(args.pipeline, parameters, args.output_dir, runner=args.runner)
+    print()
+    print(local.format_summary(summary))
+    if args.summary_json:
+        local.write_summary(summary, args.summary_json)
+        print(f"Summary written to {args.summary_json}")
+    return 0 if summary.status == "SUCCESS" else 1
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return _cmd_list()
+        if args.command == "compile":
+            return _cmd_compile(args)
+        if args.command == "run":
+            return _cmd_run(args)
+    except (KeyError, ValueError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"kfp-mlops: error: {message}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""Running a pipeline on this machine with ``kfp.local``, with a summary of every task.
+
+``kfp.local`` (kfp 2.13) runs lightweight Python components with the current interpreter
+(``SubprocessRunner(use_venv=False)``) or in their images (``DockerRunner``). It does not run
+``dsl.Condition`` / ``ParallelFor``, which is why our gates live inside the components.
+
+The summary records, per task, its status, wall time and every output (artifact URI and
+metadata, or parameter value). It is gathered by wrapping kfp.local's task dispatcher, the
+one place every task passes through.
+"""
+import contextlib
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import time
+from typing import Any, Dict, Iterator, List, Optional
+
+logger = logging.getLogger(__name__)
+
+RUNNERS = ("subprocess", "docker")
+
+
+@dataclasses.dataclass
+class TaskRecord:
+    name: str
+    status: str = "RUNNING"
+    seconds: float = 0.0
+    outputs: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class RunSummary:
+    pipeline: str
+    status: str
+    pipeline_root: str
+    started: str
+    seconds: float
+    parameters: Dict[str, Any]
+    tasks: List[TaskRecord]
+    error: str = ""
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def artifacts(self) -> Dict[str, Dict[str, Any]]:
+        """``{"task.output": {"uri":..., "metadata":...}}`` for every artifact output."""
+        found = {}
+        for task in self.tasks:
+            for name, value in task.outputs.items():
+                if isinstance(value, dict) and "uri" in value:
+                    found[f"{task.name}.{name}"] = value
+        return found
+
+
+def _plain(value: Any) -> Any:
+    """Metadata as JSON, with the whole numbers that protobuf Structs turn into floats restored."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _describe(value: Any) -> Any:
+    from kfp import dsl
+
+    if isinstance(value, dsl.Artifact):
+        return {"type": type(value).__name__, "uri": value.uri,
+                "metadata": _plain(json.loads(json.dumps(value.metadata, default=str)))}
+    if isinstance(value, list) and value and all(isinstance(v, dsl.Artifact) for v in value):
+        return [_describe(v) for v in value]
+    return value
+
+
+@contextlib.contextmanager
+def _recording(records: List[TaskRecord]) -> Iterator[None]:
+    """Wraps kfp.local's task dispatcher so each task's status, time and outputs are kept."""
+    from kfp.local import task_dispatcher
+
+    original = task_dispatcher.run_single_task_implementation
+
+    def wrapped(*args, **kwargs):
+        name = kwargs.get("component_name") or (args[1] if len(args) > 1 else "task")
+        record = TaskRecord(name=name.replace("comp-", "", 1))
+        records.append(record)
+        started = time.monotonic()
+        try:
+            outputs, status = original(*args, **kwargs)
+        except BaseException:
+            record.status = "FAILURE"
+            raise
+        finally:
+            record.seconds = round(time.monotonic() - started, 2)
+        record.status = getattr(status, "name", str(status))
+        record.outputs = {k: _describe(v) for k, v in (outputs or {}).items()}
+        return outputs, status
+
+    task_dispatcher.run_single_task_implementation = wrapped
+    try:
+        yield
+    finally:
+        task_dispatcher.run_single_task_implementation = original
+
+
+def make_runner(runner: str):
+    from kfp import local
+
+    if runner == "subprocess":
+        return local.SubprocessRunner(use_venv=False)
+    if runner == "docker":
+        return local.DockerRunner()
+    raise ValueError(f"unknown runner {runner!r}; runners are {', '.join(RUNNERS)}")
+
+
+def run(pipeline_name: str, parameters: Dict[str, Any], output_dir: str,
+        runner: str = "subprocess") -> RunSummary:
+    """Runs a catalogue pipeline with kfp.local; never raises for a failed task.
+
+    Args:
+        pipeline_name: A name from ``kfp_mlops.pipelines.catalog``.
+        parameters: Pipeline arguments, already of the pipeline's types.
+        output_dir: kfp.local's pipeline root: every task's outputs land below it.
+        runner: ``subprocess`` (this interpreter) or ``docker`` (the component images).
+    """
+    import warnings
+
+    from kfp import local
+
+    from kfp_mlops.pipelines import catalog
+
+    pipeline = catalog.get(pipeline_name)
+    output_dir = os.path.abspath(output_dir)
+    os.makedirs(output_dir, exist_ok=True)
+    local.init(runner=make_runner(runner), pipeline_root=output_dir, raise_on_error=False)
+    records: List[TaskRecord] = []
+    started = datetime.datetime.now(datetime.timezone.utc)
+    clock = time.monotonic()
+    error = ""
+    with _recording(records), warnings.catch_warnings():
+        # kfp.local warns that our images are not plain Python images; they are.
+        warnings.filterwarnings("ignore", message=".*custom or non-Python base image.*")
+        try:
+            pipeline(**parameters)
+        except Exception as e:  # kfp.local raises for set-up errors, not task failures
+            error = f"{type(e).__name__}: {e}"
+            logger.error("Pipeline %s could not run: %s", pipeline_name, error)
+    failed = error or any(r.status != "SUCCESS" for r in records)
+    return RunSummary(
+        pipeline=pipeline_name,
+        status="FAILURE" if failed else "SUCCESS",
+        pipeline_root=output_dir,
+        started=started.isoformat(timespec="seconds"),
+        seconds=round(time.monotonic() - clock, 2),
+        parameters=parameters,
+        tasks=records,
+        error=error,
+    )
+
+
+# Metadata keys worth a line in the printed summary, by artifact.
+_KEY_METADATA = ("splits", "num_rows", "content_hash", "passed", "reasons", "blessed",
+                 "pushed", "version", "registry", "model_uri", "drift_detected", "task",
+                 "schema_features")
+
+
+def format_summary(summary: RunSummary) -> str:
+    """A human-readable account: each task's status and time, where outputs landed, metrics."""
+    lines = [f"Pipeline {summary.pipeline}: {summary.status} in {summary.seconds:.1f} s",
+             f"Outputs under {summary.pipeline_root}"]
+    if summary.error:
+        lines.append(f"Error: {summary.error}")
+    for task in summary.tasks:
+        lines.append(f"  {task.name:<12} {task.status:<8} {task.seconds:7.1f} s")
+        for name, value in task.outputs.items():
+            if isinstance(value, dict) and "uri" in value:
+                lines.append(f"      {name} ({value['type']}): {value['uri']}")
+                meta = value.get("metadata") or {}
+                if value["type"] in ("Metrics", "ClassificationMetrics"):
+                    for key, metric in sorted(meta.items()):
+                        if isinstance(metric, (int, float)) and not isinstance(metric, bool):
+                            lines.append(f"          {key} = {metric:.6g}")
+                for key in _KEY_METADATA:
+                    if key in meta and meta[key] not in ("", None, []):
+                        lines.append(f"          {key}: {_short(meta[key])}")
+            else:
+                lines.append(f"      {name} = {_short(value)}")
+    return "\n".join(lines)
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def write_summary(summary: RunSummary, path: str) -> None:
+    from kfp_mlops.components._shared import io
+
+    io.write_json(path, summary.to_dict())
+
+
+def pipeline_parameters(pipeline_name: str) -> Dict[str, Dict[str, Any]]:
+    """``{name: {"type": KFP type, "default": value, "required": bool, "description": str}}``."""
+    from kfp_mlops.pipelines import catalog
+
+    spec = catalog.get(pipeline_name).component_spec
+    params = {}
+    for name, input_spec in (spec.inputs or {}).items():
+        params[name] = {
+            "type": _type_name(input_spec.type),
+            "default": input_spec.default,
+            "required": not input_spec.optional,
+            "description": input_spec.description or "",
+        }
+    return params
+
+
+def _type_name(kfp_type: str) -> str:
+    """``typing.List[float]`` -> ``List``: the family a parameter's value must belong to."""
+    for family in ("List", "Dict"):
+        if kfp_type.lower() == family.lower() or kfp_type.startswith(f"typing.{family}"):
+            return family
+    return kfp_type
+
+
+def parse_parameters(pipeline_name: str, pairs: Optional[List[str]]) -> Dict[str, Any]:
+    """Turns ``NAME=VALUE`` strings into typed pipeline arguments.
+
+    Raises:
+        ValueError: an unknown name, a value not of the parameter's type, or a required
+            parameter left out; the message lists the pipeline's parameters.
+    """
+    known = pipeline_parameters(pipeline_name)
+
+    def listing() -> str:
+        return "; ".join(f"{n} ({p['type']}{', required' if p['required'] else ''})"
+                         for n, p in sorted(known.items()))
+
+    values: Dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ValueError(f"--param {pair!r}: expected NAME=VALUE")
+        name, raw = pair.split("=", 1)
+        name = name.strip()
+        if name not in known:
+            raise ValueError(f"pipeline {pipeline_name!r} has no parameter {name!r}; its "
+                             f"parameters are: {listing()}")
+        values[name] = _convert(name, raw, known[name]["type"])
+    missing = [n for n, p in known.items() if p["required"] and n not in values]
+    if missing:
+        raise ValueError(f"pipeline {pipeline_name!r} needs --param for {', '.join(missing)}; "
+                         f"its parameters are: {listing()}")
+    return values
+
+
+def _convert(name: str, raw: str, kfp_type: str) -> Any:
+    try:
+        if kfp_type == "String":
+            return raw
+        if kfp_type == "Integer":
+            return int(raw)
+        if kfp_type == "Float":
+            return float(raw)
+        if kfp_type == "Boolean":
+            lowered = raw.strip().lower()
+            if lowered in ("true", "1", "yes"):
+                return True
+            if lowered in ("false", "0", "no"):
+                return False
+            raise ValueError(raw)
+        if kfp_type in ("List", "Dict"):
+            value = json.loads(raw)
+            expected = list if kfp_type == "List" else dict
+            if not isinstance(value, expected):
+                raise ValueError(raw)
+            return value
+    except ValueError:
+        example = {"Integer": "10", "Float": "0.5", "Boolean": "true", "List": '["a", "b"]',
+                   "Dict": '{"auc": 0.8}'}.get(kfp_type, "text")
+        raise ValueError(f"--param {name}={raw!r}: expected a {kfp_type} value, "
+                         f"for example {name}={example}") from None
+    return raw

@@ -1,0 +1,140 @@
+"""The training pipeline: ingest -> validate -> train -> evaluate -> push.
+
+Gates live inside the components, not in ``dsl.If``: ``kfp.local`` in the kfp release this
+stack runs does not execute conditions, and one compiled spec must run everywhere.
+
+* validate fails the run on anomalies or train/eval skew (``fail_on_anomalies``), so nothing
+  trained on unvalidated data goes further;
+* evaluate blesses the model against absolute thresholds and against the registry's current
+  champion on the same test data;
+* push registers only a blessed model, and otherwise records why it did not.
+
+The train task's CPU, memory and accelerator are chosen when compiling
+(``kfp-mlops compile --train-cpu 8 --train-memory 32G --train-accelerator NVIDIA_TESLA_T4``).
+"""
+import dataclasses
+from typing import Callable, Dict, List, Optional
+
+from kfp import dsl
+
+from kfp_mlops.components.evaluate.component import evaluate
+from kfp_mlops.components.ingest.component import ingest
+from kfp_mlops.components.push.component import push
+from kfp_mlops.components.train.component import train
+from kfp_mlops.components.validate.component import validate
+
+NAME = "training"
+
+
+@dataclasses.dataclass(frozen=True)
+class Resources:
+    """Requests and limits for one task, as Kubeflow and Vertex AI take them."""
+
+    cpu: str = ""                 # e.g. "4" or "500m"
+    memory: str = ""              # e.g. "16G"
+    accelerator_type: str = ""    # e.g. "NVIDIA_TESLA_T4" (Vertex) or "nvidia.com/gpu" (Kubeflow)
+    accelerator_count: int = 1
+
+    def apply(self, task) -> None:
+        if self.cpu:
+            task.set_cpu_request(self.cpu).set_cpu_limit(self.cpu)
+        if self.memory:
+            task.set_memory_request(self.memory).set_memory_limit(self.memory)
+        if self.accelerator_type:
+            task.set_accelerator_type(self.accelerator_type)
+            task.set_accelerator_limit(self.accelerator_count)
+
+
+def build(train_resources: Optional[Resources] = None) -> Callable:
+    """Builds the training pipeline, with ``train_resources`` applied to the train task."""
+    resources = train_resources or Resources()
+
+    @dsl.pipeline(
+        name=NAME,
+        description=("Ingests tabular data, validates it with TFDV, trains a TensorFlow model, "
+                     "evaluates it against thresholds and the registry's champion, and "
+                     "registers it when blessed."),
+    )
+    def training(
+        data_uri: str,
+        label_column: str,
+        model_name: str,
+        registry_uri: str,
+        task: str = "",
+        epochs: int = 30,
+        batch_size: int = 32,
+        learning_rate: float = 0.005,
+        hidden_units: List[int] = [64, 32],
+        trainer_module: str = "",
+        key_column: str = "",
+        split_ratios: List[float] = [0.8, 0.1, 0.1],
+        schema_uri: str = "",
+        skew_threshold: float = 0.3,
+        skew_thresholds: Dict[str, float] = {},
+        fail_on_anomalies: bool = True,
+        thresholds: Dict[str, float] = {},
+        max_regression: Dict[str, float] = {},
+        slice_columns: List[str] = [],
+        aliases: List[str] = ["champion"],
+        endpoint_name: str = "",
+        traffic_percentage: int = 0,
+    ):
+        """Ingest, validate, train, evaluate and push.
+
+        Args:
+            data_uri: CSV or Parquet data (path, gs:// URI, folder or glob), a BigQuery table
+                ``bq://project.dataset.table`` or a SQL query.
+            label_column: The column the model learns.
+            model_name: Name of the model in the registry.
+            registry_uri: Model registry: a local directory (or ``file://`` URI), or
+                ``vertex://projects/PROJECT/locations/REGION`` for Vertex AI Model Registry.
+            task: ``classification`` or ``regression``; empty infers it from the label.
+            epochs: Most training epochs (early stopping on the eval split may stop sooner).
+            batch_size: Training batch size.
+            learning_rate: Adam learning rate.
+            hidden_units: Sizes of the hidden layers of the built-in model.
+            trainer_module: A Python module (dotted name, .py path or gs:// URI) with a
+                ``run_fn`` that trains a model of your own; empty uses the built-in model.
+            key_column: Column that decides each row's split; empty hashes the whole row.
+            split_ratios: Train, eval and test shares.
+            schema_uri: A curated schema.pbtxt; empty infers the schema from the train split.
+            skew_threshold: Largest train/eval distance allowed for any feature.
+            skew_thresholds: Per-feature overrides of skew_threshold.
+            fail_on_anomalies: Stop the run on data anomalies or skew.
+            thresholds: Metric floors (ceilings for losses and errors) the model must meet,
+                e.g. ``{"accuracy": 0.9}``.
+            max_regression: Largest drop of a metric allowed against the champion.
+            slice_columns: Columns whose values slice the evaluation metrics.
+            aliases: Aliases the pushed version takes (``champion`` moves to it).
+            endpoint_name: Vertex AI only: deploy the pushed model to this endpoint.
+            traffic_percentage: Vertex AI only: traffic share of the new model (a canary).
+        """
+        data = ingest(data_uri=data_uri, label_column=label_column, key_column=key_column,
+                      split_ratios=split_ratios).set_display_name("ingest")
+        checks = validate(
+            dataset=data.outputs["dataset"], label_column=label_column, schema_uri=schema_uri,
+            skew_threshold=skew_threshold, skew_thresholds=skew_thresholds,
+            fail_on_anomalies=fail_on_anomalies).set_display_name("validate")
+        trained = train(
+            dataset=data.outputs["dataset"], schema=checks.outputs["schema"],
+            label_column=label_column, task=task, trainer_module=trainer_module, epochs=epochs,
+            batch_size=batch_size, learning_rate=learning_rate,
+            hidden_units=hidden_units).set_display_name("train")
+        resources.apply(trained)
+        evaluated = evaluate(
+            dataset=data.outputs["dataset"], model=trained.outputs["model"],
+            label_column=label_column, thresholds=thresholds, max_regression=max_regression,
+            slice_columns=slice_columns, registry_uri=registry_uri,
+            model_name=model_name).set_display_name("evaluate")
+        push(
+            model=trained.outputs["model"], blessing=evaluated.outputs["blessing"],
+            schema=checks.outputs["schema"], statistics=checks.outputs["statistics"],
+            dataset=data.outputs["dataset"], registry_uri=registry_uri, model_name=model_name,
+            aliases=aliases, endpoint_name=endpoint_name,
+            traffic_percentage=traffic_percentage,
+            pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER).set_display_name("push")
+
+    return training
+
+
+training = build()

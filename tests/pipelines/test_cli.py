@@ -1,0 +1,74 @@
+"""The kfp-mlops command's arguments and errors (runs that execute are in test_local_run)."""
+import subprocess
+import sys
+
+import pytest
+
+from kfp_mlops.pipelines import cli, local
+
+
+def test_help_lists_commands():
+    result = subprocess.run([sys.executable, "-m", "kfp_mlops.pipelines.cli", "--help"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    for command in ("list", "compile", "run"):
+        assert command in result.stdout
+
+
+def test_console_script_installed():
+    import shutil
+    import os
+
+    script = os.path.join(os.path.dirname(sys.executable), "kfp-mlops")
+    assert os.path.exists(script) or shutil.which("kfp-mlops")
+
+
+def test_unknown_pipeline(capsys):
+    assert cli.main(["run", "no-such-pipeline", "--local"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown pipeline 'no-such-pipeline'" in err and "data-validation" in err
+
+
+def test_unknown_parameter(capsys):
+    code = cli.main(["run", "data-validation", "--local", "--param", "data_uri=x.csv",
+                     "--param", "colour=blue"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "has no parameter 'colour'" in err and "data_uri (String, required)" in err
+
+
+def test_missing_required_parameter(capsys):
+    assert cli.main(["run", "data-validation", "--local"]) == 2
+    assert "needs --param for data_uri" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pair,message", [
+    ("skew_threshold=high", "expected a Float value"),
+    ("fail_on_anomalies=maybe", "expected a Boolean value"),
+    ("split_ratios=0.8", "expected a List value"),
+    ("skew_thresholds=[1]", "expected a Dict value"),
+    ("no_equals_sign", "expected NAME=VALUE"),
+])
+def test_badly_typed_parameters(pair, message):
+    with pytest.raises(ValueError, match=message):
+        local.parse_parameters("data-validation", ["data_uri=x.csv", pair])
+
+
+def test_parameters_are_typed():
+    values = local.parse_parameters("data-validation", [
+        "data_uri=gs://b/d.csv", "skew_threshold=0.2", "fail_on_anomalies=false",
+        "split_ratios=[0.7, 0.2, 0.1]", 'skew_thresholds={"island": 0.5}'])
+    assert values == {"data_uri": "gs://b/d.csv", "skew_threshold": 0.2,
+                      "fail_on_anomalies": False, "split_ratios": [0.7, 0.2, 0.1],
+                      "skew_thresholds": {"island": 0.5}}
+
+
+def test_run_requires_local():
+    with pytest.raises(SystemExit):
+        cli.main(["run", "data-validation"])
+
+
+def test_list_shows_parameters(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "data-validation" in out and "data_uri" in out and "required" in out
