@@ -16,5 +16,6 @@ def setup(level: str = "") -> None:
         handler.setFormatter(logging.Formatter(FORMAT))
         root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger("kfp_mlops.start").info("component code started")
     # TensorFlow's C++ logs drown the task log; keep warnings and errors.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,0 +1,362 @@
+"""The serving contract of kfp-mlops models, shared by train, evaluate and push.
+
+A model artifact is a TensorFlow SavedModel directory (``saved_model.pb`` at its root, as
+Vertex AI's prebuilt TensorFlow serving containers expect) whose ``serving_default``
+signature takes raw features the way serving data carries them:
+
+* inputs: one 1-D tensor per feature, keyed by the feature's column name (names that are
+  not plain identifiers are rewritten, see :func:`input_key`);
+  numeric features as ``tf.float32`` (``NaN`` = missing); categorical features as
+  ``tf.string`` (``""`` = missing). Categorical integer and boolean features are passed as
+  decimal strings (``3`` -> ``"3"``, ``True`` -> ``"1"``, ``False`` -> ``"0"``), the same
+  strings their vocabulary was built from.
+* outputs, classification: ``probabilities`` float32 ``[n, k]`` (columns in the order of
+  the label vocabulary), ``class_ids`` int64 ``[n]``, ``classes`` string ``[n]``
+  (the predicted label values as strings); regression: ``predictions`` float32 ``[n]``.
+
+Next to it, ``assets.extra/kfp_mlops_model.json`` describes the model (framework, task,
+label, label vocabulary, features and kinds, training rows, content hash): see
+:func:`read_metadata`.
+
+Pure Python at import time: numpy, pandas and TensorFlow are imported inside functions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from typing import Any, Dict, List, Mapping, Optional
+
+SIGNATURE_KEY = "serving_default"
+SAVED_MODEL_FILE = "saved_model.pb"
+METADATA_PATH = os.path.join("assets.extra", "kfp_mlops_model.json")
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+KINDS = (NUMERIC, CATEGORICAL)
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+TASKS = (CLASSIFICATION, REGRESSION)
+#: Signature outputs each task must have.
+OUTPUTS = {CLASSIFICATION: ("probabilities", "class_ids", "classes"),
+           REGRESSION: ("predictions",)}
+
+
+class ModelError(ValueError):
+    """A model directory does not follow the kfp-mlops serving contract."""
+
+
+def _join(root: str, rel: str) -> str:
+    return root.rstrip("/") + "/" + rel.replace(os.sep, "/")
+
+
+def has_saved_model(model_dir: str) -> bool:
+    """Whether ``model_dir`` (local or ``gs://``) holds ``saved_model.pb`` at its root."""
+    if model_dir.startswith("gs://"):
+        import tensorflow as tf
+
+        return tf.io.gfile.exists(_join(model_dir, SAVED_MODEL_FILE))
+    return os.path.isfile(os.path.join(model_dir, SAVED_MODEL_FILE))
+
+
+def write_metadata(model_dir: str, metadata: Mapping[str, Any]) -> str:
+    """Writes ``assets.extra/kfp_mlops_model.json`` into a local model directory."""
+    from kfp_mlops.components._shared import io
+
+    path = os.path.join(model_dir, METADATA_PATH)
+    io.write_json(path, dict(metadata))
+    return path
+
+
+def read_metadata(model_dir: str) -> Dict[str, Any]:
+    """Reads ``assets.extra/kfp_mlops_model.json`` of a local or ``gs://`` model directory.
+
+    Raises:
+        ModelError: the file is missing (the directory was not written by kfp-mlops train).
+    """
+    path = _join(model_dir, METADATA_PATH) if model_dir.startswith("gs://") else \
+        os.path.join(model_dir, METADATA_PATH)
+    try:
+        if model_dir.startswith("gs://"):
+            import tensorflow as tf
+
+            with tf.io.gfile.GFile(path, "r") as f:
+                return json.loads(f.read())
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (FileNotFoundError, OSError) as e:
+        raise ModelError(f"model {model_dir!r} has no {METADATA_PATH} (expected a model "
+                         f"written by kfp-mlops train): {e}") from e
+
+
+def content_hash(model_dir: str) -> str:
+    """The content hash of a local model directory, leaving out its metadata file.
+
+    Same algorithm as ``io.sha256_tree`` (relative names and file hashes, in order) but
+    without ``assets.extra/kfp_mlops_model.json``, which itself records this hash.
+    """
+    from kfp_mlops.components._shared import io
+
+    digest = hashlib.sha256()
+    for folder, dirs, files in os.walk(model_dir):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(folder, name)
+            rel = os.path.relpath(full, model_dir)
+            if rel == METADATA_PATH:
+                continue
+            digest.update(rel.encode() + b"\0")
+            digest.update(io.sha256_file(full).encode() + b"\0")
+    return digest.hexdigest()
+
+
+# --- turning tabular data into raw serving inputs -------------------------------------------
+
+def _to_pandas(data):
+    """A pandas DataFrame from a DataFrame, an Arrow Table / RecordBatch or a dict of lists."""
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return data
+    if hasattr(data, "to_pandas"):
+        return data.to_pandas()
+    return pd.DataFrame(dict(data))
+
+
+def _category_string(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return value
+    try:
+        import numpy as np
+
+        if isinstance(value, (bool, np.bool_)):
+            return "1" if value else "0"
+        if isinstance(value, (float, np.floating)):
+            if math.isnan(value):
+                return ""
+            if float(value).is_integer():
+                return str(int(value))
+            return repr(float(value))
+        if isinstance(value, (int, np.integer)):
+            return str(int(value))
+    except ImportError:  # pragma: no cover
+        pass
+    if value != value:  # NaN-like (pandas.NA raises on bool(), NaT compares unequal)
+        return ""
+    return str(value)
+
+
+def category_strings(values) -> "Any":
+    """Values of one column as a numpy array of ``str`` (missing -> ``""``).
+
+    Integers, and floats holding integers (an integer column with nulls read by pandas),
+    become their decimal form; booleans become ``"1"``/``"0"``; bytes are decoded.
+    """
+    import numpy as np
+    import pandas as pd
+
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    out = []
+    for v in series.astype(object).tolist():
+        try:
+            missing = v is None or v is pd.NA or (not isinstance(v, (str, bytes)) and pd.isna(v))
+        except (TypeError, ValueError):
+            missing = False
+        out.append("" if missing else _category_string(v))
+    return np.asarray(out, dtype=object)
+
+
+def numeric_values(values) -> "Any":
+    """Values of one column as float32 (missing or non-numeric -> ``NaN``)."""
+    import numpy as np
+    import pandas as pd
+
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values))
+    if series.dtype == bool:
+        series = series.astype("float64")
+    return pd.to_numeric(series.astype(object).where(series.notna(), None),
+                         errors="coerce").astype("float64").to_numpy(dtype=np.float32)
+
+
+def raw_inputs(data, features: Mapping[str, str]) -> Dict[str, Any]:
+    """Turns a DataFrame / Arrow batch into the serving signature's raw inputs.
+
+    Args:
+      data: pandas DataFrame, pyarrow Table or RecordBatch, or a dict of column lists.
+      features: feature name -> kind (``"numeric"`` or ``"categorical"``).
+
+    Returns:
+      feature name -> 1-D numpy array: float32 for numeric (``NaN`` = missing), object
+      array of ``str`` for categorical (``""`` = missing).
+
+    Raises:
+      ModelError: a feature is not a column of ``data``.
+    """
+    frame = _to_pandas(data)
+    missing = [name for name in features if name not in frame.columns]
+    if missing:
+        raise ModelError(f"the data has no column for model feature(s) {missing}; its columns "
+                         f"are {list(frame.columns)}")
+    out = {}
+    for name, kind in features.items():
+        if kind == NUMERIC:
+            out[name] = numeric_values(frame[name])
+        elif kind == CATEGORICAL:
+            out[name] = category_strings(frame[name])
+        else:
+            raise ModelError(f"feature {name!r} has kind {kind!r}; expected one of {KINDS}")
+    return out
+
+
+def sort_labels(values: List[str]) -> List[str]:
+    """Label values in vocabulary order: numerically when all are numbers, else as text."""
+    def number(v):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+
+    nums = [number(v) for v in values]
+    if values and all(n is not None and not math.isnan(n) for n in nums):
+        return [v for _, v in sorted(zip(nums, values))]
+    return sorted(values)
+
+
+def input_key(name: str) -> str:
+    """The serving signature's key for a feature column.
+
+    The column name itself when it is a plain identifier starting with a letter (as
+    TensorFlow requires of signature keys); otherwise every other character becomes ``_``
+    and ``f_`` is put in front when needed (``"bill length (mm)"`` -> ``"bill_length__mm_"``).
+    The model metadata records each feature's key (``features[].input``).
+    """
+    import keyword
+    import re
+
+    key = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not re.match(r"[A-Za-z]", key):
+        key = "f_" + key
+    if keyword.iskeyword(key):
+        key += "_"
+    return key
+
+
+def tensor_specs(features: Mapping[str, str]) -> Dict[str, Any]:
+    """Input specs for a serving function: feature name -> 1-D ``tf.TensorSpec`` (float32 or
+    string) named :func:`input_key` of the feature, which becomes the signature's key.
+
+    Use as ``tf.function(fn, input_signature=[tensor_specs(...)])``; ``fn`` receives one dict
+    keyed by feature (column) name.
+    """
+    import tensorflow as tf
+
+    keys = {}
+    for name in features:
+        key = input_key(name)
+        if key in keys:
+            raise ModelError(f"features {keys[key]!r} and {name!r} both map to serving input "
+                             f"{key!r}; rename one of the columns")
+        keys[key] = name
+    return {name: tf.TensorSpec([None], tf.float32 if kind == NUMERIC else tf.string,
+                                name=input_key(name))
+            for name, kind in features.items()}
+
+
+# --- loading and calling a SavedModel -------------------------------------------------------
+
+class ServingModel:
+    """A kfp-mlops SavedModel loaded with ``tf.saved_model.load``, called on tabular data."""
+
+    def __init__(self, model_dir: str, loaded, metadata: Dict[str, Any]):
+        import tensorflow as tf
+
+        self.model_dir = model_dir
+        self.loaded = loaded
+        self.metadata = metadata
+        if SIGNATURE_KEY not in loaded.signatures:
+            raise ModelError(f"model {model_dir!r} has no {SIGNATURE_KEY!r} signature; it has "
+                             f"{sorted(loaded.signatures)}")
+        self.signature = loaded.signatures[SIGNATURE_KEY]
+        specs = self.signature.structured_input_signature[1]
+        columns = {f.get("input") or input_key(f["name"]): f["name"]
+                   for f in metadata.get("features") or [] if "name" in f}
+        #: feature column -> serving input key (the same but for unusual column names)
+        self.inputs: Dict[str, str] = {}
+        #: feature column -> kind
+        self.features: Dict[str, str] = {}
+        for key, spec in sorted(specs.items()):
+            column = columns.get(key, key)
+            self.inputs[column] = key
+            if spec.dtype == tf.string:
+                self.features[column] = CATEGORICAL
+            elif spec.dtype.is_floating:
+                self.features[column] = NUMERIC
+            else:
+                raise ModelError(f"model {model_dir!r}: serving input {key!r} has dtype "
+                                 f"{spec.dtype.name}; expected float32 (numeric) or string "
+                                 "(categorical)")
+        #: serving input key -> dtype
+        self.dtypes = {key: spec.dtype for key, spec in specs.items()}
+        self.task = metadata.get("task", "")
+        outputs = set(self.signature.structured_outputs)
+        if self.task not in TASKS:
+            self.task = CLASSIFICATION if "probabilities" in outputs else REGRESSION
+        need = [o for o in OUTPUTS[self.task] if o not in outputs]
+        if need:
+            raise ModelError(f"model {model_dir!r} ({self.task}): serving signature lacks "
+                             f"output(s) {need}; it has {sorted(outputs)}")
+        self.label = metadata.get("label", "")
+        self.label_vocabulary: List[str] = list(metadata.get("label_vocabulary") or [])
+
+    def predict(self, data, batch_rows: int = 8192) -> Dict[str, Any]:
+        """Calls the serving signature on a DataFrame / Arrow batch; numpy outputs by name."""
+        import numpy as np
+        import tensorflow as tf
+
+        inputs = raw_inputs(data, self.features)
+        n = len(next(iter(inputs.values()))) if inputs else len(_to_pandas(data))
+        parts: Dict[str, List[Any]] = {}
+        for start in range(0, max(n, 1), batch_rows):
+            feed = {}
+            for name, values in inputs.items():
+                key = self.inputs[name]
+                feed[key] = tf.constant(values[start:start + batch_rows], dtype=self.dtypes[key])
+            result = self.signature(**feed)
+            for key, value in result.items():
+                parts.setdefault(key, []).append(value.numpy())
+        out = {key: np.concatenate(values, axis=0) for key, values in parts.items()}
+        if "classes" in out:
+            out["classes"] = np.asarray([c.decode("utf-8") if isinstance(c, bytes) else c
+                                         for c in out["classes"]], dtype=object)
+        return out
+
+
+def load(model_dir: str, require_metadata: bool = True,
+         metadata: Optional[Mapping[str, Any]] = None) -> ServingModel:
+    """Loads a model directory (local or ``gs://``) for prediction.
+
+    ``metadata`` stands in for the directory's metadata file (train uses it to check a
+    model before writing that file).
+
+    Raises:
+        ModelError: no SavedModel, no ``serving_default`` signature, inputs or outputs
+            that do not follow the contract, or (when ``require_metadata``) no metadata file.
+    """
+    import tensorflow as tf
+
+    if not has_saved_model(model_dir):
+        raise ModelError(f"model {model_dir!r} holds no {SAVED_MODEL_FILE}: expected a "
+                         "TensorFlow SavedModel directory")
+    if metadata is None:
+        try:
+            metadata = read_metadata(model_dir)
+        except ModelError:
+            if require_metadata:
+                raise
+            metadata = {}
+    loaded = tf.saved_model.load(model_dir)
+    return ServingModel(model_dir, loaded, dict(metadata))

@@ -1,0 +1,93 @@
+"""Evaluate component: the KFP shell around core.py."""
+from typing import Dict, List, NamedTuple
+
+from kfp import dsl
+from kfp.dsl import Artifact, ClassificationMetrics, Dataset, HTML, Input, Metrics, Model, Output
+
+from kfp_mlops import images
+
+
+@dsl.component(base_image=images.component_image("evaluate"), install_kfp_package=False)
+def evaluate(
+    dataset: Input[Dataset],
+    model: Input[Model],
+    evaluation: Output[Metrics],
+    classification_metrics: Output[ClassificationMetrics],
+    blessing: Output[Artifact],
+    report: Output[HTML],
+    label_column: str = "",
+    thresholds: Dict[str, float] = {},
+    max_regression: Dict[str, float] = {},
+    slice_columns: List[str] = [],
+    registry_uri: str = "",
+    model_name: str = "",
+) -> NamedTuple("EvaluateOutputs", [("blessed", bool)]):
+    """Evaluates a model on the test split and decides whether it is blessed.
+
+    The model is called through its ``serving_default`` signature, as serving will call
+    it. Classification: accuracy, ROC AUC, PR AUC, precision, recall, F1 and log loss
+    (binary: the positive class, the last label value in sorted order; multi-class: macro
+    averages and per-class values), a confusion matrix and a ROC curve. Regression: RMSE,
+    MAE, R². The model is blessed when every threshold holds and, if the registry has a
+    champion for ``model_name``, the model is not worse than the champion on the same test
+    rows by more than ``max_regression`` allows.
+
+    Args:
+        dataset: Dataset artifact; its ``test`` split is scored.
+        model: Model artifact from train (a SavedModel with kfp-mlops metadata).
+        evaluation: Output. Every scalar metric (and ``count``, the rows scored).
+        classification_metrics: Output. ROC curve and confusion matrix for the KFP and
+            Vertex UIs; empty for regression.
+        blessing: Output. ``blessing.json`` ({"blessed", "reasons", "checks", "metrics",
+            "champion"}) and ``evaluation.json`` (all metrics, per class and per slice).
+            Metadata: blessed, reasons, champion_version.
+        report: Output. An HTML page with the metrics, slices, confusion matrix and the
+            blessing reasons.
+        label_column: The label; empty takes the label the model was trained on.
+        thresholds: Absolute bounds, e.g. {"accuracy": 0.9, "auc": 0.95} or {"rmse": 400}:
+            minimums for accuracy/auc/pr_auc/precision/recall/f1/r2, maximums for
+            log_loss/rmse/mae/mse.
+        max_regression: How much worse than the champion each metric may be, as an
+            absolute amount, e.g. {"accuracy": 0.01}. Empty: the main metric (accuracy for
+            classification, rmse for regression) may not get worse at all.
+        slice_columns: Columns to report metrics for each value of, e.g. ["island", "sex"].
+        registry_uri: The model registry holding the champion; empty: no champion lookup.
+        model_name: The registered model whose champion to compare with; empty: no lookup.
+
+    Returns:
+        blessed: whether the model passed every check.
+    """
+    from collections import namedtuple
+
+    import os
+
+    from kfp_mlops.components._shared import logs
+    from kfp_mlops.components.evaluate import core
+
+    logs.setup()
+    champion_dir, champion_version = None, ""
+    if registry_uri and model_name:
+        from kfp_mlops.components._shared import registry
+
+        champion = registry.find_champion(registry_uri, model_name)
+        if champion is not None:
+            champion_dir, champion_version = champion.model_dir, str(champion.version)
+            # On Vertex AI, read a gs:// champion through the Cloud Storage mount.
+            if os.path.isdir(registry.GCS_MOUNT):
+                champion_dir = registry.to_mount_path(champion_dir)
+    result = core.evaluate(
+        dataset_dir=dataset.path, model_dir=model.path, blessing_dir=blessing.path,
+        report_path=report.path, label_column=label_column, thresholds=dict(thresholds),
+        max_regression=dict(max_regression), slice_columns=list(slice_columns),
+        champion_model_dir=champion_dir, champion_version=champion_version)
+    for name, value in sorted(result.scalar_metrics().items()):
+        evaluation.log_metric(name, value)
+    ev = result.evaluation
+    if ev.roc_curve:
+        classification_metrics.log_roc_curve(ev.roc_curve["fpr"], ev.roc_curve["tpr"],
+                                             ev.roc_curve["thresholds"])
+    if ev.confusion_matrix:
+        classification_metrics.log_confusion_matrix(ev.confusion_matrix["categories"],
+                                                    ev.confusion_matrix["matrix"])
+    blessing.metadata.update(result.metadata())
+    return namedtuple("EvaluateOutputs", ["blessed"])(result.blessed)

@@ -1,0 +1,550 @@
+"""Evaluate: score a model on the test split through its serving signature, and bless it.
+
+The model is loaded with ``tf.saved_model.load`` and called through ``serving_default``
+exactly as a serving endpoint would call it (see ``_shared.model_io``), so what is measured
+is what will be served, preprocessing included.
+
+Metrics:
+  * classification: accuracy, ROC AUC, PR AUC (average precision), precision, recall, F1,
+    log loss. Binary: of the positive class (the last label value in vocabulary order,
+    e.g. ``"1"``, ``"true"`` or ``"male"``); multi-class: macro averages over classes, plus
+    per-class precision / recall / F1 / AUC / PR AUC / support. A confusion matrix and a ROC
+    curve (binary: positive class; multi-class: the first class against the rest).
+  * regression: RMSE, MAE, R², MSE.
+  * sliced: the same scalar metrics, with ``count``, for each value of each slice column.
+
+Blessing: every check is recorded with its numbers, passed or failed:
+  * absolute thresholds: ``{"accuracy": 0.9, "rmse": 400}``; a minimum for higher-is-better
+    metrics, a maximum for lower-is-better ones (see :data:`DIRECTIONS`);
+  * champion comparison, when a champion model is given: both are evaluated on the same
+    rows, and the challenger may not be worse than the champion by more than
+    ``max_regression[metric]`` (an absolute amount). Default: the main metric (accuracy for
+    classification, RMSE for regression) may not get worse at all.
+The model is blessed when every check passes.
+
+Stdlib imports only at module top; numpy, pandas, sklearn and TensorFlow inside functions.
+This module knows nothing of registries: the champion arrives as a model directory.
+"""
+from __future__ import annotations
+
+import dataclasses
+import html
+import logging
+import math
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from kfp_mlops.components._shared import dataset as ds
+from kfp_mlops.components._shared import io
+from kfp_mlops.components._shared import model_io
+from kfp_mlops.components._shared.model_io import CLASSIFICATION, REGRESSION
+
+logger = logging.getLogger(__name__)
+
+BLESSING_FILE = "blessing.json"
+EVALUATION_FILE = "evaluation.json"
+HIGHER, LOWER = "higher", "lower"
+#: metric -> which way is better. Thresholds are minimums for HIGHER, maximums for LOWER.
+DIRECTIONS = {
+    "accuracy": HIGHER, "auc": HIGHER, "pr_auc": HIGHER, "precision": HIGHER,
+    "recall": HIGHER, "f1": HIGHER, "r2": HIGHER,
+    "log_loss": LOWER, "rmse": LOWER, "mae": LOWER, "mse": LOWER,
+}
+METRICS = {CLASSIFICATION: ("accuracy", "auc", "pr_auc", "precision", "recall", "f1", "log_loss"),
+           REGRESSION: ("rmse", "mae", "r2", "mse")}
+MAIN_METRIC = {CLASSIFICATION: "accuracy", REGRESSION: "rmse"}
+#: ROC curves are thinned to at most this many points.
+MAX_ROC_POINTS = 200
+#: At most this many values of one slice column are reported (the most frequent).
+MAX_SLICE_VALUES = 100
+MISSING_SLICE = "(missing)"
+_EPS = 1e-15
+
+
+class EvaluateError(ValueError):
+    """Evaluation cannot run on these inputs; the message names the input and what was expected."""
+
+
+def default_max_regression(task: str) -> Dict[str, float]:
+    """The champion comparison used when none is given: the main metric may not get worse."""
+    return {MAIN_METRIC[task]: 0.0}
+
+
+@dataclasses.dataclass
+class Check:
+    """One blessing check: a threshold or a comparison with the champion."""
+    kind: str              # "threshold" | "champion"
+    metric: str
+    value: Optional[float]
+    bound: Optional[float]
+    direction: str
+    passed: bool
+    reason: str
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """The metrics of one model on one set of rows."""
+    model_dir: str
+    task: str
+    label: str
+    rows: int
+    skipped_rows: int
+    metrics: Dict[str, Optional[float]]
+    per_class: Dict[str, Dict[str, Optional[float]]]
+    slices: Dict[str, Dict[str, Dict[str, Optional[float]]]]
+    confusion_matrix: Optional[Dict[str, Any]]
+    roc_curve: Optional[Dict[str, Any]]
+    label_vocabulary: List[str]
+    predictions: Dict[str, Any] = dataclasses.field(default=None, repr=False)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"model_dir": self.model_dir, "task": self.task, "label": self.label,
+                "rows": self.rows, "skipped_rows": self.skipped_rows,
+                "metrics": self.metrics, "per_class": self.per_class, "slices": self.slices,
+                "confusion_matrix": self.confusion_matrix, "roc_curve": self.roc_curve,
+                "label_vocabulary": self.label_vocabulary}
+
+
+@dataclasses.dataclass
+class EvaluateResult:
+    evaluation: Evaluation
+    champion: Optional[Dict[str, Any]]       # {"version", "model_dir", "metrics"} or None
+    checks: List[Check]
+    blessed: bool
+    reasons: List[str]
+    thresholds: Dict[str, float]
+    max_regression: Dict[str, float]
+    split: str
+
+    @property
+    def metrics(self) -> Dict[str, Optional[float]]:
+        return self.evaluation.metrics
+
+    def scalar_metrics(self) -> Dict[str, float]:
+        """Every defined scalar metric, with the row count (for ``Metrics.log_metric``)."""
+        out = {k: float(v) for k, v in self.metrics.items() if _defined(v)}
+        out["count"] = float(self.evaluation.rows)
+        return out
+
+    def blessing_json(self) -> Dict[str, Any]:
+        return {"blessed": self.blessed, "reasons": list(self.reasons),
+                "checks": [c.to_dict() for c in self.checks],
+                "metrics": dict(self.metrics), "task": self.evaluation.task,
+                "main_metric": MAIN_METRIC[self.evaluation.task],
+                "thresholds": dict(self.thresholds), "max_regression": dict(self.max_regression),
+                "champion": self.champion, "model_dir": self.evaluation.model_dir}
+
+    def evaluation_json(self) -> Dict[str, Any]:
+        out = self.evaluation.to_dict()
+        out["split"] = self.split
+        out["champion"] = self.champion
+        return out
+
+    def metadata(self) -> Dict[str, Any]:
+        """Metadata for the blessing artifact."""
+        return {"blessed": self.blessed, "reasons": list(self.reasons),
+                "task": self.evaluation.task, "main_metric": MAIN_METRIC[self.evaluation.task],
+                "champion_version": (self.champion or {}).get("version"),
+                "evaluated_rows": self.evaluation.rows}
+
+
+def _defined(v) -> bool:
+    return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
+
+
+# --- metric computation -----------------------------------------------------------------
+
+def _safe(fn, *args, **kwargs) -> Optional[float]:
+    """A metric value, or None where it is undefined (e.g. AUC with one class present)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = float(fn(*args, **kwargs))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def classification_metrics(y, probabilities, classes: Sequence[str], full: bool = True):
+    """(scalar metrics, per-class metrics) of class ids ``y`` given ``probabilities``."""
+    import numpy as np
+    from sklearn import metrics as skm
+
+    k = len(classes)
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    n = len(y)
+    out: Dict[str, Optional[float]] = {m: None for m in METRICS[CLASSIFICATION]}
+    per_class: Dict[str, Dict[str, Optional[float]]] = {}
+    if n == 0:
+        return out, per_class
+    pred = np.argmax(p, axis=1)
+    chosen = np.clip(p[np.arange(n), y], _EPS, 1.0)
+    out["accuracy"] = float(np.mean(pred == y))
+    out["log_loss"] = float(-np.mean(np.log(chosen)))
+    labels = list(range(k))
+    prec, rec, f1, support = skm.precision_recall_fscore_support(
+        y, pred, labels=labels, zero_division=0)
+    aucs, pr_aucs = [], []
+    for i, name in enumerate(classes):
+        positive = y == i
+        both = 0 < positive.sum() < n
+        auc = _safe(skm.roc_auc_score, positive, p[:, i]) if both else None
+        pr_auc = _safe(skm.average_precision_score, positive, p[:, i]) if both else None
+        aucs.append(auc)
+        pr_aucs.append(pr_auc)
+        if full:
+            per_class[name] = {"precision": float(prec[i]), "recall": float(rec[i]),
+                               "f1": float(f1[i]), "auc": auc, "pr_auc": pr_auc,
+                               "support": int(support[i])}
+    if k == 2:
+        out.update(precision=float(prec[1]), recall=float(rec[1]), f1=float(f1[1]),
+                   auc=aucs[1], pr_auc=pr_aucs[1])
+    else:
+        present = support > 0
+        out.update(precision=float(np.mean(prec[present])), recall=float(np.mean(rec[present])),
+                   f1=float(np.mean(f1[present])))
+        defined = [a for a in aucs if a is not None]
+        out["auc"] = float(np.mean(defined)) if defined else None
+        defined = [a for a in pr_aucs if a is not None]
+        out["pr_auc"] = float(np.mean(defined)) if defined else None
+    return out, per_class
+
+
+def regression_metrics(y, predictions) -> Dict[str, Optional[float]]:
+    import numpy as np
+
+    y = np.asarray(y, dtype=np.float64)
+    pred = np.asarray(predictions, dtype=np.float64).reshape(-1)
+    if len(y) == 0:
+        return {m: None for m in METRICS[REGRESSION]}
+    err = pred - y
+    mse = float(np.mean(err ** 2))
+    total = float(np.sum((y - y.mean()) ** 2))
+    return {"rmse": math.sqrt(mse), "mae": float(np.mean(np.abs(err))),
+            "r2": (1.0 - float(np.sum(err ** 2)) / total) if total > 0 else None, "mse": mse}
+
+
+def _roc_curve(y, probabilities, positive: int) -> Optional[Dict[str, Any]]:
+    import numpy as np
+    from sklearn import metrics as skm
+
+    truth = np.asarray(y) == positive
+    if truth.all() or not truth.any():
+        return None
+    fpr, tpr, thresholds = skm.roc_curve(truth, np.asarray(probabilities)[:, positive],
+                                         drop_intermediate=True)
+    thresholds = np.minimum(thresholds, 1.0)  # sklearn's first threshold is +inf
+    if len(fpr) > MAX_ROC_POINTS:
+        keep = np.unique(np.linspace(0, len(fpr) - 1, MAX_ROC_POINTS).round().astype(int))
+        fpr, tpr, thresholds = fpr[keep], tpr[keep], thresholds[keep]
+    return {"fpr": [float(v) for v in fpr], "tpr": [float(v) for v in tpr],
+            "thresholds": [float(v) for v in thresholds]}
+
+
+def evaluate_model(model_dir: str, frame, label: str = "", slice_columns: Sequence[str] = (),
+                   serving: Optional["model_io.ServingModel"] = None) -> Evaluation:
+    """Scores one model on a DataFrame holding its features, the label and slice columns."""
+    import numpy as np
+
+    try:
+        serving = serving or model_io.load(model_dir)
+    except model_io.ModelError as e:
+        raise EvaluateError(str(e)) from e
+    task = serving.task
+    label = label or serving.label
+    if not label:
+        raise EvaluateError(f"no label_column given and model {model_dir!r} names none")
+    if label not in frame.columns:
+        raise EvaluateError(f"label_column {label!r} is not a column of the evaluation data; "
+                            f"columns are {list(frame.columns)}")
+    absent = [c for c in slice_columns if c not in frame.columns]
+    if absent:
+        raise EvaluateError(f"slice_columns {absent} are not columns of the evaluation data; "
+                            f"columns are {list(frame.columns)}")
+    vocabulary = list(serving.label_vocabulary)
+    if task == CLASSIFICATION:
+        if not vocabulary:
+            raise EvaluateError(f"classification model {model_dir!r} has no label_vocabulary in "
+                                f"{model_io.METADATA_PATH}")
+        index = {v: i for i, v in enumerate(vocabulary)}
+        y = np.asarray([index.get(s, -1) for s in model_io.category_strings(frame[label])],
+                       dtype=np.int64)
+        keep = y >= 0
+    else:
+        y = model_io.numeric_values(frame[label]).astype(np.float64)
+        keep = ~np.isnan(y)
+    skipped = int((~keep).sum())
+    if skipped:
+        logger.warning("%d of %d rows have a missing label%s and are not scored", skipped,
+                       len(frame), " or one the model does not know" if task == CLASSIFICATION
+                       else "")
+    frame = frame.loc[keep].reset_index(drop=True)
+    y = y[keep]
+    if len(frame) == 0:
+        raise EvaluateError(f"no row of the evaluation data has a usable {label!r} label")
+    try:
+        out = serving.predict(frame)
+    except model_io.ModelError as e:
+        raise EvaluateError(f"model {model_dir!r} cannot score the evaluation data: {e}") from e
+
+    confusion = roc = None
+    per_class: Dict[str, Dict[str, Optional[float]]] = {}
+    if task == CLASSIFICATION:
+        p = np.asarray(out["probabilities"], dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] != len(vocabulary):
+            raise EvaluateError(f"model {model_dir!r}: 'probabilities' has shape {p.shape}; "
+                                f"expected [n, {len(vocabulary)}] for labels {vocabulary}")
+        metrics, per_class = classification_metrics(y, p, vocabulary)
+        from sklearn.metrics import confusion_matrix
+
+        pred = np.argmax(p, axis=1)
+        matrix = confusion_matrix(y, pred, labels=list(range(len(vocabulary))))
+        confusion = {"categories": list(vocabulary), "matrix": matrix.astype(int).tolist()}
+        positive = 1 if len(vocabulary) == 2 else 0
+        roc = _roc_curve(y, p, positive)
+        if roc is not None:
+            roc["class"] = vocabulary[positive]
+    else:
+        pred = np.asarray(out["predictions"], dtype=np.float64).reshape(-1)
+        metrics = regression_metrics(y, pred)
+
+    slices: Dict[str, Dict[str, Dict[str, Optional[float]]]] = {}
+    for column in slice_columns:
+        values = model_io.category_strings(frame[column])
+        values = np.where(values == "", MISSING_SLICE, values).astype(object)
+        names, counts = np.unique(values, return_counts=True)
+        order = sorted(zip(names, counts), key=lambda nc: (-nc[1], str(nc[0])))
+        if len(order) > MAX_SLICE_VALUES:
+            logger.warning("slice column %r has %d values; reporting the %d most frequent",
+                           column, len(order), MAX_SLICE_VALUES)
+        slices[column] = {}
+        for name, count in order[:MAX_SLICE_VALUES]:
+            rows = values == name
+            if task == CLASSIFICATION:
+                m, _ = classification_metrics(y[rows], p[rows], vocabulary, full=False)
+            else:
+                m = regression_metrics(y[rows], pred[rows])
+            slices[column][str(name)] = {"count": int(count), **m}
+    return Evaluation(model_dir=model_dir, task=task, label=label, rows=int(len(frame)),
+                      skipped_rows=skipped, metrics=metrics, per_class=per_class, slices=slices,
+                      confusion_matrix=confusion, roc_curve=roc, label_vocabulary=vocabulary,
+                      predictions=out)
+
+
+# --- blessing ---------------------------------------------------------------------------
+
+def _fmt(v) -> str:
+    return "n/a" if v is None else f"{v:.4f}"
+
+
+def _check_names(names: Mapping[str, float], task: str, what: str) -> None:
+    unknown = [k for k in names if k not in METRICS[task]]
+    if unknown:
+        raise EvaluateError(f"{what} names metric(s) {unknown} that a {task} evaluation does "
+                            f"not compute; expected some of {list(METRICS[task])}")
+
+
+def threshold_checks(metrics: Mapping[str, Optional[float]],
+                     thresholds: Mapping[str, float]) -> List[Check]:
+    checks = []
+    for metric, bound in sorted(thresholds.items()):
+        direction = DIRECTIONS[metric]
+        value = metrics.get(metric)
+        word = ">=" if direction == HIGHER else "<="
+        if not _defined(value):
+            checks.append(Check("threshold", metric, None, float(bound), direction, False,
+                                f"FAILED threshold: {metric} could not be computed on this "
+                                f"data (needed {word} {bound:.4f})"))
+            continue
+        passed = value >= bound if direction == HIGHER else value <= bound
+        checks.append(Check("threshold", metric, float(value), float(bound), direction, passed,
+                            f"{'passed' if passed else 'FAILED'} threshold: {metric} "
+                            f"{_fmt(value)} {'' if passed else 'not '}{word} {bound:.4f} "
+                            f"({'minimum' if direction == HIGHER else 'maximum'})"))
+    return checks
+
+
+def champion_checks(challenger: Mapping[str, Optional[float]],
+                    champion: Mapping[str, Optional[float]],
+                    max_regression: Mapping[str, float], champion_name: str) -> List[Check]:
+    checks = []
+    for metric, allowed in sorted(max_regression.items()):
+        direction = DIRECTIONS[metric]
+        value, base = challenger.get(metric), champion.get(metric)
+        if not _defined(value) or not _defined(base):
+            checks.append(Check("champion", metric, value if _defined(value) else None, None,
+                                direction, False,
+                                f"FAILED champion comparison: {metric} could not be computed "
+                                f"(challenger {_fmt(value)}, champion {champion_name} "
+                                f"{_fmt(base)})"))
+            continue
+        if direction == HIGHER:
+            bound = base - allowed
+            passed = value >= bound - 1e-12
+            change = value - base
+        else:
+            bound = base + allowed
+            passed = value <= bound + 1e-12
+            change = value - base
+        better = "higher" if direction == HIGHER else "lower"
+        checks.append(Check("champion", metric, float(value), float(bound), direction, passed,
+                            f"{'passed' if passed else 'FAILED'} champion comparison: {metric} "
+                            f"{_fmt(value)} vs champion {champion_name} {_fmt(base)} "
+                            f"(change {change:+.4f}, {better} is better, allowed to get worse "
+                            f"by at most {allowed:.4f})"))
+    return checks
+
+
+def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_path: str = "",
+             label_column: str = "", thresholds: Optional[Mapping[str, float]] = None,
+             max_regression: Optional[Mapping[str, float]] = None,
+             slice_columns: Sequence[str] = (), champion_model_dir: Optional[str] = None,
+             champion_version: str = "", split: str = "test") -> EvaluateResult:
+    """Evaluates ``model_dir`` on one split of ``dataset_dir`` and decides the blessing.
+
+    Args:
+      dataset_dir: dataset artifact directory (see ``_shared.dataset``).
+      model_dir: the challenger: a kfp-mlops model directory (local or ``gs://``).
+      blessing_dir: output: ``blessing.json`` and ``evaluation.json`` (atomic); "" to skip.
+      report_path: output: the HTML report file; "" to skip.
+      label_column: the label; "" takes the model's label (then the dataset's).
+      thresholds: metric -> bound: a minimum for higher-is-better metrics, a maximum for
+        lower-is-better ones (:data:`DIRECTIONS`).
+      max_regression: metric -> how much worse than the champion the challenger may be
+        (absolute). None or empty: :func:`default_max_regression`.
+      slice_columns: columns to slice metrics by (each value; at most 100 per column).
+      champion_model_dir: the current champion's model directory, or None/"" for none.
+      champion_version: how reasons name the champion (e.g. its registry version).
+      split: the split to evaluate on.
+
+    Raises:
+      EvaluateError: bad inputs, naming which; nothing is written then.
+    """
+    thresholds = {k: float(v) for k, v in (thresholds or {}).items()}
+    info = ds.read_info(dataset_dir)
+    frame = ds.read_pandas(dataset_dir, split)
+    try:
+        serving = model_io.load(model_dir)
+    except model_io.ModelError as e:
+        raise EvaluateError(f"model: {e}") from e
+    task = serving.task
+    label = label_column or serving.label or info.get("label_column", "")
+    _check_names(thresholds, task, "thresholds")
+    max_regression = {k: float(v) for k, v in (max_regression or {}).items()} or \
+        default_max_regression(task)
+    _check_names(max_regression, task, "max_regression")
+    negative = {k: v for k, v in max_regression.items() if v < 0}
+    if negative:
+        raise EvaluateError(f"max_regression {negative}: allowed drops must be >= 0")
+
+    logger.info("evaluating %s model %r on %d %s rows", task, model_dir, len(frame), split)
+    evaluation = evaluate_model(model_dir, frame, label, slice_columns, serving=serving)
+    logger.info("metrics: %s", {k: _fmt(v) for k, v in evaluation.metrics.items()})
+
+    checks = threshold_checks(evaluation.metrics, thresholds)
+    reasons = [] if thresholds else ["no thresholds given"]
+    champion = None
+    if champion_model_dir:
+        name = champion_version or champion_model_dir
+        try:
+            champion_eval = evaluate_model(champion_model_dir, frame, label)
+        except (EvaluateError, model_io.ModelError, OSError) as e:
+            logger.error("champion %s could not be evaluated: %s", name, e)
+            champion = {"version": champion_version or None, "model_dir": champion_model_dir,
+                        "metrics": None, "error": str(e)}
+            checks.append(Check("champion", ",".join(sorted(max_regression)), None, None, "",
+                                False, f"FAILED champion comparison: champion {name} could not "
+                                f"be evaluated on the same data: {e}"))
+        else:
+            if champion_eval.task != task:
+                raise EvaluateError(f"champion {name!r} is a {champion_eval.task} model; the "
+                                    f"challenger is a {task} model")
+            champion = {"version": champion_version or None, "model_dir": champion_model_dir,
+                        "metrics": champion_eval.metrics, "rows": champion_eval.rows}
+            checks += champion_checks(evaluation.metrics, champion_eval.metrics,
+                                      max_regression, name)
+    else:
+        reasons.append("no champion: only thresholds apply")
+    reasons += [c.reason for c in checks]
+    blessed = all(c.passed for c in checks)
+    reasons.insert(0, f"{'BLESSED' if blessed else 'NOT BLESSED'}: "
+                      f"{sum(c.passed for c in checks)} of {len(checks)} checks passed")
+    result = EvaluateResult(evaluation=evaluation, champion=champion, checks=checks,
+                            blessed=blessed, reasons=reasons, thresholds=thresholds,
+                            max_regression=max_regression, split=split)
+    for reason in reasons:
+        logger.info("%s", reason)
+    if blessing_dir:
+        with io.output_dir(blessing_dir) as out:
+            io.write_json(os.path.join(out, BLESSING_FILE), result.blessing_json())
+            io.write_json(os.path.join(out, EVALUATION_FILE), result.evaluation_json())
+    if report_path:
+        io.write_text(report_path, render_report(result))
+    return result
+
+
+# --- the HTML report --------------------------------------------------------------------
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(v):
+        if isinstance(v, float):
+            return _fmt(v)
+        return "n/a" if v is None else html.escape(str(v))
+
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
+                   for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_report(result: EvaluateResult) -> str:
+    """A standalone HTML page: blessing, metrics, champion, per-class, confusion, slices."""
+    ev = result.evaluation
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Model evaluation</title>",
+        "<style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:"
+        "collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 10px;text-align:"
+        "right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+        ".ok{color:#186a3b}.bad{color:#a93226}</style></head><body>",
+        "<h1>Model evaluation</h1>",
+        f"<p>{html.escape(ev.task)} model <code>{html.escape(ev.model_dir)}</code>, label "
+        f"<code>{html.escape(ev.label)}</code>, {ev.rows} {html.escape(result.split)} rows"
+        f"{f' ({ev.skipped_rows} without a usable label skipped)' if ev.skipped_rows else ''}."
+        "</p>",
+        f"<h2 class='{'ok' if result.blessed else 'bad'}'>"
+        f"{'Blessed' if result.blessed else 'Not blessed'}</h2><ul>",
+        *(f"<li>{html.escape(r)}</li>" for r in result.reasons), "</ul>",
+        "<h2>Metrics</h2>",
+    ]
+    champion_metrics = (result.champion or {}).get("metrics") or {}
+    header = ["metric", "value"] + (["champion"] if champion_metrics else []) + ["better"]
+    rows = [[m, ev.metrics.get(m)] + ([champion_metrics.get(m)] if champion_metrics else [])
+            + [DIRECTIONS[m]] for m in METRICS[ev.task]]
+    parts.append(_table(header, rows))
+    if result.champion:
+        parts.append(f"<p>Champion: version {html.escape(str(result.champion.get('version')))}"
+                     f", <code>{html.escape(str(result.champion.get('model_dir')))}</code></p>")
+    if ev.per_class:
+        parts.append("<h2>Per class</h2>")
+        keys = ["precision", "recall", "f1", "auc", "pr_auc", "support"]
+        parts.append(_table(["class"] + keys,
+                            [[c] + [m.get(k) for k in keys] for c, m in ev.per_class.items()]))
+    if ev.confusion_matrix:
+        cats = ev.confusion_matrix["categories"]
+        parts.append("<h2>Confusion matrix</h2><p>rows: actual, columns: predicted</p>")
+        parts.append(_table([""] + cats, [[c] + row for c, row in
+                                          zip(cats, ev.confusion_matrix["matrix"])]))
+    for column, values in ev.slices.items():
+        parts.append(f"<h2>Slices by {html.escape(column)}</h2>")
+        keys = ["count"] + list(METRICS[ev.task])
+        parts.append(_table([column] + keys, [[v] + [m.get(k) for k in keys]
+                                              for v, m in values.items()]))
+    parts.append("</body></html>")
+    return "\n".join(parts)

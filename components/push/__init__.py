@@ -1,0 +1,1 @@
+"""Push: registers a blessed model, its schema and baseline statistics in the model registry."""

@@ -1,0 +1,194 @@
+"""Push: registers a blessed model with its schema, baseline statistics and lineage.
+
+Plain Python, no kfp import. Push acts only on a positive blessing from ``evaluate``;
+a model that was not blessed is not pushed, and the result says why (this is not an error:
+the pipeline run succeeds and records the decision).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+from kfp_mlops.components._shared import io
+from kfp_mlops.components._shared import registry as reg
+
+logger = logging.getLogger(__name__)
+
+BLESSING_FILE = "blessing.json"
+EVALUATION_FILE = "evaluation.json"
+PUSH_FILE = "push.json"
+MODEL_INFO_FILE = os.path.join("assets.extra", "kfp_mlops_model.json")
+DATASET_INFO_FILE = "dataset.json"
+BASELINE_STATISTICS = os.path.join("Split-train", "FeatureStats.pb")
+
+
+class PushError(ValueError):
+    """An input of push is missing or malformed; the message names it."""
+
+
+@dataclasses.dataclass
+class PushResult:
+    pushed: bool
+    reasons: List[str]
+    registry: str
+    model_name: str
+    version: str = ""
+    model_uri: str = ""
+    version_uri: str = ""
+    aliases: List[str] = dataclasses.field(default_factory=list)
+    already_registered: bool = False
+    endpoint: str = ""
+
+    def metadata(self) -> Dict[str, Any]:
+        """What the ``pushed_model`` artifact carries, and what ``push.json`` holds."""
+        return {
+            "pushed": self.pushed,
+            "version": self.version,
+            "registry": self.registry,
+            "model_name": self.model_name,
+            "model_uri": self.model_uri,
+            "version_uri": self.version_uri,
+            "reasons": list(self.reasons),
+            "aliases": list(self.aliases),
+            "already_registered": self.already_registered,
+            "endpoint": self.endpoint,
+        }
+
+
+def read_blessing(blessing_dir: str) -> Dict[str, Any]:
+    """Reads and checks ``blessing.json`` of an evaluate blessing artifact."""
+    path = os.path.join(blessing_dir, BLESSING_FILE)
+    if not os.path.isfile(path):
+        raise PushError(f"blessing {blessing_dir!r} holds no {BLESSING_FILE}; expected the "
+                        "blessing artifact of the evaluate component")
+    try:
+        blessing = io.read_json(path)
+    except ValueError as e:
+        raise PushError(f"blessing file {path!r} is not valid JSON: {e}") from e
+    if not isinstance(blessing, dict) or not isinstance(blessing.get("blessed"), bool):
+        raise PushError(f"blessing file {path!r} must be a JSON object whose 'blessed' is "
+                        f"true or false; got {blessing!r:.200}")
+    reasons = blessing.get("reasons", [])
+    if not isinstance(reasons, list):
+        raise PushError(f"blessing file {path!r}: 'reasons' must be a list of strings")
+    blessing["reasons"] = [str(r) for r in reasons]
+    return blessing
+
+
+def dataset_info(dataset_dir: str = "", metadata: Optional[Dict] = None) -> Dict[str, Any]:
+    """The dataset's ``dataset.json`` when it is there, else the artifact's metadata."""
+    path = os.path.join(dataset_dir, DATASET_INFO_FILE) if dataset_dir else ""
+    if path and os.path.isfile(path):
+        return io.read_json(path)
+    return dict(metadata or {})
+
+
+def _model_info(model_dir: str) -> Dict[str, Any]:
+    path = os.path.join(model_dir, MODEL_INFO_FILE)
+    return io.read_json(path) if os.path.isfile(path) else {}
+
+
+def _check_inputs(model_dir: str, schema_dir: str, statistics_dir: str) -> None:
+    if not os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
+        raise PushError(f"model {model_dir!r} is not a TF SavedModel: saved_model.pb is "
+                        "missing")
+    if not os.path.isfile(os.path.join(schema_dir, reg.SCHEMA_FILE)):
+        raise PushError(f"schema {schema_dir!r} holds no {reg.SCHEMA_FILE}")
+    if not os.path.isfile(os.path.join(statistics_dir, BASELINE_STATISTICS)):
+        raise PushError(f"statistics {statistics_dir!r} holds no {BASELINE_STATISTICS} "
+                        "(the train split's statistics, the monitoring baseline)")
+
+
+def _write_record(output_dir: str, result: PushResult) -> None:
+    if output_dir:
+        with io.output_dir(output_dir) as out:
+            io.write_json(os.path.join(out, PUSH_FILE), result.metadata())
+
+
+def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str,
+         registry_uri: str, model_name: str, dataset_info: Optional[Dict] = None,
+         pipeline_run: str = "", aliases: Sequence[str] = (reg.CHAMPION,),
+         serving_image: str = reg.DEFAULT_SERVING_IMAGE, endpoint_name: str = "",
+         traffic_percentage: int = 0, machine_type: str = reg.DEFAULT_MACHINE_TYPE,
+         output_dir: str = "") -> PushResult:
+    """Registers a blessed model version; does nothing (and says why) for any other.
+
+    Args:
+        model_dir: TF SavedModel folder from train.
+        blessing_dir: Blessing folder from evaluate (``blessing.json``, ``evaluation.json``).
+        schema_dir: Schema folder from validate (``schema.pbtxt``).
+        statistics_dir: Statistics folder from validate (``Split-<split>/FeatureStats.pb``);
+            stored whole, its train split is the monitoring baseline.
+        registry_uri: Local path / ``file://`` URI, or ``vertex://projects/P/locations/R``.
+        model_name: Registered model name (letters, digits, ``-``, ``_``, ``.``).
+        dataset_info: The training dataset's ``dataset.json`` (content hash, source).
+        pipeline_run: Pipeline run name or ID, recorded in the lineage (and Vertex labels).
+        aliases: Aliases moved to the new version; ``champion`` is what evaluate compares to.
+        serving_image: Vertex AI serving container for the uploaded model.
+        endpoint_name: Vertex AI endpoint display name to deploy to; empty: no deployment.
+        traffic_percentage: Share of the endpoint's traffic for the new version (0-100).
+        machine_type: Vertex AI machine type of the deployment.
+        output_dir: Where to write ``push.json`` (the decision); empty: nowhere.
+
+    Returns:
+        A :class:`PushResult`; ``pushed`` is False when the blessing was negative.
+
+    Raises:
+        PushError: the blessing is missing or malformed, or an input folder is not what
+            push expects.
+        RegistryError: the registry URI, model name or an alias is invalid.
+    """
+    location = reg.parse_registry_uri(registry_uri)
+    reg.check_model_name(model_name)
+    aliases = reg.check_aliases(aliases)
+    blessing = read_blessing(blessing_dir)
+    if not blessing["blessed"]:
+        reasons = blessing["reasons"] or ["evaluate did not bless the model"]
+        logger.info("model %r was not blessed, not pushing: %s", model_name, "; ".join(reasons))
+        result = PushResult(pushed=False, reasons=reasons, registry=registry_uri,
+                            model_name=model_name)
+        _write_record(output_dir, result)
+        return result
+
+    _check_inputs(model_dir, schema_dir, statistics_dir)
+    evaluation_path = os.path.join(blessing_dir, EVALUATION_FILE)
+    evaluation = (io.read_json(evaluation_path) if os.path.isfile(evaluation_path)
+                  else {"metrics": blessing.get("metrics", {})})
+    data = dict(dataset_info or {})
+    champion = blessing.get("champion") or None
+    lineage = {
+        "data_content_hash": data.get("content_hash", ""),
+        "data_source": data.get("source", ""),
+        "data_splits": data.get("splits", {}),
+        "pipeline_run": pipeline_run,
+        "model_artifact": model_dir,
+        "model_info": _model_info(model_dir),
+        "reasons": blessing["reasons"],
+        "blessing_metrics": blessing.get("metrics", {}),
+        "previous_champion": champion,
+    }
+    registry = reg.open_registry(registry_uri)
+    if location.kind == "local":
+        version = registry.register(model_name, model_dir, schema_dir, statistics_dir,
+                                    evaluation, lineage, aliases=aliases)
+        if endpoint_name:
+            logger.warning("endpoint_name %r ignored: deployment needs a vertex:// registry",
+                           endpoint_name)
+    else:
+        version = registry.register(model_name, model_dir, schema_dir, statistics_dir,
+                                    evaluation, lineage, aliases=aliases,
+                                    serving_image=serving_image, endpoint_name=endpoint_name,
+                                    traffic_percentage=traffic_percentage,
+                                    machine_type=machine_type)
+    already = version.reused
+    result = PushResult(
+        pushed=True, reasons=blessing["reasons"], registry=registry_uri,
+        model_name=model_name, version=str(version.version), model_uri=version.model_dir,
+        version_uri=version.uri, aliases=list(version.aliases), already_registered=already,
+        endpoint=endpoint_name if location.kind == "vertex" else "")
+    _write_record(output_dir, result)
+    logger.info("pushed %r version %s to %s%s", model_name, result.version, registry_uri,
+                " (already registered)" if already else "")
+    return result

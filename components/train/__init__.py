@@ -1,0 +1,1 @@
+"""Train: fit a TensorFlow model on a dataset artifact and export it as a SavedModel."""

@@ -1,0 +1,806 @@
+"""Train: fit a TensorFlow model on a dataset artifact and export it as a SavedModel.
+
+Two ways to get a model:
+
+* the built-in tabular model, derived from the TFDV schema: numeric features standardised
+  with train-split statistics (missing values imputed with the mean, plus a missing
+  indicator), categorical features looked up in a train-split vocabulary (index 0 for
+  missing, 1 for out-of-vocabulary) and one-hot encoded (small vocabularies) or embedded,
+  then dense ReLU layers (``hidden_units``), optional dropout, and a softmax (classification)
+  or linear (regression, on the standardised label) output;
+* the user's own code: ``trainer_module`` names a module with
+  ``run_fn(args: TrainerArgs) -> Optional[dict]`` (as TFX's Trainer), which must write a
+  SavedModel following the serving contract of ``_shared.model_io`` to ``args.model_dir``.
+
+Either way the preprocessing is inside the exported model: its ``serving_default``
+signature takes raw features (see ``_shared.model_io``), and ``train`` checks the exported
+model by scoring the train and eval splits through that signature; the training metrics
+come from that check.
+
+Imports here are stdlib only; TensorFlow, numpy, pandas and the tensorflow_metadata protos
+are imported inside functions. Neither TFDV nor Beam is imported: TensorFlow's autograph
+scans every loaded module when it converts a function, and those make it crawl.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+import tempfile
+import time
+import uuid
+from typing import Any, Callable, Dict, List, Mapping, Sequence
+
+from kfp_mlops.components._shared import dataset as ds
+from kfp_mlops.components._shared import io
+from kfp_mlops.components._shared import model_io
+from kfp_mlops.components._shared.model_io import (CATEGORICAL, CLASSIFICATION, NUMERIC,
+                                                   REGRESSION)
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_FILE = "schema.pbtxt"
+RUN_FN = "run_fn"
+#: An integer label with at most this many distinct values is taken as classes.
+MAX_INFERRED_CLASSES = 20
+#: Categorical features with at most this many indices (vocabulary + missing + OOV) are
+#: one-hot encoded; larger ones are embedded.
+MAX_ONE_HOT = 32
+#: Vocabulary entries kept per categorical feature (most frequent first).
+MAX_VOCABULARY = 10_000
+
+
+class TrainError(ValueError):
+    """Training cannot run on these inputs; the message names the input and what was expected."""
+
+
+class TrainerModuleError(TrainError):
+    """The user's trainer module cannot be loaded, or did not write a usable model."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Feature:
+    """A model input: its column name, kind (numeric / categorical) and schema type."""
+    name: str
+    kind: str
+    schema_type: str
+
+    def to_dict(self) -> Dict[str, str]:
+        return {"name": self.name, "kind": self.kind, "schema_type": self.schema_type,
+                "input": model_io.input_key(self.name)}
+
+
+# --- schema -----------------------------------------------------------------------------
+
+def read_schema(schema_path: str):
+    """Reads a TFDV schema (``schema_pb2.Schema`` text format) from a file or schema directory."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    path = schema_path
+    if not path.endswith(".pbtxt") and not os.path.isfile(path):
+        path = path.rstrip("/") + "/" + SCHEMA_FILE
+    try:
+        with io.open_input(path) as f:
+            text = f.read().decode("utf-8")
+    except (FileNotFoundError, OSError) as e:
+        raise TrainError(f"schema {schema_path!r}: cannot read {path!r} (expected the "
+                         f"{SCHEMA_FILE} written by validate): {e}") from e
+    schema = schema_pb2.Schema()
+    try:
+        text_format.Parse(text, schema)
+    except text_format.ParseError as e:
+        raise TrainError(f"schema {path!r} is not a tensorflow_metadata Schema in text "
+                         f"format: {e}") from e
+    return schema
+
+
+def schema_features(schema, label: str, exclude: Sequence[str] = ()) -> List[Feature]:
+    """The model's features from the schema: every feature but the label, ``exclude`` and
+    those kept out of serving (``not_in_environment: "SERVING"``) or deprecated.
+
+    BYTES -> categorical; INT with ``int_domain.is_categorical`` or a ``bool_domain`` ->
+    categorical; other INT and FLOAT -> numeric. STRUCT features are skipped.
+    """
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    features = []
+    for f in schema.feature:
+        if f.name == label or f.name in exclude:
+            continue
+        if "SERVING" in f.not_in_environment or f.deprecated or f.lifecycle_stage in (
+                schema_pb2.DEPRECATED, schema_pb2.DISABLED, schema_pb2.PLANNED):
+            logger.info("feature %r is not used: kept out of serving by the schema", f.name)
+            continue
+        type_name = schema_pb2.FeatureType.Name(f.type)
+        if f.type == schema_pb2.BYTES:
+            kind = CATEGORICAL
+        elif f.type == schema_pb2.INT:
+            categorical = (f.WhichOneof("domain_info") == "bool_domain"
+                           or (f.HasField("int_domain") and f.int_domain.is_categorical))
+            kind = CATEGORICAL if categorical else NUMERIC
+        elif f.type == schema_pb2.FLOAT:
+            kind = NUMERIC
+        else:
+            logger.warning("feature %r of type %s is not used by the built-in model",
+                           f.name, type_name)
+            continue
+        features.append(Feature(f.name, kind, type_name))
+    if not features:
+        raise TrainError(f"the schema has no usable feature besides the label {label!r}")
+    return features
+
+
+def infer_task(labels, arrow_type=None) -> str:
+    """``classification`` for string / bool labels or integers with few distinct values,
+    ``regression`` for floats and many-valued integers."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    if arrow_type is not None:
+        if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or \
+                pa.types.is_boolean(arrow_type) or pa.types.is_dictionary(arrow_type) or \
+                pa.types.is_binary(arrow_type):
+            return CLASSIFICATION
+        if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+            return REGRESSION
+    values = pd.Series(labels).dropna()
+    if values.dtype == object or values.dtype == bool:
+        return CLASSIFICATION
+    if np.issubdtype(values.dtype, np.floating) and not np.all(np.mod(values, 1) == 0):
+        return REGRESSION
+    return CLASSIFICATION if values.nunique() <= MAX_INFERRED_CLASSES else REGRESSION
+
+
+# --- what a trainer gets ------------------------------------------------------------------
+
+@dataclasses.dataclass
+class TrainerArgs:
+    """Everything a ``run_fn`` needs. A user module's ``run_fn(args)`` receives one.
+
+    Attributes:
+      dataset_dir: the dataset artifact directory (``{train,eval,test}/data.parquet``).
+      train_path / eval_path: the Parquet files of the train and eval splits.
+      schema: the ``tensorflow_metadata`` ``Schema`` proto; schema_path: its file.
+      label: the label column; task: ``"classification"`` or ``"regression"``.
+      label_vocabulary: classification only: the label values (as strings, see
+        ``model_io.category_strings``) in the order of the ``probabilities`` columns.
+      features: the model inputs (name, kind, schema type) the serving signature must take.
+      hyperparameters: epochs, batch_size, learning_rate, hidden_units,
+        early_stopping_patience, dropout.
+      seed: the random seed (already applied with ``keras.utils.set_random_seed``).
+      model_dir: where to write the SavedModel (``saved_model.pb`` at its root).
+      tensorboard_dir: where to write TensorBoard logs (optional).
+    """
+    dataset_dir: str
+    train_path: str
+    eval_path: str
+    schema_path: str
+    schema: Any
+    label: str
+    task: str
+    label_vocabulary: List[str]
+    features: List[Feature]
+    hyperparameters: Dict[str, Any]
+    seed: int
+    model_dir: str
+    tensorboard_dir: str
+
+    @property
+    def feature_kinds(self) -> Dict[str, str]:
+        return {f.name: f.kind for f in self.features}
+
+    def read_pandas(self, split: str = "train"):
+        """One split as a DataFrame (feature columns and the label)."""
+        columns = [f.name for f in self.features] + [self.label]
+        return ds.read_pandas(self.dataset_dir, split, columns)
+
+    def raw_inputs(self, data) -> Dict[str, Any]:
+        """Feature columns of a DataFrame / Arrow batch as the serving signature's inputs."""
+        return model_io.raw_inputs(data, self.feature_kinds)
+
+    def label_values(self, data):
+        """The label column as class ids (classification; -1: missing or unknown) or floats."""
+        import pandas as pd
+
+        frame = data if isinstance(data, pd.DataFrame) else data.to_pandas()
+        return encode_labels(frame[self.label], self.task, self.label_vocabulary)
+
+    def input_signature(self) -> Dict[str, Any]:
+        """``{feature: tf.TensorSpec([None], float32 | string)}`` for the serving function."""
+        return model_io.tensor_specs(self.feature_kinds)
+
+    def make_dataset(self, split: str = "train", batch_size: int = 32, shuffle: bool = False):
+        """A ``tf.data.Dataset`` of ``(raw feature dict, label)`` batches; rows without a
+        (known) label are dropped."""
+        import tensorflow as tf
+
+        frame = self.read_pandas(split)
+        labels = self.label_values(frame)
+        keep = ~_missing_label(labels, self.task)
+        inputs = {k: v[keep] for k, v in self.raw_inputs(frame).items()}
+        data = tf.data.Dataset.from_tensor_slices((inputs, labels[keep]))
+        if shuffle:
+            data = data.shuffle(int(keep.sum()) or 1, seed=self.seed,
+                                reshuffle_each_iteration=True)
+        return data.batch(batch_size)
+
+
+def encode_labels(values, task: str, vocabulary: Sequence[str]):
+    """Class ids (int64, -1 for missing or unknown) or float32 values (NaN for missing)."""
+    import numpy as np
+
+    if task == REGRESSION:
+        return model_io.numeric_values(values)
+    index = {v: i for i, v in enumerate(vocabulary)}
+    return np.asarray([index.get(s, -1) for s in model_io.category_strings(values)],
+                      dtype=np.int64)
+
+
+def _missing_label(labels, task: str):
+    import numpy as np
+
+    return np.isnan(labels) if task == REGRESSION else labels < 0
+
+
+# --- results ---------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class TrainResult:
+    model_dir: str
+    tensorboard_dir: str
+    task: str
+    label: str
+    label_vocabulary: List[str]
+    features: List[Feature]
+    trainer: str
+    training_rows: int
+    eval_rows: int
+    epochs_run: int
+    metrics: Dict[str, float]
+    hyperparameters: Dict[str, Any]
+    content_hash: str
+    tf_version: str
+    seconds: float
+
+    @property
+    def main_metric(self) -> str:
+        return "accuracy" if self.task == CLASSIFICATION else "rmse"
+
+    def model_metadata(self) -> Dict[str, Any]:
+        """What ``assets.extra/kfp_mlops_model.json`` holds."""
+        return {
+            "framework": "tensorflow",
+            "framework_version": self.tf_version,
+            "format": "saved_model",
+            "signature": model_io.SIGNATURE_KEY,
+            "task": self.task,
+            "label": self.label,
+            "label_vocabulary": list(self.label_vocabulary),
+            "positive_class": (self.label_vocabulary[-1]
+                               if self.task == CLASSIFICATION and len(self.label_vocabulary) == 2
+                               else None),
+            "features": [f.to_dict() for f in self.features],
+            "trainer": self.trainer,
+            "training_rows": self.training_rows,
+            "eval_rows": self.eval_rows,
+            "epochs_run": self.epochs_run,
+            "hyperparameters": dict(self.hyperparameters),
+            "metrics": dict(self.metrics),
+            "content_hash": self.content_hash,
+        }
+
+    def metadata(self) -> Dict[str, Any]:
+        """Metadata for the Model artifact."""
+        return {
+            "framework": "tensorflow",
+            "framework_version": self.tf_version,
+            "tf_version": self.tf_version,
+            "format": "saved_model",
+            "task": self.task,
+            "label": self.label,
+            "label_vocabulary": list(self.label_vocabulary),
+            "features": {f.name: f.kind for f in self.features},
+            "trainer": self.trainer,
+            "training_rows": self.training_rows,
+            "content_hash": self.content_hash,
+        }
+
+    def tensorboard_metadata(self) -> Dict[str, Any]:
+        return {"kind": "tensorboard_logs", "tensorboard": True, "format": "tfevents",
+                "epochs_run": self.epochs_run}
+
+
+# --- the built-in model -----------------------------------------------------------------
+
+def _numeric_stats(values) -> Dict[str, float]:
+    import numpy as np
+
+    present = values[~np.isnan(values)]
+    if present.size == 0:
+        return {"mean": 0.0, "std": 1.0}
+    mean = float(present.mean())
+    std = float(present.std())
+    return {"mean": mean, "std": std if std > 1e-12 else 1.0}
+
+
+def _vocabulary(values) -> List[str]:
+    from collections import Counter
+
+    counts = Counter(v for v in values if v != "")
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [v for v, _ in ranked[:MAX_VOCABULARY]]
+
+
+def _build_preprocessor(features: List[Feature], inputs: Mapping[str, Any]):
+    """A ``tf.Module`` mapping raw serving inputs to model inputs, fitted on ``inputs``."""
+    import tensorflow as tf
+
+    class Preprocessor(tf.Module):
+        """Raw features -> {"dense": float32 [n, d], "embed_<i>": int64 [n, 1]}."""
+
+        def __init__(self):
+            super().__init__(name="preprocessor")
+            self.numeric = []          # (name, mean, std)
+            self.one_hot = []          # (name, table, size)
+            self.embedded = []         # (name, table, size)
+            self.tables = []
+            self.stats: Dict[str, Any] = {}
+            for f in features:
+                if f.kind == NUMERIC:
+                    s = _numeric_stats(inputs[f.name])
+                    self.numeric.append((f.name, s["mean"], s["std"]))
+                    self.stats[f.name] = s
+                else:
+                    vocab = _vocabulary(inputs[f.name])
+                    keys = tf.constant(vocab or ["\x00"], dtype=tf.string)
+                    values = tf.range(2, len(vocab or ["\x00"]) + 2, dtype=tf.int64)
+                    table = tf.lookup.StaticHashTable(
+                        tf.lookup.KeyValueTensorInitializer(keys, values), default_value=1)
+                    self.tables.append(table)
+                    size = len(vocab) + 2
+                    (self.one_hot if size <= MAX_ONE_HOT else self.embedded).append(
+                        (f.name, table, size))
+                    self.stats[f.name] = {"vocabulary_size": len(vocab),
+                                          "encoding": "one_hot" if size <= MAX_ONE_HOT
+                                          else "embedding"}
+
+        def dense_width(self) -> int:
+            return 2 * len(self.numeric) + sum(size for _, _, size in self.one_hot)
+
+        def _index(self, table, values):
+            return tf.where(tf.equal(values, ""), tf.constant(0, tf.int64), table.lookup(values))
+
+        def __call__(self, raw):
+            columns = []
+            for name, mean, std in self.numeric:
+                x = tf.cast(raw[name], tf.float32)
+                missing = tf.math.is_nan(x)
+                z = tf.where(missing, tf.zeros_like(x), (x - mean) / std)
+                columns += [z[:, None], tf.cast(missing, tf.float32)[:, None]]
+            for name, table, size in self.one_hot:
+                columns.append(tf.one_hot(self._index(table, raw[name]), size, dtype=tf.float32))
+            out = {}
+            if columns:
+                out["dense"] = tf.concat(columns, axis=1)
+            for i, (name, table, _) in enumerate(self.embedded):
+                out[f"embed_{i}"] = self._index(table, raw[name])[:, None]
+            return out
+
+    return Preprocessor()
+
+
+def _build_keras_model(preprocessor, task: str, n_classes: int, hidden_units: Sequence[int],
+                       dropout: float):
+    import keras
+
+    inputs, parts = {}, []
+    width = preprocessor.dense_width()
+    if width:
+        inputs["dense"] = keras.Input(shape=(width,), name="dense", dtype="float32")
+        parts.append(inputs["dense"])
+    for i, (name, _, size) in enumerate(preprocessor.embedded):
+        key = f"embed_{i}"
+        inputs[key] = keras.Input(shape=(1,), name=key, dtype="int64")
+        dim = int(min(16, max(2, round(1.6 * size ** 0.56))))
+        emb = keras.layers.Embedding(size, dim, name=f"{key}_embedding")(inputs[key])
+        parts.append(keras.layers.Flatten()(emb))
+    x = parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
+    for i, units in enumerate(hidden_units):
+        x = keras.layers.Dense(int(units), activation="relu", name=f"hidden_{i}")(x)
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout)(x)
+    if task == CLASSIFICATION:
+        out = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    else:
+        out = keras.layers.Dense(1, name="prediction")(x)
+    return keras.Model(inputs=inputs, outputs=out, name="kfp_mlops_tabular")
+
+
+def _export_builtin(model_dir: str, preprocessor, keras_model, features: List[Feature],
+                    task: str, label_vocabulary: List[str], label_stats: Dict[str, float]):
+    """Saves preprocessing + Keras model as one SavedModel with a raw-feature signature."""
+    import tensorflow as tf
+
+    class Serving(tf.Module):
+        def __init__(self):
+            super().__init__(name="kfp_mlops_model")
+            self.preprocessor = preprocessor
+            self.model = keras_model
+
+    module = Serving()
+    specs = model_io.tensor_specs({f.name: f.kind for f in features})
+    vocab = tf.constant(label_vocabulary or [""], dtype=tf.string)
+
+    def serve(raw):
+        x = preprocessor(raw)
+        y = keras_model(x, training=False)
+        if task == CLASSIFICATION:
+            probabilities = tf.cast(y, tf.float32)
+            class_ids = tf.argmax(probabilities, axis=1, output_type=tf.int64)
+            return {"probabilities": probabilities, "class_ids": class_ids,
+                    "classes": tf.gather(vocab, class_ids)}
+        predictions = tf.reshape(tf.cast(y, tf.float32), [-1])
+        return {"predictions": predictions * label_stats["std"] + label_stats["mean"]}
+
+    module.serve = tf.function(serve, input_signature=[specs], autograph=False)
+    signature = module.serve.get_concrete_function()
+    tf.saved_model.save(module, model_dir, signatures={model_io.SIGNATURE_KEY: signature})
+
+
+def _fit_builtin(args: TrainerArgs) -> Dict[str, Any]:
+    """Trains and exports the built-in model; returns what happened (epochs run, ...)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    hp = args.hyperparameters
+    train_frame = args.read_pandas("train")
+    train_raw = args.raw_inputs(train_frame)
+    train_y = args.label_values(train_frame)
+    keep = ~_missing_label(train_y, args.task)
+    train_raw = {k: v[keep] for k, v in train_raw.items()}
+    train_y = train_y[keep]
+
+    preprocessor = _build_preprocessor(args.features, train_raw)
+
+    def transform(raw):
+        tensors = {f.name: tf.constant(raw[f.name],
+                                       tf.float32 if f.kind == NUMERIC else tf.string)
+                   for f in args.features}
+        return {k: v.numpy() for k, v in preprocessor(tensors).items()}
+
+    label_stats = {"mean": 0.0, "std": 1.0}
+    if args.task == REGRESSION:
+        label_stats = _numeric_stats(train_y)
+        target = ((train_y - label_stats["mean"]) / label_stats["std"]).astype(np.float32)
+    else:
+        target = train_y
+    x_train = transform(train_raw)
+
+    validation = None
+    eval_frame = args.read_pandas("eval") if os.path.exists(args.eval_path) else None
+    if eval_frame is not None and len(eval_frame):
+        eval_y = args.label_values(eval_frame)
+        eval_keep = ~_missing_label(eval_y, args.task)
+        if eval_keep.any():
+            eval_raw = {k: v[eval_keep] for k, v in args.raw_inputs(eval_frame).items()}
+            eval_y = eval_y[eval_keep]
+            if args.task == REGRESSION:
+                eval_y = ((eval_y - label_stats["mean"]) / label_stats["std"]).astype(np.float32)
+            validation = (transform(eval_raw), eval_y)
+
+    keras.utils.set_random_seed(args.seed)
+    model = _build_keras_model(preprocessor, args.task, len(args.label_vocabulary),
+                               hp["hidden_units"], hp["dropout"])
+    if args.task == CLASSIFICATION:
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    else:
+        loss, metrics = "mean_squared_error", [keras.metrics.RootMeanSquaredError(name="rmse")]
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=hp["learning_rate"]),
+                  loss=loss, metrics=metrics, jit_compile=False)
+
+    callbacks: List[Any] = [_ProgressLogger(hp["epochs"])]
+    patience = int(hp["early_stopping_patience"])
+    if validation is not None and patience > 0:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=patience, restore_best_weights=True))
+    if args.tensorboard_dir:
+        callbacks.append(keras.callbacks.TensorBoard(
+            log_dir=args.tensorboard_dir, histogram_freq=0, write_graph=False,
+            profile_batch=0))
+    history = model.fit(x_train, target, validation_data=validation, epochs=int(hp["epochs"]),
+                        batch_size=int(hp["batch_size"]), shuffle=True, verbose=0,
+                        callbacks=callbacks)
+    epochs_run = len(history.history.get("loss", []))
+    best_epoch = None
+    for cb in callbacks:
+        if isinstance(cb, keras.callbacks.EarlyStopping) and cb.best_epoch is not None:
+            best_epoch = int(cb.best_epoch) + 1
+    _export_builtin(args.model_dir, preprocessor, model, args.features, args.task,
+                    args.label_vocabulary, label_stats)
+    return {"epochs_run": epochs_run, "best_epoch": best_epoch or epochs_run,
+            "preprocessing": preprocessor.stats, "label_stats": label_stats}
+
+
+def _progress_logger_class():
+    import keras
+
+    class ProgressLogger(keras.callbacks.Callback):
+        def __init__(self, epochs: int):
+            super().__init__()
+            self.epochs = epochs
+
+        def on_epoch_end(self, epoch, logs=None):
+            shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted((logs or {}).items())
+                              if isinstance(v, (int, float)))
+            logger.info("epoch %d/%d: %s", epoch + 1, self.epochs, shown)
+
+    return ProgressLogger
+
+
+def _ProgressLogger(epochs: int):  # noqa: N802 - a class made on demand (keras is lazy)
+    return _progress_logger_class()(epochs)
+
+
+# --- the user's module ------------------------------------------------------------------
+
+def load_trainer_module(trainer_module: str):
+    """Imports ``trainer_module`` (dotted name, ``.py`` path or ``gs://`` URI of one)."""
+    is_path = (trainer_module.endswith(".py") or "/" in trainer_module
+               or os.sep in trainer_module)
+    try:
+        if not is_path:
+            return importlib.import_module(trainer_module)
+        local = trainer_module
+        if io.is_gcs(trainer_module):
+            fd, local = tempfile.mkstemp(suffix=".py", prefix="kfp_mlops_trainer_")
+            with os.fdopen(fd, "wb") as out, io.open_input(trainer_module) as src:
+                out.write(src.read())
+        local = io.strip_file_scheme(local)
+        if not os.path.isfile(local):
+            raise FileNotFoundError(f"no such file: {local!r}")
+        name = "kfp_mlops_trainer_" + uuid.uuid4().hex[:8]
+        spec = importlib.util.spec_from_file_location(name, local)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {local!r} as a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+        return module
+    except Exception as e:  # any error raised while importing the user's code
+        raise TrainerModuleError(
+            f"trainer_module {trainer_module!r} cannot be imported "
+            f"({type(e).__name__}: {e}); expected an importable module name, a .py file or "
+            f"a gs:// URI of one, defining {RUN_FN}(args: TrainerArgs)") from e
+
+
+def _run_fn(trainer_module: str) -> Callable:
+    module = load_trainer_module(trainer_module)
+    fn = getattr(module, RUN_FN, None)
+    if not callable(fn):
+        raise TrainerModuleError(
+            f"trainer_module {trainer_module!r} defines no function {RUN_FN}(args: TrainerArgs); "
+            f"it defines {sorted(n for n in vars(module) if not n.startswith('_'))}")
+    return fn
+
+
+# --- checking the exported model --------------------------------------------------------
+
+def score_split(serving: "model_io.ServingModel", args: TrainerArgs,
+                split: str) -> Dict[str, float]:
+    """Loss and main metric of the exported model on one split, through its signature."""
+    import numpy as np
+
+    frame = args.read_pandas(split)
+    y = args.label_values(frame)
+    keep = ~_missing_label(y, args.task)
+    if not keep.any():
+        return {}
+    out = serving.predict(frame.loc[keep])
+    y = y[keep]
+    if args.task == CLASSIFICATION:
+        p = np.asarray(out["probabilities"], dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] != len(args.label_vocabulary):
+            raise TrainError(f"the model's 'probabilities' output has shape {p.shape}; expected "
+                             f"[n, {len(args.label_vocabulary)}] (one column per label value "
+                             f"{args.label_vocabulary})")
+        chosen = np.clip(p[np.arange(len(y)), y], 1e-7, 1.0)
+        return {"loss": float(-np.mean(np.log(chosen))),
+                "accuracy": float(np.mean(np.argmax(p, axis=1) == y))}
+    pred = np.asarray(out["predictions"], dtype=np.float64).reshape(-1)
+    err = pred - y
+    return {"loss": float(np.mean(err ** 2)), "rmse": float(np.sqrt(np.mean(err ** 2))),
+            "mae": float(np.mean(np.abs(err)))}
+
+
+# --- the entry point --------------------------------------------------------------------
+
+def _label_info(dataset_dir: str, label: str, task: str):
+    """(task, label vocabulary, labelled train rows) from the train split's label column."""
+    table = ds.read_table(dataset_dir, "train", [label])
+    column = table.column(label)
+    values = column.to_pandas()
+    if values.notna().sum() == 0:
+        raise TrainError(f"label_column {label!r} has no values in the train split")
+    if not task:
+        task = infer_task(values, column.type)
+        logger.info("task inferred from label %r (%s): %s", label, column.type, task)
+    vocabulary: List[str] = []
+    if task == CLASSIFICATION:
+        vocabulary = model_io.sort_labels(sorted({s for s in model_io.category_strings(values)
+                                                  if s != ""}))
+        if len(vocabulary) < 2:
+            raise TrainError(f"label_column {label!r} has {len(vocabulary)} distinct value(s) "
+                             f"{vocabulary} in the train split; classification needs at least 2")
+        labelled = int(sum(1 for s in model_io.category_strings(values) if s != ""))
+    else:
+        labelled = int((~_missing_label(model_io.numeric_values(values), task)).sum())
+    if labelled == 0:
+        raise TrainError(f"label_column {label!r} has no numeric values in the train split; "
+                         f"task {task!r} needs numbers")
+    return task, vocabulary, labelled
+
+
+def train(dataset_dir: str, schema_path: str, model_dir: str, tensorboard_dir: str = "",
+          label_column: str = "", task: str = "", trainer_module: str = "", epochs: int = 30,
+          batch_size: int = 32, learning_rate: float = 0.005,
+          hidden_units: Sequence[int] = (64, 32), early_stopping_patience: int = 5,
+          seed: int = 42, dropout: float = 0.0) -> TrainResult:
+    """Trains a model on the train split (early stopping on eval) and exports a SavedModel.
+
+    Args:
+      dataset_dir: dataset artifact directory (see ``_shared.dataset``).
+      schema_path: the schema directory of validate (``schema.pbtxt`` inside) or the file.
+      model_dir: output: the SavedModel directory (created atomically; must not hold files).
+      tensorboard_dir: output: TensorBoard logs (created atomically); "" to skip.
+      label_column: label; "" takes ``label_column`` from ``dataset.json``.
+      task: ``"classification"``, ``"regression"`` or "" to infer from the label.
+      trainer_module: "" for the built-in model, else the user's module with ``run_fn``.
+      epochs, batch_size, learning_rate, hidden_units, early_stopping_patience, dropout:
+        hyperparameters (``early_stopping_patience`` <= 0 turns early stopping off).
+      seed: random seed; the same seed and data give the same model.
+
+    Raises:
+      TrainError: bad inputs (the message names which); TrainerModuleError: the user's module
+        could not be imported or did not write a model. No output is left behind on error.
+    """
+    import tensorflow as tf
+
+    started = time.time()
+    info = ds.read_info(dataset_dir)
+    label = label_column or info.get("label_column", "")
+    if not label:
+        raise TrainError(f"no label_column given and dataset {dataset_dir!r} names none in "
+                         f"{ds.INFO_FILE}")
+    if task not in ("",) + model_io.TASKS:
+        raise TrainError(f"task {task!r} is not one of {model_io.TASKS} (or '' to infer)")
+    arrow_schema = ds.arrow_schema(dataset_dir, "train")
+    if label not in arrow_schema.names:
+        raise TrainError(f"label_column {label!r} is not a column of dataset {dataset_dir!r}; "
+                         f"columns are {arrow_schema.names}")
+    schema = read_schema(schema_path)
+    exclude = [c for c in [info.get("key_column", "")] if c]
+    features = schema_features(schema, label, exclude)
+    keys: Dict[str, str] = {}
+    for f in features:
+        other = keys.setdefault(model_io.input_key(f.name), f.name)
+        if other != f.name:
+            raise TrainError(f"features {other!r} and {f.name!r} would both be served as input "
+                             f"{model_io.input_key(f.name)!r}; rename one of the columns")
+    absent = [f.name for f in features if f.name not in arrow_schema.names]
+    if absent:
+        raise TrainError(f"schema features {absent} are not columns of dataset {dataset_dir!r}; "
+                         f"columns are {arrow_schema.names}")
+    if not hidden_units and trainer_module == "":
+        logger.info("hidden_units is empty: the built-in model is linear")
+    if epochs < 1 or batch_size < 1 or learning_rate <= 0 or not 0 <= dropout < 1:
+        raise TrainError(f"hyperparameters out of range: epochs={epochs} (>= 1), batch_size="
+                         f"{batch_size} (>= 1), learning_rate={learning_rate} (> 0), dropout="
+                         f"{dropout} (in [0, 1))")
+    task, vocabulary, labelled_rows = _label_info(dataset_dir, label, task)
+    hyperparameters = {"epochs": int(epochs), "batch_size": int(batch_size),
+                       "learning_rate": float(learning_rate),
+                       "hidden_units": [int(u) for u in hidden_units],
+                       "early_stopping_patience": int(early_stopping_patience),
+                       "dropout": float(dropout)}
+    run_fn = _run_fn(trainer_module) if trainer_module else None
+
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+    with io.output_dir(model_dir) as model_out, _maybe_output_dir(tensorboard_dir) as tb_out:
+        args = TrainerArgs(
+            dataset_dir=dataset_dir, train_path=ds.split_path(dataset_dir, "train"),
+            eval_path=ds.split_path(dataset_dir, "eval"), schema_path=schema_path,
+            schema=schema, label=label, task=task, label_vocabulary=vocabulary,
+            features=features, hyperparameters=hyperparameters, seed=seed,
+            model_dir=model_out, tensorboard_dir=tb_out)
+        logger.info("training a %s model of %r on %d features (%s) with %s", task, label,
+                    len(features), trainer_module or "built-in model", hyperparameters)
+        if run_fn is None:
+            details = _fit_builtin(args)
+            trainer = "builtin"
+        else:
+            try:
+                returned = run_fn(args)
+            except Exception as e:
+                raise TrainerModuleError(f"trainer_module {trainer_module!r}: {RUN_FN} failed "
+                                         f"({type(e).__name__}: {e})") from e
+            if not model_io.has_saved_model(model_out):
+                raise TrainerModuleError(
+                    f"trainer_module {trainer_module!r}: {RUN_FN} wrote no SavedModel to "
+                    f"args.model_dir (expected {model_io.SAVED_MODEL_FILE} at its root, e.g. "
+                    f"with tf.saved_model.save(module, args.model_dir, signatures=...))")
+            details = dict(returned) if isinstance(returned, Mapping) else {}
+            trainer = f"module:{trainer_module}"
+        try:
+            serving = model_io.load(model_out, metadata={
+                "task": task, "label": label, "label_vocabulary": vocabulary,
+                "features": [f.to_dict() for f in features]})
+        except model_io.ModelError as e:
+            who = f"trainer_module {trainer_module!r}" if trainer_module else "the built-in model"
+            raise TrainError(f"{who}: the exported model does not follow the serving "
+                             f"contract: {e}") from e
+        _check_inputs(serving, features, trainer_module)
+        metrics: Dict[str, float] = {}
+        for split in ("train", "eval"):
+            if split == "eval" and not os.path.exists(args.eval_path):
+                continue
+            for key, value in score_split(serving, args, split).items():
+                metrics[f"{split}_{key}"] = value
+        del serving
+        epochs_run = int(details.get("epochs_run", 0) or 0)
+        metrics["epochs_run"] = float(epochs_run)
+        for key, value in details.items():
+            if key.startswith(("train_", "eval_")) and isinstance(value, (int, float)):
+                metrics.setdefault(key, float(value))
+        result = TrainResult(
+            model_dir=model_dir, tensorboard_dir=tensorboard_dir, task=task, label=label,
+            label_vocabulary=vocabulary, features=features, trainer=trainer,
+            training_rows=labelled_rows,
+            eval_rows=ds.num_rows(dataset_dir, "eval") if os.path.exists(args.eval_path) else 0,
+            epochs_run=epochs_run, metrics=metrics, hyperparameters=hyperparameters,
+            content_hash=io.sha256_tree(model_out), tf_version=tf.__version__,
+            seconds=round(time.time() - started, 3))
+        meta = result.model_metadata()
+        if "preprocessing" in details:
+            meta["preprocessing"] = details["preprocessing"]
+            meta["best_epoch"] = details.get("best_epoch")
+        model_io.write_metadata(model_out, meta)
+    logger.info("trained %s model in %.1fs: %s", task, result.seconds,
+                {k: round(v, 4) for k, v in metrics.items()})
+    return result
+
+
+def _check_inputs(serving, features: List[Feature], trainer_module: str) -> None:
+    known = {model_io.input_key(f.name): f.kind for f in features}
+    wrong = {serving.inputs[name]: kind for name, kind in serving.features.items()
+             if known.get(serving.inputs[name]) != kind}
+    if wrong:
+        who = f"trainer_module {trainer_module!r}" if trainer_module else "the built-in model"
+        raise TrainError(
+            f"{who}: serving inputs {wrong} are not schema features of that kind; expected a "
+            f"subset of {known} (numeric -> float32, categorical -> string)")
+
+
+class _NoOutput:
+    def __enter__(self):
+        return ""
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _maybe_output_dir(path: str):
+    return io.output_dir(path) if path else _NoOutput()

@@ -1,0 +1,1 @@
+"""validate: statistics, schema, anomalies and train/eval skew of a dataset (TFDV)."""

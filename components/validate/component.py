@@ -1,0 +1,114 @@
+"""Validate component: the KFP shell around core.py."""
+from typing import Dict, List, NamedTuple
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Output
+
+from kfp_mlops import images
+
+
+@dsl.component(base_image=images.component_image("validate"), install_kfp_package=False)
+def validate(
+    dataset: Input[Dataset],
+    statistics: Output[Artifact],
+    schema: Output[Artifact],
+    anomalies: Output[Artifact],
+    report: Output[HTML],
+    metrics: Output[Metrics],
+    label_column: str = "",
+    schema_uri: str = "",
+    skew_threshold: float = 0.3,
+    skew_thresholds: Dict[str, float] = {},
+    fail_on_anomalies: bool = True,
+    beam_pipeline_args: List[str] = [],
+) -> NamedTuple("ValidateOutputs", [("passed", bool)]):
+    """Validates a dataset with TensorFlow Data Validation and decides whether it is usable.
+
+    Computes statistics of every split, infers a schema from the train split (or uses a
+    curated one), checks every split against the schema (TRAINING environment) and measures
+    the train/eval skew of every feature (L-infinity distance for categorical features,
+    Jensen-Shannon divergence for numeric ones). The dataset passes when no split has an
+    anomaly and no feature's skew exceeds its threshold.
+
+    Args:
+        dataset: a kfp-mlops Dataset artifact (``dataset.json`` and ``<split>/data.parquet``).
+        statistics: output: TFDV statistics, ``Split-<split>/FeatureStats.pb`` (binary
+            DatasetFeatureStatisticsList, TFX layout).
+        schema: output: the schema, ``schema.pbtxt``, with TRAINING/SERVING environments (the
+            label is not expected in SERVING) and the skew comparators used.
+        anomalies: output: ``Split-<split>/SchemaDiff.pb`` (binary Anomalies), ``skew.json``
+            (every feature's distance, metric, threshold) and ``decision.json``.
+        report: output: an HTML page with the decision, statistics, anomalies and skew.
+        metrics: output: anomaly_count, max_skew, skewed_feature_count, rows per split, ...
+        label_column: the label column; empty: the dataset's label column.
+        schema_uri: a curated ``schema.pbtxt``, or a folder holding one such as a reviewed
+            schema output of this component (``gs://`` URIs are read through the ``/gcs/``
+            mount); empty: infer the schema from the train split.
+        skew_threshold: default train/eval skew threshold of every feature (Vertex AI Model
+            Monitoring's default is 0.3).
+        skew_thresholds: per-feature thresholds overriding ``skew_threshold``.
+        fail_on_anomalies: when True, a failed validation fails the task (after every output
+            is written); when False it only records the decision and returns passed=False.
+        beam_pipeline_args: when non-empty, statistics are computed by a Beam pipeline with
+            these options (e.g. ``--runner=DataflowRunner``, ``--project=...``,
+            ``--region=...``, ``--temp_location=gs://...``) for data beyond one machine.
+
+    Returns:
+        passed: whether the dataset passed validation.
+    """
+    import collections
+    import logging
+
+    from kfp_mlops.components._shared import logs
+    from kfp_mlops.components.validate import core
+
+    logs.setup()
+    log = logging.getLogger("kfp_mlops.validate")
+
+    def local(uri: str) -> str:
+        return "/gcs/" + uri[len("gs://"):] if uri.startswith("gs://") else uri
+
+    schema_path = local(schema_uri) if schema_uri else ""
+    log.info("validating dataset %s (label %r, schema %s, skew threshold %s, overrides %s)",
+             dataset.path, label_column or "<from dataset>", schema_path or "<inferred>",
+             skew_threshold, dict(skew_thresholds))
+    result = core.validate(
+        dataset_dir=dataset.path,
+        statistics_dir=statistics.path,
+        schema_dir=schema.path,
+        anomalies_dir=anomalies.path,
+        report_path=report.path,
+        label_column=label_column,
+        schema_path=schema_path,
+        skew_threshold=skew_threshold,
+        skew_thresholds=dict(skew_thresholds),
+        beam_pipeline_args=list(beam_pipeline_args),
+    )
+
+    metadata = result.metadata()
+    statistics.metadata.update({"split_names": metadata["split_names"],
+                                "rows": metadata["rows"], "layout": "Split-<split>/FeatureStats.pb"})
+    schema.metadata.update({"feature_count": metadata["schema_feature_count"],
+                            "label_column": metadata["label_column"],
+                            "source": metadata["schema_source"]})
+    values = result.metrics()
+    anomalies.metadata.update({"passed": result.passed, "reasons": list(result.reasons),
+                               "anomaly_count": values["anomaly_count"],
+                               "max_skew": values["max_skew"],
+                               "max_skew_feature": values["max_skew_feature"],
+                               "split_names": metadata["split_names"]})
+    report.metadata.update({"passed": result.passed})
+    for name, value in values.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            metrics.log_metric(name, value)
+
+    outputs = collections.namedtuple("ValidateOutputs", ["passed"])
+    if not result.passed:
+        for reason in result.reasons:
+            log.error("validation: %s", reason)
+        if fail_on_anomalies:
+            raise RuntimeError(f"dataset failed validation ({len(result.reasons)} reasons; "
+                               "outputs are written; set fail_on_anomalies=False to record "
+                               "and continue):\n- " + "\n- ".join(result.reasons))
+        log.warning("dataset failed validation; continuing because fail_on_anomalies=False")
+    return outputs(result.passed)

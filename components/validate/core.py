@@ -1,0 +1,510 @@
+"""Validate a dataset with TensorFlow Data Validation: statistics, schema, anomalies, skew.
+
+Plain Python in, plain Python out (no kfp). For each split of a kfp-mlops dataset artifact:
+
+1. statistics, computed in process by TFDV's combiner generators over streamed Parquet
+   batches (memory flat in the number of rows), or by a Beam pipeline when
+   ``beam_pipeline_args`` is given (e.g. Dataflow for data beyond one machine);
+2. a schema inferred from the train split (or a curated ``schema.pbtxt``), with TRAINING
+   and SERVING environments (the label is not expected in SERVING) and skew comparators;
+3. anomalies of every split against the schema in the TRAINING environment;
+4. train/eval skew of EVERY feature (L-infinity for categorical, Jensen-Shannon divergence
+   for numeric features) against a default threshold and per-feature overrides;
+5. a decision: passed when no split has an anomaly and no feature is skewed beyond its
+   threshold, with one reason per anomaly and per skewed feature.
+
+Outputs use TFX's layouts, so TFDV and TFX tools read them: ``Split-<split>/FeatureStats.pb``,
+``schema.pbtxt``, ``Split-<split>/SchemaDiff.pb``.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import html
+import json
+import logging
+import math
+import os
+import time
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_FILE = "schema.pbtxt"
+SKEW_FILE = "skew.json"
+DECISION_FILE = "decision.json"
+DEFAULT_SKEW_THRESHOLD = 0.3
+DEFAULT_BATCH_ROWS = 65_536
+
+
+@dataclasses.dataclass
+class ValidationResult:
+    """What :func:`validate` decided and wrote."""
+
+    passed: bool
+    reasons: List[str]
+    rows: Dict[str, int]                      # split -> number of rows
+    anomalies: Dict[str, List[str]]           # split -> one reason per anomalous feature
+    skew: List[Any]                           # tfdv_utils.FeatureDistance, every feature
+    schema_feature_count: int
+    label_column: str
+    schema_source: str                        # "inferred" or the curated schema's path
+    statistics_backend: str                   # "in-process" or "beam"
+    seconds: float = 0.0
+
+    @property
+    def splits(self) -> List[str]:
+        return list(self.rows)
+
+    @property
+    def anomaly_count(self) -> int:
+        return sum(len(v) for v in self.anomalies.values())
+
+    def _max_skew(self):
+        measured = [d for d in self.skew if d.value is not None]
+        return max(measured, key=lambda d: d.value) if measured else None
+
+    def metrics(self) -> Dict[str, Any]:
+        """Scalars for a KFP ``Metrics`` artifact (every value a number except max_skew_feature)."""
+        top = self._max_skew()
+        out: Dict[str, Any] = {
+            "passed": int(self.passed),
+            "anomaly_count": self.anomaly_count,
+            "max_skew": float(top.value) if top else 0.0,
+            "max_skew_feature": top.feature if top else "",
+            "skewed_feature_count": sum(1 for d in self.skew if d.exceeded),
+            "schema_feature_count": self.schema_feature_count,
+        }
+        for split, n in self.rows.items():
+            out[f"rows_{split}"] = n
+        return out
+
+    def metadata(self) -> Dict[str, Any]:
+        """Metadata for the output artifacts (JSON-serialisable)."""
+        return {
+            "split_names": self.splits,
+            "rows": dict(self.rows),
+            "schema_feature_count": self.schema_feature_count,
+            "label_column": self.label_column,
+            "schema_source": self.schema_source,
+            "passed": self.passed,
+        }
+
+
+# --------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------
+
+def _check_inputs(dataset_dir: str, label_column: str, schema_path: str,
+                  skew_threshold: float, batch_rows: int):
+    from kfp_mlops.components._shared import dataset as ds
+
+    info = ds.read_info(dataset_dir)
+    splits = ds.available_splits(dataset_dir)
+    if "train" not in splits:
+        raise ds.DatasetError(f"dataset {dataset_dir!r} has no 'train' split (it has "
+                              f"{splits or 'no splits'}); the schema is inferred from train")
+    columns = list(ds.arrow_schema(dataset_dir, "train").names)
+    label = label_column or info.get("label_column") or ""
+    if label and label not in columns:
+        where = "label_column" if label_column else f"{ds.INFO_FILE}'s label_column"
+        raise ValueError(f"{where} {label!r} is not a column of dataset {dataset_dir!r}; "
+                         f"columns are: {columns}")
+    if schema_path and not os.path.isfile(schema_path):
+        raise FileNotFoundError(f"curated schema {schema_path!r} does not exist "
+                                f"(expected a {SCHEMA_FILE} file or a folder holding one)")
+    if not isinstance(skew_threshold, (int, float)) or math.isnan(skew_threshold) \
+            or skew_threshold < 0:
+        raise ValueError(f"skew_threshold must be a number >= 0, got {skew_threshold!r}")
+    if batch_rows <= 0:
+        raise ValueError(f"batch_rows must be positive, got {batch_rows}")
+    return splits, label
+
+
+def resolve_schema_path(path: str) -> str:
+    """A curated schema given as a file, or as a folder (a schema artifact) holding one."""
+    if path and os.path.isdir(path):
+        return os.path.join(path, SCHEMA_FILE)
+    return path
+
+
+def load_schema(path: str):
+    """Reads a ``schema.pbtxt``; the error names the file when it is not a Schema."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        return text_format.Parse(text, schema_pb2.Schema())
+    except text_format.ParseError as e:
+        raise ValueError(f"curated schema {path!r} is not a text Schema proto: {e}") from e
+
+
+# --------------------------------------------------------------------------------------
+# Statistics
+# --------------------------------------------------------------------------------------
+
+def compute_statistics(dataset_dir: str, split: str, options=None,
+                       batch_rows: int = DEFAULT_BATCH_ROWS, skip_columns: Sequence[str] = ()):
+    """Statistics of one split, streamed in batches of ``batch_rows`` through TFDV's combiners.
+
+    Returns a ``DatasetFeatureStatisticsList`` whose single dataset is named ``split``.
+    """
+    from kfp_mlops.components._shared import dataset as ds
+    from kfp_mlops.components._shared import tfdv_utils
+
+    if options is None:
+        schema = ds.arrow_schema(dataset_dir, split)
+        options = tfdv_utils.stats_options(tfdv_utils.bool_columns(schema))
+        skip_columns = tuple(skip_columns) + tuple(tfdv_utils.unsupported_columns(schema))
+    total = ds.num_rows(dataset_dir, split)
+    builder = tfdv_utils.StatisticsBuilder(options, skip_columns)
+    started, last_log = time.time(), time.time()
+    for batch in ds.iter_batches(dataset_dir, split, batch_rows=batch_rows):
+        builder.add(batch)
+        if time.time() - last_log > 30:
+            last_log = time.time()
+            logger.info("statistics of %s: %d/%d rows (%.0f rows/s)", split, builder.num_rows,
+                        total, builder.num_rows / (last_log - started))
+    return builder.result(split)
+
+
+def _statistics_options(dataset_dir: str, curated_schema):
+    from kfp_mlops.components._shared import dataset as ds
+    from kfp_mlops.components._shared import tfdv_utils
+
+    arrow = ds.arrow_schema(dataset_dir, "train")
+    skip = tfdv_utils.unsupported_columns(arrow)
+    if skip:
+        logger.warning("columns %s have types TFDV cannot describe; they are left out", skip)
+    return tfdv_utils.stats_options(tfdv_utils.bool_columns(arrow), curated_schema), skip
+
+
+def _all_statistics(dataset_dir: str, splits: Sequence[str], options, skip: Sequence[str],
+                    statistics_dir: str, beam_pipeline_args: Sequence[str], batch_rows: int):
+    """Statistics of every split, written into ``statistics_dir``; returns split -> stats."""
+    from kfp_mlops.components._shared import dataset as ds
+    from kfp_mlops.components._shared import io
+    from kfp_mlops.components._shared import tfdv_utils
+
+    paths = {s: os.path.join(tfdv_utils.split_dir(statistics_dir, s), tfdv_utils.STATS_FILE)
+             for s in splits}
+    result = {}
+    if beam_pipeline_args:
+        logger.info("computing statistics of %s with Beam: %s", list(splits),
+                    list(beam_pipeline_args))
+        for path in paths.values():
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        tfdv_utils.statistics_with_beam({s: ds.split_path(dataset_dir, s) for s in splits},
+                                        paths, beam_pipeline_args, options, skip)
+        for s in splits:
+            result[s] = tfdv_utils.load_statistics(paths[s], s)
+    else:
+        for s in splits:
+            started = time.time()
+            result[s] = compute_statistics(dataset_dir, s, options, batch_rows, skip)
+            n = result[s].datasets[0].num_examples
+            logger.info("statistics of %s: %d rows in %.1fs", s, n, time.time() - started)
+    for s in splits:  # (re)written so that the dataset carries the split's name
+        io.write_bytes(paths[s], result[s].SerializeToString())
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# Schema
+# --------------------------------------------------------------------------------------
+
+def _mark_booleans(schema, bool_features: Sequence[str]) -> None:
+    """Inference turns bool_domain INT features into a "0"/"1" string domain: restore it."""
+    dropped = set()
+    for feature in schema.feature:
+        if feature.name in bool_features:
+            if feature.domain:
+                dropped.add(feature.domain)
+                feature.ClearField("domain")
+            feature.bool_domain.SetInParent()
+    if dropped:
+        keep = [d for d in schema.string_domain if d.name not in dropped]
+        del schema.string_domain[:]
+        schema.string_domain.extend(keep)
+
+
+def prepare_schema(schema, label_column: str = "", skew_threshold: float = DEFAULT_SKEW_THRESHOLD,
+                   skew_thresholds: Optional[Mapping[str, float]] = None):
+    """Adds TRAINING/SERVING environments, keeps the label out of SERVING, sets comparators."""
+    from kfp_mlops.components._shared import tfdv_utils
+
+    for env in (tfdv_utils.TRAINING, tfdv_utils.SERVING):
+        if env not in schema.default_environment:
+            schema.default_environment.append(env)
+    for feature in schema.feature:
+        if feature.name == label_column and not feature.in_environment \
+                and tfdv_utils.SERVING not in feature.not_in_environment:
+            feature.not_in_environment.append(tfdv_utils.SERVING)
+    tfdv_utils.set_comparators(schema, skew_threshold, skew_thresholds, mode="skew")
+    return schema
+
+
+def infer_schema(train_stats, label_column: str = "", bool_features: Sequence[str] = (),
+                 skew_threshold: float = DEFAULT_SKEW_THRESHOLD,
+                 skew_thresholds: Optional[Mapping[str, float]] = None):
+    """``tfdv.infer_schema`` of the train statistics, prepared by :func:`prepare_schema`."""
+    import tensorflow_data_validation as tfdv
+
+    schema = tfdv.infer_schema(train_stats)
+    _mark_booleans(schema, bool_features)
+    return prepare_schema(schema, label_column, skew_threshold, skew_thresholds)
+
+
+# --------------------------------------------------------------------------------------
+# The whole validation
+# --------------------------------------------------------------------------------------
+
+def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_dir: str,
+             report_path: str, label_column: str = "", schema_path: str = "",
+             skew_threshold: float = DEFAULT_SKEW_THRESHOLD,
+             skew_thresholds: Optional[Mapping[str, float]] = None,
+             beam_pipeline_args: Optional[Sequence[str]] = None,
+             batch_rows: int = DEFAULT_BATCH_ROWS) -> ValidationResult:
+    """Computes statistics, schema, anomalies and train/eval skew of a dataset; decides.
+
+    Args:
+        dataset_dir: a kfp-mlops dataset artifact directory (``dataset.json`` + splits).
+        statistics_dir: output directory: ``Split-<split>/FeatureStats.pb``.
+        schema_dir: output directory: ``schema.pbtxt``.
+        anomalies_dir: output directory: ``Split-<split>/SchemaDiff.pb``, ``skew.json``,
+            ``decision.json``.
+        report_path: output HTML file.
+        label_column: the label; empty: the dataset's ``label_column``.
+        schema_path: a curated ``schema.pbtxt`` (or a folder holding one); empty: infer.
+        skew_threshold: default train/eval skew threshold of every feature.
+        skew_thresholds: per-feature thresholds overriding ``skew_threshold``.
+        beam_pipeline_args: when non-empty, compute statistics with a Beam pipeline run with
+            these options (e.g. ``["--runner=DataflowRunner", "--project=p", ...]``).
+        batch_rows: rows per batch of the in-process statistics.
+
+    Returns:
+        A :class:`ValidationResult`.
+
+    Raises:
+        ValueError / FileNotFoundError / DatasetError: a bad input; nothing is written.
+    """
+    import tensorflow_data_validation as tfdv
+    from google.protobuf import text_format
+
+    from kfp_mlops.components._shared import dataset as ds
+    from kfp_mlops.components._shared import io
+    from kfp_mlops.components._shared import tfdv_utils
+
+    started = time.time()
+    schema_path = resolve_schema_path(schema_path)
+    skew_thresholds = dict(skew_thresholds or {})
+    splits, label = _check_inputs(dataset_dir, label_column, schema_path, skew_threshold,
+                                  batch_rows)
+    curated = load_schema(schema_path) if schema_path else None
+    if curated is not None:
+        tfdv_utils.check_thresholds([f.name for f in curated.feature], skew_thresholds)
+        if label and label not in {f.name for f in curated.feature}:
+            logger.warning("label %r is not a feature of the curated schema %s", label,
+                           schema_path)
+    else:
+        tfdv_utils.check_thresholds(ds.arrow_schema(dataset_dir, "train").names,
+                                    skew_thresholds)
+    options, skip = _statistics_options(dataset_dir, curated)
+    bool_features = [f for f in tfdv_utils.bool_columns(ds.arrow_schema(dataset_dir, "train"))]
+
+    with contextlib.ExitStack() as stack:
+        stats_out = stack.enter_context(io.output_dir(statistics_dir))
+        schema_out = stack.enter_context(io.output_dir(schema_dir))
+        anomalies_out = stack.enter_context(io.output_dir(anomalies_dir))
+
+        statistics = _all_statistics(dataset_dir, splits, options, skip, stats_out,
+                                     beam_pipeline_args or [], batch_rows)
+        rows = {s: int(statistics[s].datasets[0].num_examples) for s in splits}
+
+        if curated is not None:
+            import copy
+            schema = prepare_schema(copy.deepcopy(curated), label, skew_threshold,
+                                    skew_thresholds)
+            source = schema_path
+        else:
+            schema = infer_schema(statistics["train"], label, bool_features, skew_threshold,
+                                  skew_thresholds)
+            source = "inferred"
+        io.write_text(os.path.join(schema_out, SCHEMA_FILE), text_format.MessageToString(schema))
+
+        anomalies, reasons_by_split = {}, {}
+        for s in splits:
+            anomalies[s] = tfdv.validate_statistics(statistics[s], schema,
+                                                    environment=tfdv_utils.TRAINING)
+            reasons_by_split[s] = tfdv_utils.anomaly_reasons(anomalies[s], s)
+            io.write_bytes(os.path.join(tfdv_utils.split_dir(anomalies_out, s),
+                                        tfdv_utils.ANOMALIES_FILE),
+                           anomalies[s].SerializeToString())
+            logger.info("split %s: %d rows, %d anomalies", s, rows[s], len(reasons_by_split[s]))
+
+        skew = []
+        if "eval" in statistics:
+            skew = tfdv_utils.feature_distances(statistics["train"], statistics["eval"], schema,
+                                                skew_threshold, skew_thresholds, mode="skew")
+        else:
+            logger.warning("dataset has no eval split: train/eval skew is not measured")
+
+        reasons = [r for s in splits for r in reasons_by_split[s]]
+        for d in skew:
+            if d.exceeded:
+                reasons.append(f"train/eval skew of feature {d.feature!r}: {d.metric} "
+                               f"{d.value:.4f} > threshold {d.threshold:g}")
+        passed = not reasons
+        result = ValidationResult(
+            passed=passed, reasons=reasons, rows=rows, anomalies=reasons_by_split, skew=skew,
+            schema_feature_count=len(schema.feature), label_column=label, schema_source=source,
+            statistics_backend="beam" if beam_pipeline_args else "in-process")
+        io.write_json(os.path.join(anomalies_out, SKEW_FILE),
+                      {"baseline": "train", "compared": "eval" if skew else None,
+                       "default_threshold": skew_threshold, "thresholds": skew_thresholds,
+                       "features": [d.to_dict() for d in skew]})
+        io.write_json(os.path.join(anomalies_out, DECISION_FILE),
+                      {"passed": passed, "reasons": reasons})
+        result.seconds = time.time() - started
+        io.write_text(report_path, render_report(result, statistics, anomalies))
+    logger.info("validation %s in %.1fs%s", "passed" if passed else "FAILED", result.seconds,
+                "" if passed else ": " + "; ".join(reasons))
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# HTML report
+# --------------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px;color:#202124}
+h1{font-size:22px} h2{font-size:18px;margin-top:28px;border-bottom:1px solid #dadce0}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}
+th,td{border:1px solid #dadce0;padding:4px 8px;text-align:right;vertical-align:top}
+th{background:#f1f3f4} td.l,th.l{text-align:left}
+.pass{color:#137333;font-weight:bold} .fail{color:#c5221f;font-weight:bold}
+tr.bad td{background:#fce8e6} .muted{color:#5f6368} ul{margin:4px 0}
+"""
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "nan"
+        if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-3):
+            return f"{x:.3e}"
+        return f"{x:,.4g}" if abs(x) >= 1000 else f"{x:.4g}"
+    return html.escape(str(x))
+
+
+def _top(values) -> str:
+    return ", ".join(f"{html.escape(str(v))} ({int(c):,})" for v, c in values)
+
+
+def render_report(result: ValidationResult, statistics: Mapping[str, Any],
+                  anomalies: Mapping[str, Any], facets: bool = True) -> str:
+    """A self-contained HTML page: decision, rows, statistics, anomalies, skew."""
+    from kfp_mlops.components._shared import tfdv_utils
+
+    e = html.escape
+    splits = list(statistics)
+    out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>Data validation</title>",
+           f"<style>{_CSS}</style></head><body><h1>Data validation</h1>"]
+    verdict = ("<span class='pass'>PASSED</span>" if result.passed
+               else "<span class='fail'>FAILED</span>")
+    out.append(f"<p>Decision: {verdict} &middot; schema: {e(result.schema_source)} "
+               f"({result.schema_feature_count} features) &middot; label: "
+               f"{e(result.label_column or '—')} &middot; statistics: "
+               f"{e(result.statistics_backend)} &middot; "
+               f"<span class='muted'>{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC</span></p>")
+    if result.reasons:
+        out.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in result.reasons) + "</ul>")
+
+    out.append("<h2>Splits</h2><table><tr><th class='l'>split</th><th>rows</th>"
+               "<th>anomalies</th></tr>")
+    for s in splits:
+        out.append(f"<tr><td class='l'>{e(s)}</td><td>{result.rows[s]:,}</td>"
+                   f"<td>{len(result.anomalies.get(s, []))}</td></tr>")
+    out.append("</table>")
+
+    summaries = {s: {r["feature"]: r for r in tfdv_utils.feature_summaries(statistics[s])}
+                 for s in splits}
+    features = list(summaries[splits[0]]) if splits else []
+    for s in splits[1:]:
+        features += [f for f in summaries[s] if f not in features]
+    out.append("<h2>Features</h2><table><tr><th class='l'>feature</th><th class='l'>type</th>"
+               "<th class='l'>split</th><th>missing %</th><th>mean</th><th>std</th>"
+               "<th>min</th><th>max</th><th>unique</th><th class='l'>top values</th></tr>")
+    for f in features:
+        first = True
+        present = [s for s in splits if f in summaries[s]]
+        for s in splits:
+            r = summaries[s].get(f)
+            head = (f"<td class='l' rowspan='{len(splits)}'><b>{e(f)}</b></td>"
+                    f"<td class='l' rowspan='{len(splits)}'>"
+                    f"{e(summaries[present[0]][f]['type'])}</td>") if first else ""
+            first = False
+            if r is None:
+                out.append(f"<tr class='bad'>{head}<td class='l'>{e(s)}</td>"
+                           "<td colspan='7' class='l'>missing from this split</td></tr>")
+            elif r["kind"] == "numeric":
+                out.append(f"<tr>{head}<td class='l'>{e(s)}</td><td>{r['missing_pct']:.1f}</td>"
+                           f"<td>{_fmt(r['mean'])}</td><td>{_fmt(r['std_dev'])}</td>"
+                           f"<td>{_fmt(r['min'])}</td><td>{_fmt(r['max'])}</td><td></td>"
+                           "<td></td></tr>")
+            else:
+                out.append(f"<tr>{head}<td class='l'>{e(s)}</td><td>{r['missing_pct']:.1f}</td>"
+                           f"<td></td><td></td><td></td><td></td><td>{r['unique']:,}</td>"
+                           f"<td class='l'>{_top(r['top_values'])}</td></tr>")
+    out.append("</table>")
+
+    out.append("<h2>Anomalies (TRAINING environment)</h2>")
+    for s in splits:
+        info = anomalies[s].anomaly_info
+        if not info:
+            out.append(f"<p>{e(s)}: none</p>")
+            continue
+        out.append(f"<p>{e(s)}:</p><table><tr><th class='l'>feature</th>"
+                   "<th class='l'>anomaly</th><th class='l'>detail</th></tr>")
+        for name in sorted(info):
+            a = info[name]
+            out.append(f"<tr class='bad'><td class='l'>{e(name)}</td>"
+                       f"<td class='l'>{e(a.short_description)}</td>"
+                       f"<td class='l'>{e(a.description)}</td></tr>")
+        out.append("</table>")
+
+    out.append("<h2>Train/eval skew</h2>")
+    if not result.skew:
+        out.append("<p class='muted'>not measured: the dataset has no eval split</p>")
+    else:
+        out.append("<table><tr><th class='l'>feature</th><th class='l'>metric</th>"
+                   "<th>distance</th><th>threshold</th><th class='l'>skewed</th></tr>")
+        for d in sorted(result.skew, key=lambda d: -(d.value if d.value is not None else -1)):
+            cls = " class='bad'" if d.exceeded else ""
+            out.append(f"<tr{cls}><td class='l'>{e(d.feature)}</td><td class='l'>{e(d.metric)}"
+                       f"</td><td>{_fmt(d.value)}</td><td>{d.threshold:g}</td><td class='l'>"
+                       f"{'yes' if d.exceeded else 'no'}{(' — ' + e(d.note)) if d.note else ''}"
+                       "</td></tr>")
+        out.append("</table>")
+
+    if facets and "train" in statistics:
+        other = "eval" if "eval" in statistics else None
+        try:
+            from tensorflow_data_validation.utils import display_util
+
+            page = display_util.get_statistics_html(
+                statistics["train"], statistics[other] if other else None,
+                lhs_name="train", rhs_name=other or "")
+            out.append("<h2>Facets overview</h2><p class='muted'>Interactive view (loads the "
+                       "Facets library from the web; everything above reads without it).</p>"
+                       f"<iframe style='width:100%;height:700px;border:0' srcdoc=\""
+                       f"{e(page, quote=True)}\"></iframe>")
+        except Exception as err:  # the summary above does not depend on it
+            logger.warning("facets view not embedded: %s", err)
+    out.append("</body></html>")
+    return "\n".join(out)

@@ -1,0 +1,74 @@
+"""Small but real artifacts for the registry tests: a TF SavedModel, a schema, statistics."""
+import json
+import os
+import shutil
+
+import pytest
+
+
+def save_tiny_model(path: str) -> str:
+    """A real (tiny) TF SavedModel: y = w * x."""
+    import tensorflow as tf
+
+    class Tiny(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable([2.0])
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+        def __call__(self, x):
+            return x * self.w
+
+    tf.saved_model.save(Tiny(), path)
+    return path
+
+
+def model_variant(base: str, path: str, tag: str) -> str:
+    """A copy of ``base`` whose bytes differ (its kfp-mlops model info names ``tag``)."""
+    shutil.copytree(base, path)
+    os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
+    with open(os.path.join(path, "assets.extra", "kfp_mlops_model.json"), "w") as f:
+        json.dump({"task": "classification", "features": ["x"], "tag": tag}, f)
+    return path
+
+
+def write_schema(path: str) -> str:
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = schema_pb2.Schema()
+    feature = schema.feature.add(name="x", type=schema_pb2.FLOAT)
+    feature.presence.min_fraction = 1.0
+    os.makedirs(path)
+    with open(os.path.join(path, "schema.pbtxt"), "w") as f:
+        f.write(text_format.MessageToString(schema))
+    return path
+
+
+def write_statistics(path: str, splits=("train", "eval")) -> str:
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    for i, split in enumerate(splits):
+        stats = statistics_pb2.DatasetFeatureStatisticsList()
+        dataset = stats.datasets.add(name=split, num_examples=10 + i)
+        feature = dataset.features.add()
+        feature.path.step.append("x")
+        feature.num_stats.mean = 1.5 + i
+        os.makedirs(os.path.join(path, f"Split-{split}"))
+        with open(os.path.join(path, f"Split-{split}", "FeatureStats.pb"), "wb") as f:
+            f.write(stats.SerializeToString())
+    return path
+
+
+@pytest.fixture(scope="session")
+def parts(tmp_path_factory):
+    """Two SavedModels with different bytes, a schema folder and a statistics folder."""
+    root = tmp_path_factory.mktemp("registry_parts")
+    base = save_tiny_model(str(root / "base"))
+    return {
+        "model_a": model_variant(base, str(root / "model_a"), "a"),
+        "model_b": model_variant(base, str(root / "model_b"), "b"),
+        "model_c": model_variant(base, str(root / "model_c"), "c"),
+        "schema": write_schema(str(root / "schema")),
+        "statistics": write_statistics(str(root / "statistics")),
+    }

@@ -1,0 +1,93 @@
+"""Small but real input artifacts for push: a TF SavedModel, blessings, schema, statistics,
+and a dataset folder (only dataset.json matters to push)."""
+import json
+import os
+import shutil
+
+import pytest
+
+
+def save_tiny_model(path: str) -> str:
+    """A real (tiny) TF SavedModel, with the kfp-mlops model info train writes beside it."""
+    import tensorflow as tf
+
+    class Tiny(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable([2.0])
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+        def __call__(self, x):
+            return x * self.w
+
+    tf.saved_model.save(Tiny(), path)
+    os.makedirs(os.path.join(path, "assets.extra"))
+    with open(os.path.join(path, "assets.extra", "kfp_mlops_model.json"), "w") as f:
+        json.dump({"task": "classification", "label": "species", "features": ["x"]}, f)
+    return path
+
+
+def write_blessing(path: str, blessed: bool, reasons) -> str:
+    os.makedirs(path)
+    metrics = {"accuracy": 0.93 if blessed else 0.41}
+    with open(os.path.join(path, "blessing.json"), "w") as f:
+        json.dump({"blessed": blessed, "reasons": reasons, "metrics": metrics,
+                   "champion": None}, f)
+    with open(os.path.join(path, "evaluation.json"), "w") as f:
+        json.dump({"metrics": metrics, "slices": {"island=Biscoe": {"accuracy": 0.9}}}, f)
+    return path
+
+
+def write_schema(path: str) -> str:
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = schema_pb2.Schema()
+    schema.feature.add(name="x", type=schema_pb2.FLOAT)
+    os.makedirs(path)
+    with open(os.path.join(path, "schema.pbtxt"), "w") as f:
+        f.write(text_format.MessageToString(schema))
+    return path
+
+
+def write_statistics(path: str) -> str:
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    for split in ("train", "eval"):
+        stats = statistics_pb2.DatasetFeatureStatisticsList()
+        dataset = stats.datasets.add(name=split, num_examples=10)
+        dataset.features.add().path.step.append("x")
+        os.makedirs(os.path.join(path, f"Split-{split}"))
+        with open(os.path.join(path, f"Split-{split}", "FeatureStats.pb"), "wb") as f:
+            f.write(stats.SerializeToString())
+    return path
+
+
+def write_dataset(path: str) -> str:
+    os.makedirs(path)
+    with open(os.path.join(path, "dataset.json"), "w") as f:
+        json.dump({"content_hash": "c0ffee" * 10, "source": "gs://bucket/penguins.csv",
+                   "splits": {"train": 8, "eval": 1, "test": 1}}, f)
+    return path
+
+
+@pytest.fixture(scope="session")
+def inputs(tmp_path_factory):
+    """Folders as upstream components write them; copy before changing any."""
+    root = tmp_path_factory.mktemp("push_inputs")
+    model = save_tiny_model(str(root / "model"))
+    model_b = str(root / "model_b")
+    shutil.copytree(model, model_b)
+    with open(os.path.join(model_b, "assets.extra", "kfp_mlops_model.json"), "w") as f:
+        json.dump({"task": "classification", "label": "species", "features": ["x", "y"]}, f)
+    return {
+        "model": model,
+        "model_b": model_b,
+        "blessed": write_blessing(str(root / "blessed"), True,
+                                  ["accuracy 0.930 >= threshold 0.800", "no champion yet"]),
+        "not_blessed": write_blessing(str(root / "not_blessed"), False,
+                                      ["accuracy 0.410 < threshold 0.800"]),
+        "schema": write_schema(str(root / "schema")),
+        "statistics": write_statistics(str(root / "statistics")),
+        "dataset": write_dataset(str(root / "dataset")),
+    }

@@ -1,0 +1,162 @@
+"""push core on real (tiny) artifacts: the blessing gate, a local registry, and Vertex AI
+with only google.cloud.aiplatform mocked."""
+import json
+import os
+import shutil
+from unittest import mock
+
+import pytest
+
+from kfp_mlops.components._shared import io
+from kfp_mlops.components._shared import registry as reg
+from kfp_mlops.components.push import core
+
+
+def run_push(inputs, registry_uri, blessing="blessed", model="model", **kwargs):
+    return core.push(
+        model_dir=inputs[model], blessing_dir=inputs[blessing], schema_dir=inputs["schema"],
+        statistics_dir=inputs["statistics"], registry_uri=registry_uri, model_name="penguins",
+        dataset_info=core.dataset_info(inputs["dataset"]), **kwargs)
+
+
+def test_not_blessed_writes_nothing_and_says_why(inputs, tmp_path):
+    registry = tmp_path / "registry"
+    result = run_push(inputs, str(registry), blessing="not_blessed",
+                      output_dir=str(tmp_path / "out"))
+    assert result.pushed is False
+    assert result.reasons == ["accuracy 0.410 < threshold 0.800"]
+    assert result.version == "" and result.model_uri == ""
+    assert not registry.exists()
+    assert io.read_json(str(tmp_path / "out" / "push.json")) == result.metadata()
+    assert result.metadata()["pushed"] is False
+
+
+def test_not_blessed_without_reasons_still_has_one(inputs, tmp_path):
+    blessing = tmp_path / "blessing"
+    blessing.mkdir()
+    (blessing / "blessing.json").write_text(json.dumps({"blessed": False}))
+    result = core.push(inputs["model"], str(blessing), inputs["schema"], inputs["statistics"],
+                       str(tmp_path / "registry"), "penguins", None)
+    assert not result.pushed and result.reasons == ["evaluate did not bless the model"]
+
+
+def test_blessed_registers_everything(inputs, tmp_path):
+    registry_uri = str(tmp_path / "registry")
+    result = run_push(inputs, registry_uri, pipeline_run="training-20240101",
+                      output_dir=str(tmp_path / "out"))
+    assert result.pushed and result.version == "1" and not result.already_registered
+    version = reg.LocalRegistry(registry_uri).resolve("penguins", "champion")
+    assert result.model_uri == version.model_dir
+    assert result.version_uri == version.uri
+    assert result.aliases == ["champion"]
+    assert io.sha256_tree(version.model_dir) == io.sha256_tree(inputs["model"])
+    assert os.path.isfile(version.schema_path)
+    assert io.sha256_tree(version.statistics_dir) == io.sha256_tree(inputs["statistics"])
+    assert version.evaluation == io.read_json(os.path.join(inputs["blessed"], "evaluation.json"))
+    lineage = version.lineage
+    assert lineage["data_content_hash"] == "c0ffee" * 10
+    assert lineage["data_source"] == "gs://bucket/penguins.csv"
+    assert lineage["pipeline_run"] == "training-20240101"
+    assert lineage["reasons"] == ["accuracy 0.930 >= threshold 0.800", "no champion yet"]
+    assert lineage["model_info"]["task"] == "classification"
+    assert lineage["model_content_hash"] == io.sha256_tree(inputs["model"])
+    assert lineage["created"]
+    assert io.read_json(str(tmp_path / "out" / "push.json")) == result.metadata()
+    meta = result.metadata()
+    assert {"pushed", "version", "registry", "model_uri", "reasons", "aliases"} <= set(meta)
+    assert meta["registry"] == registry_uri
+
+
+def test_second_model_becomes_champion_and_repush_is_idempotent(inputs, tmp_path):
+    registry_uri = f"file://{tmp_path / 'registry'}"
+    assert run_push(inputs, registry_uri).version == "1"
+    second = run_push(inputs, registry_uri, model="model_b")
+    assert second.version == "2" and second.aliases == ["champion"]
+    again = run_push(inputs, registry_uri, model="model", aliases=["champion", "stable"])
+    assert again.pushed and again.already_registered and again.version == "1"
+    assert again.aliases == ["champion", "stable"]
+    registry = reg.LocalRegistry(str(tmp_path / "registry"))
+    assert [v.version for v in registry.versions("penguins")] == [1, 2]
+    assert reg.find_champion(registry_uri, "penguins").version == 1
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "holds no blessing.json; expected the blessing artifact of the evaluate"),
+    ("{not json", "is not valid JSON"),
+    (json.dumps({"blessed": "yes"}), "'blessed' is true or false"),
+    (json.dumps({"blessed": True, "reasons": "fine"}), "'reasons' must be a list"),
+])
+def test_bad_blessing_is_a_clear_error(inputs, tmp_path, content, message):
+    blessing = tmp_path / "blessing"
+    blessing.mkdir()
+    if content is not None:
+        (blessing / "blessing.json").write_text(content)
+    with pytest.raises(core.PushError, match=message):
+        core.push(inputs["model"], str(blessing), inputs["schema"], inputs["statistics"],
+                  str(tmp_path / "registry"), "penguins", None,
+                  output_dir=str(tmp_path / "out"))
+    assert not (tmp_path / "registry").exists() and not (tmp_path / "out").exists()
+
+
+def test_bad_inputs_name_the_input(inputs, tmp_path):
+    stats = tmp_path / "stats"
+    shutil.copytree(os.path.join(inputs["statistics"], "Split-eval"), stats / "Split-eval")
+    with pytest.raises(core.PushError, match=r"statistics .* holds no Split-train/FeatureStats"):
+        core.push(inputs["model"], inputs["blessed"], inputs["schema"], str(stats),
+                  str(tmp_path / "registry"), "penguins", None)
+    with pytest.raises(core.PushError, match="schema .* holds no schema.pbtxt"):
+        core.push(inputs["model"], inputs["blessed"], inputs["statistics"],
+                  inputs["statistics"], str(tmp_path / "registry"), "penguins", None)
+    with pytest.raises(core.PushError, match="model .* is not a TF SavedModel"):
+        core.push(inputs["schema"], inputs["blessed"], inputs["schema"],
+                  inputs["statistics"], str(tmp_path / "registry"), "penguins", None)
+    with pytest.raises(reg.RegistryError, match="unknown scheme"):
+        run_push(inputs, "s3://bucket/registry")
+    with pytest.raises(reg.RegistryError, match="model_name 'pen/guins' is not valid"):
+        core.push(inputs["model"], inputs["blessed"], inputs["schema"], inputs["statistics"],
+                  str(tmp_path / "registry"), "pen/guins", None)
+    assert not (tmp_path / "registry").exists()
+
+
+def test_dataset_info_prefers_dataset_json(inputs, tmp_path):
+    assert core.dataset_info(inputs["dataset"], {"content_hash": "x"})["content_hash"] == \
+        "c0ffee" * 10
+    assert core.dataset_info(str(tmp_path), {"content_hash": "x"}) == {"content_hash": "x"}
+    assert core.dataset_info("", None) == {}
+
+
+def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch):
+    from google.cloud import aiplatform
+
+    mount = tmp_path / "gcs"
+    run = mount / "bucket" / "root" / "run-1"
+    for name in ("model", "schema", "statistics"):
+        shutil.copytree(inputs[name], run / name)
+    monkeypatch.setattr(reg, "GCS_MOUNT", str(mount))
+    with mock.patch.object(aiplatform, "init") as init, \
+            mock.patch.object(aiplatform, "Model") as model_cls, \
+            mock.patch.object(aiplatform, "Endpoint") as endpoint_cls:
+        model_cls.list.return_value = []
+        uploaded = model_cls.upload.return_value
+        uploaded.configure_mock(version_id="1", resource_name="projects/p/locations/r/models/9")
+        endpoint_cls.list.return_value = []
+        result = core.push(str(run / "model"), inputs["blessed"], str(run / "schema"),
+                           str(run / "statistics"), "vertex://projects/p/locations/r",
+                           "penguins", core.dataset_info(inputs["dataset"]),
+                           pipeline_run="Run 7", endpoint_name="penguins-ep",
+                           traffic_percentage=20)
+    init.assert_called_with(project="p", location="r")
+    kwargs = model_cls.upload.call_args.kwargs
+    assert kwargs["artifact_uri"] == "gs://bucket/root/run-1/model"
+    assert kwargs["labels"]["pipeline_run"] == "run-7"
+    assert kwargs["labels"]["data_hash"] == ("c0ffee" * 10)[:32]
+    assert kwargs["serving_container_image_uri"] == reg.DEFAULT_SERVING_IMAGE
+    uploaded.deploy.assert_called_once_with(
+        endpoint=endpoint_cls.create.return_value, traffic_percentage=20,
+        machine_type="n1-standard-2", deployed_model_display_name="penguins-v1")
+    assert result.pushed and result.version == "1" and result.endpoint == "penguins-ep"
+    assert result.model_uri == "gs://bucket/root/run-1/model"
+    assert result.version_uri == "projects/p/locations/r/models/9@1"
+    lineage = io.read_json(str(run / "model.kfp_mlops" / "lineage.json"))
+    assert lineage["pipeline_run"] == "Run 7"
+    assert lineage["data_source"] == "gs://bucket/penguins.csv"
