@@ -11,6 +11,7 @@ UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kfp-mlops-installed
 RUN_DIR ?= local_outputs
+REGISTRY ?= local_registry
 PYTEST_ARGS ?=
 
 .PHONY: all run test setup lock compile bench clean
@@ -27,9 +28,17 @@ $(STAMP): requirements.lock setup.py
 	$(UV) pip install --python $(PY) --compile-bytecode --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+# The main job: the training pipeline on the bundled penguins data, into a local registry.
+# A second run finds the first run's champion, compares, and says what it decided.
 run: $(STAMP)
-	$(VENV)/bin/kfp-mlops run data-validation --local --output-dir $(RUN_DIR) \
-		--summary-json $(RUN_DIR)/summary.json
+	$(VENV)/bin/kfp-mlops run training --local \
+		--param data_uri=pipelines/data/penguins.csv \
+		--param label_column=species \
+		--param model_name=penguins \
+		--param registry_uri=$(REGISTRY) \
+		--param 'thresholds={"accuracy": 0.9, "auc": 0.95}' \
+		--param 'slice_columns=["island"]' \
+		--output-dir $(RUN_DIR) --summary-json $(RUN_DIR)/summary.json
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -44,6 +53,20 @@ bench: $(STAMP)
 lock: $(STAMP)
 	$(UV) pip compile requirements.in --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_36 --generate-hashes --quiet -o requirements.lock
+	$(UV) pip compile images/python-slim/requirements.in --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_36 --generate-hashes --quiet \
+		-o images/python-slim/requirements.lock
 
 clean:
-	rm -rf $(VENV) build local_outputs .pytest_cache
+	rm -rf $(VENV) build $(RUN_DIR) $(REGISTRY) .pytest_cache
+
+# The component images, built here with Docker, or with podman when no Docker engine answers
+# (podman, runc and debootstrap are installed and configured when missing; run as root).
+# The first build pays for the stand-in base and the wheels; then podman's layer cache holds.
+.PHONY: images test-images
+images: $(STAMP)
+	$(VENV)/bin/kfp-mlops images build
+
+# Builds the images, checks them, and runs the pipelines in them against the subprocess runner.
+test-images: images
+	$(PY) -m pytest -m images $(PYTEST_ARGS)

@@ -64,6 +64,7 @@ setup(
             "google-cloud-bigquery>=3",
             "google-cloud-storage>=2",
             "google-cloud-pubsub>=2",
+            "scikit-learn>=1.3",
         ],
     },
     entry_points={"console_scripts": ["kfp-mlops=kfp_mlops.pipelines.cli:main"]},

@@ -27,8 +27,11 @@ COMPONENT_IMAGES = {
     "validate": PYTHON,
     "train": PYTHON,
     "evaluate": PYTHON,
-    "push": PYTHON,
+    "push": PYTHON_SLIM,
     "monitor": PYTHON,
+    "alert": PYTHON_SLIM,
+    "retrain": PYTHON,
+    "vertex_monitoring": PYTHON,
 }
 
 

@@ -7,6 +7,7 @@ from typing import Callable, Dict, List
 PIPELINES: Dict[str, str] = {
     "data-validation": "kfp_mlops.pipelines.data_validation:data_validation",
     "training": "kfp_mlops.pipelines.training:training",
+    "monitoring": "kfp_mlops.pipelines.monitoring:monitoring",
 }
 # name -> "module:function" building the pipeline with compile-time options (task resources)
 BUILDERS: Dict[str, str] = {

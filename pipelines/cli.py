@@ -4,13 +4,18 @@
     kfp-mlops compile [--output-dir DIR] [--image-registry R] [--image-tag T]
     kfp-mlops run PIPELINE --local [--param NAME=VALUE ...] [--output-dir DIR]
                   [--summary-json FILE] [--runner subprocess|docker]
+    kfp-mlops submit PIPELINE (--vertex --project P --region R --pipeline-root gs://...
+                  | --kubeflow --host URL) [--param NAME=VALUE ...] [--no-cache] [--dry-run]
+    kfp-mlops publish --project P --region R --repository REPO --image-registry R
+    kfp-mlops components [--check]        the per-component YAML catalogue
+    kfp-mlops images (build|check) [--engine auto|docker|podman] [--image NAME]
 """
 import argparse
 import logging
 import sys
 from typing import List, Optional
 
-from kfp_mlops.pipelines import __version__
+from kfp_mlops.pipelines import __version__, cloud_cli, images_cli
 
 logger = logging.getLogger("kfp-mlops")
 
@@ -60,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--runner", choices=("subprocess", "docker"), default="subprocess",
                      help="subprocess: this Python environment; docker: the component images "
                           "(default: %(default)s)")
+    cloud_cli.add_parsers(sub)
+    images_cli.add_parsers(sub)
     return parser
 
 
@@ -125,6 +132,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             return _cmd_compile(args)
         if args.command == "run":
             return _cmd_run(args)
+        result = cloud_cli.dispatch(args)
+        if result is None:
+            result = images_cli.dispatch(args)
+        if result is not None:
+            return result
     except (KeyError, ValueError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"kfp-mlops: error: {message}", file=sys.stderr)

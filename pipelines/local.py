@@ -140,10 +140,14 @@ def run(pipeline_name: str, parameters: Dict[str, Any], output_dir: str,
     started = datetime.datetime.now(datetime.timezone.utc)
     clock = time.monotonic()
     error = ""
-    with _recording(records), warnings.catch_warnings():
+    with _recording(records), warnings.catch_warnings(), contextlib.ExitStack() as session:
         # kfp.local warns that our images are not plain Python images; they are.
         warnings.filterwarnings("ignore", message=".*custom or non-Python base image.*")
         try:
+            if runner == "docker":  # the engine's API, path mounts, outputs uid 1000 can write
+                from kfp_mlops.pipelines import containers
+                parameters = session.enter_context(
+                    containers.docker_session(parameters, output_dir))
             pipeline(**parameters)
         except Exception as e:  # kfp.local raises for set-up errors, not task failures
             error = f"{type(e).__name__}: {e}"
@@ -164,7 +168,7 @@ def run(pipeline_name: str, parameters: Dict[str, Any], output_dir: str,
 # Metadata keys worth a line in the printed summary, by artifact.
 _KEY_METADATA = ("splits", "num_rows", "content_hash", "passed", "reasons", "blessed",
                  "pushed", "version", "registry", "model_uri", "drift_detected", "task",
-                 "schema_features")
+                 "schema_features", "started", "new_version", "dashboard_uri", "delivered")
 
 
 def format_summary(summary: RunSummary) -> str:
@@ -188,7 +192,37 @@ def format_summary(summary: RunSummary) -> str:
                         lines.append(f"          {key}: {_short(meta[key])}")
             else:
                 lines.append(f"      {name} = {_short(value)}")
+    lines.extend(_decisions(summary))
     return "\n".join(lines)
+
+
+_DECISION_KEYS = ("passed", "blessed", "pushed", "drift_detected")
+
+
+def _decisions(summary: RunSummary) -> List[str]:
+    """The gates' decisions with their reasons: what a person wants to read last."""
+    lines: List[str] = []
+    for task in summary.tasks:
+        for value in task.outputs.values():
+            meta = value.get("metadata", {}) if isinstance(value, dict) else {}
+            found = [k for k in _DECISION_KEYS if isinstance(meta.get(k), bool)]
+            if not found:
+                continue
+            verdict = ", ".join(f"{k}={'yes' if meta[k] else 'no'}" for k in found)
+            extra = ""
+            if meta.get("pushed") and meta.get("version") not in (None, ""):
+                extra = f" (version {meta['version']} of {meta.get('model_name', 'the model')} in " \
+                        f"{meta.get('registry', '?')}"
+                if meta.get("aliases"):
+                    extra += f", aliases {', '.join(meta['aliases'])}"
+                if meta.get("already_registered"):
+                    extra += "; the same model was already registered, so no new version"
+                extra += ")"
+            lines.append(f"  {task.name}: {verdict}{extra}")
+            for reason in meta.get("reasons") or []:
+                lines.append(f"      - {reason}")
+            break
+    return ["Decisions:", *lines] if lines else []
 
 
 def _short(value: Any, limit: int = 300) -> str:

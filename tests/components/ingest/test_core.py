@@ -211,7 +211,8 @@ def test_unreadable_csv_names_the_line(tmp_path):
 
 
 def test_bad_value_in_a_later_block_names_line_and_column(tmp_path, monkeypatch):
-    monkeypatch.setattr(core, "CSV_BLOCK_BYTES", 1 << 12)  # many small blocks
+    monkeypatch.setattr(core, "CSV_BLOCK_BYTES", 1 << 12)  # many small blocks, and types
+    monkeypatch.setattr(core, "CSV_INFER_BYTES", 1 << 12)  # inferred from the first only
     rows = "".join(f"{i},{i * 2}\n" for i in range(3000))
     (tmp_path / "out").mkdir()
     (tmp_path / "late.csv").write_text("a,b\n" + rows + "12,oops\n")

@@ -1,0 +1,228 @@
+"""The cloud commands of ``kfp-mlops``: submit runs, publish templates, compile components.
+
+    kfp-mlops submit PIPELINE --vertex --project P --region R --pipeline-root gs://B/ROOT
+                     --image-registry REG [--image-tag T] [--service-account SA]
+                     [--param NAME=VALUE ...] [--no-cache] [--run-name NAME] [--dry-run]
+    kfp-mlops submit PIPELINE --kubeflow --host URL [--experiment E] [--namespace NS]
+                     [--service-account SA] [--image-registry REG] [--image-tag T] ...
+    kfp-mlops publish --project P --region R --repository REPO --image-registry REG
+                      [--image-tag T] [--pipeline NAME ...] [--tag EXTRA ...] [--dry-run]
+    kfp-mlops components [--output-root components] [--check]
+
+``cli.py`` adds these with :func:`add_parsers` and hands them to :func:`dispatch`.
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any, Dict, Optional
+
+logger = logging.getLogger("kfp-mlops")
+
+COMMANDS = ("submit", "publish", "components")
+
+
+def _image_options(parser: argparse.ArgumentParser, required_registry: bool) -> None:
+    parser.add_argument("--image-registry", required=required_registry, default=None,
+                        help="registry every component image is taken from, e.g. "
+                             "europe-docker.pkg.dev/PROJECT/REPO"
+                             + ("" if required_registry else " (default: images built locally)"))
+    parser.add_argument("--image-tag", default=None,
+                        help="tag of every component image, e.g. a commit (default: the "
+                             "package version)")
+
+
+def add_parsers(subparsers) -> None:
+    """Adds ``submit``, ``publish`` and ``components`` to the ``kfp-mlops`` sub-commands."""
+    sub = subparsers.add_parser(
+        "submit", help="compile a pipeline and start a run on Vertex AI or Kubeflow",
+        description="Compiles PIPELINE for the given images and starts one run. --dry-run "
+                    "prints the exact call as JSON and sends nothing.")
+    sub.add_argument("pipeline", help="pipeline name (see `kfp-mlops list`)")
+    target = sub.add_mutually_exclusive_group(required=True)
+    target.add_argument("--vertex", action="store_true", help="run on Vertex AI Pipelines")
+    target.add_argument("--kubeflow", action="store_true", help="run on a Kubeflow Pipelines host")
+    vertex = sub.add_argument_group("Vertex AI (--vertex)")
+    vertex.add_argument("--project", help="Google Cloud project")
+    vertex.add_argument("--region", help="Vertex AI region, e.g. europe-west4")
+    vertex.add_argument("--pipeline-root", help="gs:// folder for every task's outputs")
+    kubeflow = sub.add_argument_group("Kubeflow (--kubeflow)")
+    kubeflow.add_argument("--host", help="Kubeflow Pipelines endpoint, http(s)://...")
+    kubeflow.add_argument("--experiment", default=None, help="experiment to file the run under")
+    kubeflow.add_argument("--namespace", default=None,
+                          help="Kubernetes namespace (multi-user Kubeflow)")
+    sub.add_argument("--service-account", default=None,
+                     help="identity the run acts as (Vertex: a Google service account e-mail; "
+                          "Kubeflow: a Kubernetes service account)")
+    sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="a pipeline parameter; lists and dicts as JSON (repeatable)")
+    sub.add_argument("--no-cache", action="store_true",
+                     help="run every task again instead of reusing cached results")
+    sub.add_argument("--run-name", default=None, help="display name of the run")
+    sub.add_argument("--dry-run", action="store_true",
+                     help="print the call as JSON and send nothing")
+    sub.add_argument("--spec-dir", default=os.path.join("build", "submit"),
+                     help="where the compiled spec is kept (default: %(default)s)")
+    sub.add_argument("--git-commit", default=None, metavar="SHA",
+                     help="commit for the run's git-commit label (default: asked of git)")
+    _image_options(sub, required_registry=False)
+
+    pub = subparsers.add_parser(
+        "publish", help="compile pipelines and upload them as templates to Artifact Registry",
+        description="Uploads each compiled pipeline to an Artifact Registry Kubeflow Pipelines "
+                    "repository, tagged with the package version and latest.")
+    pub.add_argument("--project", required=True, help="Google Cloud project")
+    pub.add_argument("--region", required=True, help="region of the repository")
+    pub.add_argument("--repository", required=True,
+                     help="Artifact Registry repository of format Kubeflow Pipelines")
+    pub.add_argument("--pipeline", action="append", default=None, metavar="NAME",
+                     help="publish only this pipeline (repeatable; default: all)")
+    pub.add_argument("--tag", action="append", default=[], metavar="TAG", dest="extra_tags",
+                     help="a tag beyond the package version and latest, e.g. the commit")
+    pub.add_argument("--dry-run", action="store_true",
+                     help="print the uploads as JSON and send nothing")
+    pub.add_argument("--spec-dir", default=os.path.join("build", "publish"),
+                     help="where the compiled specs are kept (default: %(default)s)")
+    _image_options(pub, required_registry=True)
+
+    comps = subparsers.add_parser(
+        "components", help="compile every component to components/<name>/component.yaml")
+    comps.add_argument("--output-root", default="components",
+                       help="folder holding one sub-folder per component (default: %(default)s)")
+    comps.add_argument("--check", action="store_true",
+                       help="write nothing; fail and name the files that are stale")
+    _image_options(comps, required_registry=False)
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+def _compile(pipeline: str, spec_dir: str, registry: Optional[str], tag: Optional[str]) -> str:
+    from kfp_mlops.pipelines import compiling
+
+    return compiling.compile_pipeline(pipeline, spec_dir, registry, tag)
+
+
+def _cmd_submit(args) -> int:
+    from kfp_mlops.pipelines import catalog, cloud, local
+
+    catalog.get(args.pipeline)
+    parameters = local.parse_parameters(args.pipeline, args.param)
+    # A required parameter given as NAME= is nearly always an unset variable upstream
+    # (a Cloud Build substitution, a shell variable): refuse it rather than start a run.
+    empty = [name for name, spec in local.pipeline_parameters(args.pipeline).items()
+             if spec["required"] and parameters.get(name) == ""]
+    if empty:
+        raise ValueError(f"pipeline {args.pipeline!r}: required parameter(s) "
+                         f"{', '.join(sorted(empty))} given empty")
+    if args.vertex:
+        missing = [f"--{n.replace('_', '-')}" for n in ("project", "region", "pipeline_root",
+                                                         "image_registry")
+                   if not getattr(args, n)]
+        if missing:
+            raise ValueError(f"submit --vertex needs {', '.join(missing)} (Vertex AI cannot "
+                             "pull images built on this machine, hence --image-registry)")
+    elif not args.host:
+        raise ValueError("submit --kubeflow needs --host, e.g. --host http://localhost:8080")
+    # Check every option before compiling, so a typo costs nothing.
+    common = dict(parameters=parameters, enable_caching=not args.no_cache,
+                  service_account=args.service_account or None, run_name=args.run_name)
+    placeholder = os.path.join(args.spec_dir, f"{args.pipeline}.yaml")
+    if args.vertex:
+        commit = args.git_commit or cloud.git_commit()
+        build = lambda spec: cloud.vertex_request(  # noqa: E731
+            args.pipeline, spec, project=args.project, region=args.region,
+            pipeline_root=args.pipeline_root, commit=commit, **common)
+    else:
+        build = lambda spec: cloud.kubeflow_request(  # noqa: E731
+            args.pipeline, spec, host=args.host, experiment=args.experiment,
+            namespace=args.namespace, **common)
+    build(placeholder)
+    if args.image_registry or args.image_tag:
+        from kfp_mlops import images
+        from kfp_mlops.pipelines import compiling
+        compiling.check_image_target(args.image_registry or images.DEFAULT_REGISTRY,
+                                     args.image_tag or images.DEFAULT_TAG)
+
+    spec = _compile(args.pipeline, args.spec_dir, args.image_registry, args.image_tag)
+    request = build(spec)
+    if args.dry_run:
+        _print_json(request)
+        return 0
+    logger.info("Submitting %s to %s", args.pipeline, request["target"])
+    result = cloud.send(request)
+    for key, value in result.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def _cmd_publish(args) -> int:
+    from kfp_mlops.pipelines import catalog, cloud, compiling
+
+    names = args.pipeline or catalog.names()
+    for name in names:
+        catalog.get(name)
+    host = cloud.registry_host(args.project, args.region, args.repository)
+    cloud.template_tags(args.extra_tags)
+    from kfp_mlops import images
+    compiling.check_image_target(args.image_registry, args.image_tag or images.DEFAULT_TAG)
+
+    specs = {name: _compile(name, args.spec_dir, args.image_registry, args.image_tag)
+             for name in names}
+    request = cloud.publish_request(host, specs, args.extra_tags)
+    if args.dry_run:
+        _print_json(request)
+        return 0
+    for item in cloud.upload(request):
+        print(f"published {item['package']} version {item['version']} "
+              f"({os.path.basename(item['file_name'])}) to {host}")
+    return 0
+
+
+def _cmd_components(args) -> int:
+    from kfp_mlops.pipelines import components_catalog
+
+    retargeted = bool(args.image_registry or args.image_tag)
+    if retargeted:
+        if args.check:
+            raise ValueError("--check compares with the committed catalogue, which names the "
+                             "default images; leave out --image-registry/--image-tag")
+        from kfp_mlops import images
+        from kfp_mlops.pipelines import compiling
+        compiling.check_image_target(args.image_registry or images.DEFAULT_REGISTRY,
+                                     args.image_tag or images.DEFAULT_TAG)
+        os.makedirs(args.output_root, exist_ok=True)
+    if not os.path.isdir(args.output_root):
+        raise ValueError(f"--output-root {args.output_root!r} is not a folder; run from the "
+                         "repository root or pass the folder holding the component folders")
+    if args.check:
+        stale = components_catalog.stale(args.output_root)
+        if stale:
+            print("stale component specs (run `kfp-mlops components` to rewrite them):",
+                  file=sys.stderr)
+            for path in stale:
+                print(f"  {path}", file=sys.stderr)
+            return 1
+        print(f"{len(components_catalog.names())} component specs are up to date")
+        return 0
+    written = components_catalog.write_all(args.output_root, args.image_registry,
+                                           args.image_tag)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"{len(components_catalog.names())} component specs, {len(written)} rewritten")
+    return 0
+
+
+def dispatch(args) -> Optional[int]:
+    """Runs a command added by :func:`add_parsers`; None for any other command.
+
+    Raises:
+        ValueError, KeyError: bad options (``cli.main`` prints them as errors).
+    """
+    handlers: Dict[str, Any] = {"submit": _cmd_submit, "publish": _cmd_publish,
+                                "components": _cmd_components}
+    handler = handlers.get(getattr(args, "command", None))
+    return None if handler is None else handler(args)
