@@ -1,0 +1,1 @@
+"""Alert: delivers a monitoring report to Cloud Logging, a webhook and Pub/Sub."""

@@ -1,0 +1,331 @@
+"""Deliver a monitoring report: Cloud Logging entries, a webhook and a Pub/Sub topic.
+
+Plain Python, no kfp. The monitor step has already written its report (``report.json``)
+before this runs, so a failed delivery never loses it. For every report:
+
+* **Cloud Logging**: one JSON object per line on stdout, in the structured format the
+  logging agents of Vertex AI, GKE and Cloud Run parse (``severity``, ``message``,
+  ``logging.googleapis.com/labels``; every other field becomes a ``jsonPayload`` field):
+  a summary entry (``WARNING`` with findings, ``INFO`` without) and one ``WARNING`` entry
+  per finding, so log-based metrics and alerting policies can count them;
+* **webhook** (optional): an HTTP POST of the JSON alert with ``urllib``, retried on
+  connection errors, timeouts, HTTP 429 and 5xx with exponential backoff, at most
+  ``max_attempts`` tries; other 4xx answers are not retried (the request is wrong);
+* **Pub/Sub** (optional): ``PublisherClient().publish(topic, data=<json>, **attributes)``
+  with the same bounded retries.
+
+Webhook and Pub/Sub are used only when the report has findings (or ``notify_always``). A
+delivery that fails after its tries is logged (ERROR) and recorded in the result; it fails
+the task only with ``fail_on_delivery_error`` (after the result is written).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import re
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Callable, Dict, List, Mapping, Optional, TextIO
+
+logger = logging.getLogger(__name__)
+
+ALERT_FILE = "alert.json"
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_BACKOFF_SECONDS = 1.0
+DEFAULT_TIMEOUT_SECONDS = 10.0
+LABELS_KEY = "logging.googleapis.com/labels"
+_TOPIC = re.compile(r"^projects/[^/]+/topics/[^/]+$")
+_RETRY_STATUS = (408, 425, 429)
+
+
+class AlertError(ValueError):
+    """An alert input (report, URL, topic, retry setting) is not usable."""
+
+
+class DeliveryError(RuntimeError):
+    """A delivery failed after every try (raised only with fail_on_delivery_error)."""
+
+
+@dataclasses.dataclass
+class Delivery:
+    """The outcome of one channel: where, whether it arrived, and every try."""
+
+    channel: str                  # "webhook" or "pubsub"
+    target: str
+    delivered: bool
+    attempts: int
+    errors: List[str]
+    response: str = ""            # HTTP status, or the Pub/Sub message id
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class AlertResult:
+    drift_detected: bool
+    notified: bool                # whether webhook/Pub/Sub were asked to deliver
+    reason: str                   # why (not) notified
+    log_entries: int
+    deliveries: List[Delivery]
+    payload: Dict[str, Any]
+
+    @property
+    def delivered(self) -> bool:
+        """True when every delivery attempted arrived (vacuously true with none)."""
+        return all(d.delivered for d in self.deliveries)
+
+    @property
+    def failures(self) -> List[Delivery]:
+        return [d for d in self.deliveries if not d.delivered]
+
+    def metadata(self) -> Dict[str, Any]:
+        return {
+            "drift_detected": self.drift_detected,
+            "notified": self.notified,
+            "reason": self.reason,
+            "delivered": self.delivered,
+            "log_entries": self.log_entries,
+            "deliveries": [d.to_dict() for d in self.deliveries],
+            "failed_channels": [d.channel for d in self.failures],
+            "model_name": self.payload.get("model_name", ""),
+            "model_version": self.payload.get("model_version", ""),
+        }
+
+    def to_json(self) -> Dict[str, Any]:
+        out = self.metadata()
+        out["payload"] = self.payload
+        return out
+
+
+# ----------------------------------------------------------------------------- payload
+
+def alert_payload(report: Mapping[str, Any], report_uri: str = "", html_uri: str = "",
+                  run_name: str = "") -> Dict[str, Any]:
+    """The message every channel carries: the decision, its findings and where to read more."""
+    model = report.get("model") or {}
+    return {
+        "kind": "kfp-mlops.drift-alert",
+        "drift_detected": bool(report.get("drift_detected")),
+        "model_name": model.get("name", ""),
+        "model_version": str(model.get("version", "")),
+        "registry": model.get("registry", ""),
+        "rows": (report.get("batch") or {}).get("rows"),
+        "reasons": list(report.get("reasons") or []),
+        "findings": list(report.get("findings") or []),
+        "monitoring_entry": report.get("monitoring_entry", ""),
+        "monitored_at": report.get("monitored_at", ""),
+        "run_name": run_name or report.get("run_name", ""),
+        "report_uri": report_uri,
+        "html_report_uri": html_uri,
+    }
+
+
+def _summary_message(payload: Mapping[str, Any]) -> str:
+    who = f"model {payload['model_name']!r} version {payload['model_version']}"
+    if payload["drift_detected"]:
+        return (f"kfp-mlops monitoring: drift detected for {who}: "
+                f"{len(payload['findings'])} finding(s): " + "; ".join(payload["reasons"]))
+    return f"kfp-mlops monitoring: no drift for {who} ({payload['rows']} rows)"
+
+
+# ----------------------------------------------------------------------------- logging
+
+def log_entries(payload: Mapping[str, Any], labels: Optional[Mapping[str, str]] = None
+                ) -> List[Dict[str, Any]]:
+    """Cloud Logging structured entries: a summary, then one per finding."""
+    base_labels = {"component": "kfp-mlops-monitoring",
+                   "model_name": str(payload.get("model_name", "")),
+                   "model_version": str(payload.get("model_version", ""))}
+    base_labels.update({str(k): str(v) for k, v in (labels or {}).items()})
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+    detected = bool(payload.get("drift_detected"))
+    summary = {"severity": "WARNING" if detected else "INFO",
+               "message": _summary_message(payload), "time": now,
+               LABELS_KEY: dict(base_labels), "event": "monitoring_summary"}
+    summary.update({k: v for k, v in payload.items() if k != "kind"})
+    entries = [summary]
+    for finding in payload.get("findings") or []:
+        entry = {"severity": "WARNING", "message": finding.get("message", ""), "time": now,
+                 LABELS_KEY: dict(base_labels, finding_kind=str(finding.get("kind", ""))),
+                 "event": "monitoring_finding",
+                 "model_name": payload.get("model_name", ""),
+                 "model_version": payload.get("model_version", ""),
+                 "run_name": payload.get("run_name", ""),
+                 "report_uri": payload.get("report_uri", "")}
+        entry.update({k: v for k, v in finding.items() if k != "message"})
+        entries.append(entry)
+    return entries
+
+
+def write_log_entries(entries: List[Mapping[str, Any]], stream: Optional[TextIO] = None) -> int:
+    """Writes one JSON object per line (the format Cloud Logging agents parse)."""
+    stream = stream if stream is not None else sys.stdout
+    for entry in entries:
+        stream.write(json.dumps(entry, default=str, sort_keys=True) + "\n")
+    stream.flush()
+    return len(entries)
+
+
+# ----------------------------------------------------------------------------- retries
+
+def _with_retries(channel: str, target: str, send: Callable[[], str],
+                  retryable: Callable[[Exception], bool], max_attempts: int,
+                  backoff_seconds: float, sleep: Callable[[float], None]) -> Delivery:
+    errors: List[str] = []
+    for attempt in range(1, max_attempts + 1):
+        try:
+            response = send()
+            logger.info("%s delivery to %s succeeded on try %d: %s", channel, target, attempt,
+                        response)
+            return Delivery(channel, target, True, attempt, errors, response)
+        except Exception as e:  # every failure is recorded; only some are retried
+            errors.append(f"try {attempt}: {type(e).__name__}: {e}")
+            logger.warning("%s delivery to %s failed (try %d of %d): %s", channel, target,
+                           attempt, max_attempts, e)
+            if attempt == max_attempts or not retryable(e):
+                break
+            sleep(backoff_seconds * (2 ** (attempt - 1)))
+    logger.error("%s delivery to %s FAILED after %d tries; the report is kept: %s", channel,
+                 target, len(errors), errors[-1] if errors else "")
+    return Delivery(channel, target, False, len(errors), errors)
+
+
+def _http_retryable(error: Exception) -> bool:
+    if isinstance(error, urllib.error.HTTPError):
+        return error.code >= 500 or error.code in _RETRY_STATUS
+    return isinstance(error, (urllib.error.URLError, TimeoutError, ConnectionError, OSError))
+
+
+def post_webhook(url: str, payload: Mapping[str, Any], max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+                 backoff_seconds: float = DEFAULT_BACKOFF_SECONDS,
+                 timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+                 headers: Optional[Mapping[str, str]] = None,
+                 sleep: Callable[[float], None] = time.sleep) -> Delivery:
+    """POSTs ``payload`` as JSON to ``url`` with bounded retries; never raises."""
+    body = json.dumps(payload, default=str).encode("utf-8")
+    all_headers = {"Content-Type": "application/json", "User-Agent": "kfp-mlops-alert"}
+    all_headers.update(headers or {})
+
+    def send() -> str:
+        request = urllib.request.Request(url, data=body, headers=all_headers, method="POST")
+        with urllib.request.urlopen(request, timeout=timeout_seconds) as response:
+            response.read()
+            return f"HTTP {response.status}"
+
+    return _with_retries("webhook", _redact(url), send, _http_retryable, max_attempts,
+                         backoff_seconds, sleep)
+
+
+def _redact(url: str) -> str:
+    """The URL without its query string (webhook tokens often live there)."""
+    return url.split("?", 1)[0] + ("?…" if "?" in url else "")
+
+
+def publish_pubsub(topic: str, payload: Mapping[str, Any],
+                   attributes: Optional[Mapping[str, str]] = None,
+                   max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+                   backoff_seconds: float = DEFAULT_BACKOFF_SECONDS,
+                   timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+                   sleep: Callable[[float], None] = time.sleep) -> Delivery:
+    """Publishes ``payload`` as JSON to ``topic`` with bounded retries; never raises."""
+    from google.cloud import pubsub_v1
+
+    data = json.dumps(payload, default=str).encode("utf-8")
+    attrs = {str(k): str(v) for k, v in (attributes or {}).items()}
+    client: List[Any] = []
+
+    def send() -> str:
+        if not client:
+            client.append(pubsub_v1.PublisherClient())
+        future = client[0].publish(topic, data=data, **attrs)
+        return f"message {future.result(timeout=timeout_seconds)}"
+
+    return _with_retries("pubsub", topic, send, lambda e: True, max_attempts,
+                         backoff_seconds, sleep)
+
+
+# ----------------------------------------------------------------------------- alert
+
+def check_settings(webhook_url: str, pubsub_topic: str, max_attempts: int,
+                   backoff_seconds: float, timeout_seconds: float) -> None:
+    if webhook_url and not re.match(r"^https?://[^\s/]+", webhook_url):
+        raise AlertError(f"webhook_url {_redact(webhook_url)!r}: expected an http(s):// URL")
+    if pubsub_topic and not _TOPIC.match(pubsub_topic):
+        raise AlertError(f"pubsub_topic {pubsub_topic!r}: expected "
+                         "projects/<project>/topics/<topic>")
+    if not isinstance(max_attempts, int) or not 1 <= max_attempts <= 10:
+        raise AlertError(f"max_attempts must be 1-10, got {max_attempts!r}")
+    if backoff_seconds < 0 or timeout_seconds <= 0:
+        raise AlertError(f"backoff_seconds must be >= 0 and timeout_seconds > 0, got "
+                         f"{backoff_seconds!r} and {timeout_seconds!r}")
+
+
+def alert(report: Mapping[str, Any], output_dir: str, webhook_url: str = "",
+          pubsub_topic: str = "", notify_always: bool = False,
+          labels: Optional[Mapping[str, str]] = None,
+          max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+          backoff_seconds: float = DEFAULT_BACKOFF_SECONDS,
+          timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+          fail_on_delivery_error: bool = False, report_uri: str = "", html_uri: str = "",
+          run_name: str = "", stream: Optional[TextIO] = None,
+          sleep: Callable[[float], None] = time.sleep) -> AlertResult:
+    """Logs the report's findings and delivers them to the webhook and Pub/Sub topic.
+
+    Args:
+        report: a monitoring report (``report.json`` of the monitor step).
+        output_dir: output directory: ``alert.json`` (what was sent, where, every try).
+        webhook_url: http(s) URL that receives a JSON POST; empty: no webhook.
+        pubsub_topic: ``projects/<project>/topics/<topic>``; empty: no Pub/Sub.
+        notify_always: also deliver when there is no finding.
+        labels: extra ``logging.googleapis.com/labels`` and Pub/Sub attributes.
+        max_attempts: tries per channel (1-10).
+        backoff_seconds: wait before the second try; doubled before each next one.
+        timeout_seconds: per-try timeout.
+        fail_on_delivery_error: raise :class:`DeliveryError` (after ``alert.json`` is
+            written) when a channel failed; else the failure is only logged and recorded.
+        report_uri / html_uri: where the report artifacts are, sent with the alert.
+        run_name: the pipeline run, sent with the alert.
+        stream: where log entries go (default stdout).
+        sleep: the backoff's sleep (tests pass a no-op).
+    """
+    from kfp_mlops.components._shared import io
+
+    check_settings(webhook_url, pubsub_topic, max_attempts, backoff_seconds, timeout_seconds)
+    payload = alert_payload(report, report_uri, html_uri, run_name)
+    entries = write_log_entries(log_entries(payload, labels), stream)
+    detected = payload["drift_detected"]
+    channels = [c for c, on in (("webhook", webhook_url), ("pubsub", pubsub_topic)) if on]
+    notify = bool(channels) and (detected or notify_always)
+    if not channels:
+        reason = "no webhook_url or pubsub_topic: findings are only logged"
+    elif not notify:
+        reason = "no finding: nothing to deliver (notify_always is false)"
+    else:
+        reason = ("findings: " if detected else "notify_always: ") + ", ".join(channels)
+    deliveries: List[Delivery] = []
+    if notify:
+        attrs = {"model_name": payload["model_name"], "model_version": payload["model_version"],
+                 "drift_detected": str(detected).lower(),
+                 "finding_count": str(len(payload["findings"]))}
+        attrs.update({str(k): str(v) for k, v in (labels or {}).items()})
+        if webhook_url:
+            deliveries.append(post_webhook(webhook_url, payload, max_attempts, backoff_seconds,
+                                           timeout_seconds, sleep=sleep))
+        if pubsub_topic:
+            deliveries.append(publish_pubsub(pubsub_topic, payload, attrs, max_attempts,
+                                             backoff_seconds, timeout_seconds, sleep=sleep))
+    logger.info("alert: %s", reason)
+    result = AlertResult(detected, notify, reason, entries, deliveries, payload)
+    with io.output_dir(output_dir) as out:
+        io.write_json(os.path.join(out, ALERT_FILE), result.to_json())
+    if result.failures and fail_on_delivery_error:
+        raise DeliveryError("alert delivery failed for " + ", ".join(
+            f"{d.channel} {d.target} ({d.attempts} tries: {d.errors[-1]})"
+            for d in result.failures) + f"; the report and {ALERT_FILE} are kept")
+    return result

@@ -1,0 +1,1 @@
+"""Monitor: training-serving skew, drift and schema anomalies of serving data (TFDV)."""

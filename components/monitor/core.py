@@ -1,0 +1,653 @@
+"""Monitor a batch of serving data against a registered model, with TFDV.
+
+Plain Python in, plain Python out (no kfp). For one batch (every row of every split of a
+kfp-mlops dataset artifact) and one model version of the registry push wrote:
+
+1. batch statistics, streamed through TFDV's combiners (memory flat in the number of rows);
+2. schema anomalies of the batch against the version's schema in the SERVING environment
+   (the label is not expected in serving data);
+3. training-serving skew of EVERY feature against the version's baseline statistics (the
+   train split push registered), and drift of EVERY feature against the previous batch
+   monitored for the same version (from the registry's monitoring history), when there is
+   one: L-infinity distance for categorical features, Jensen-Shannon divergence for numeric
+   ones, a default threshold and per-feature overrides;
+4. a decision: ``drift_detected`` is true when there is any *finding* -- a feature skewed or
+   drifted beyond its threshold, or a schema anomaly of the batch -- with one reason per
+   finding;
+5. the batch statistics recorded in the registry's monitoring history of that version, so
+   the next batch's drift is measured against this one.
+
+Bad input (an unknown model or version, a batch with none of the model's features, an
+empty batch, bad thresholds) raises before anything is written: no output and no registry
+entry.
+
+Outputs use TFX's layout: ``Split-serving/FeatureStats.pb`` (``tfdv.load_stats_binary``).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import html
+import json
+import logging
+import math
+import os
+import time
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+logger = logging.getLogger(__name__)
+
+#: The split name of the batch statistics (``Split-serving/FeatureStats.pb``).
+SERVING_SPLIT = "serving"
+#: The split of the registered statistics that serving data is compared with.
+BASELINE_SPLIT = "train"
+REPORT_FILE = "report.json"
+DEFAULT_THRESHOLD = 0.3
+DEFAULT_BATCH_ROWS = 65_536
+CHAMPION = "champion"
+#: Finding kinds, as they appear in the report and in alerts.
+SKEW, DRIFT, ANOMALY = "skew", "drift", "anomaly"
+
+
+class MonitorError(ValueError):
+    """The model reference or the batch is not something monitoring can compare."""
+
+
+@dataclasses.dataclass
+class Finding:
+    """One reason for ``drift_detected``: a skewed/drifted feature or a schema anomaly."""
+
+    kind: str                      # SKEW, DRIFT or ANOMALY
+    feature: str                   # "" for a dataset-level anomaly
+    message: str
+    metric: str = ""
+    value: Optional[float] = None
+    threshold: Optional[float] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class MonitorResult:
+    """What :func:`monitor` measured and decided."""
+
+    drift_detected: bool
+    findings: List[Finding]
+    model_name: str
+    model_ref: str                          # what was asked: an alias, a number, "latest"
+    model_version: str                      # what it resolved to
+    model_uri: str
+    registry_uri: str
+    rows: int
+    batch_splits: Dict[str, int]
+    label_column: str
+    anomalies: List[str]
+    skew: List[Any]                         # tfdv_utils.FeatureDistance, every feature
+    drift: List[Any]                        # idem; [] when there is no previous batch
+    drift_baseline: Optional[Dict[str, Any]]  # the previous monitoring entry compared with
+    skew_threshold: float
+    skew_thresholds: Dict[str, float]
+    drift_threshold: float
+    drift_thresholds: Dict[str, float]
+    monitoring_entry: str = ""              # the registry's history entry ("" if not recorded)
+    monitoring_seq: Optional[int] = None
+    run_name: str = ""
+    monitored_at: str = ""
+    seconds: float = 0.0
+
+    @property
+    def reasons(self) -> List[str]:
+        return [f.message for f in self.findings]
+
+    def count(self, kind: str) -> int:
+        return sum(1 for f in self.findings if f.kind == kind)
+
+    @staticmethod
+    def _top(distances):
+        measured = [d for d in distances if d.value is not None]
+        return max(measured, key=lambda d: d.value) if measured else None
+
+    def metrics(self) -> Dict[str, float]:
+        """Numbers for a KFP ``Metrics`` artifact: one per feature and the counts."""
+        out: Dict[str, float] = {
+            "drift_detected": int(self.drift_detected),
+            "rows": self.rows,
+            "finding_count": len(self.findings),
+            "anomaly_count": self.count(ANOMALY),
+            "skewed_feature_count": self.count(SKEW),
+            "drifted_feature_count": self.count(DRIFT),
+            "features_measured": sum(1 for d in self.skew if d.value is not None),
+        }
+        top_skew, top_drift = self._top(self.skew), self._top(self.drift)
+        out["max_skew"] = float(top_skew.value) if top_skew else 0.0
+        if self.drift:
+            out["max_drift"] = float(top_drift.value) if top_drift else 0.0
+        for d in self.skew:
+            if d.value is not None:
+                out[f"skew/{d.feature}"] = float(d.value)
+        for d in self.drift:
+            if d.value is not None:
+                out[f"drift/{d.feature}"] = float(d.value)
+        return out
+
+    def metadata(self) -> Dict[str, Any]:
+        """JSON-serialisable metadata for the output artifacts."""
+        top_skew, top_drift = self._top(self.skew), self._top(self.drift)
+        return {
+            "drift_detected": self.drift_detected,
+            "reasons": self.reasons,
+            "finding_count": len(self.findings),
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "model_ref": self.model_ref,
+            "model_uri": self.model_uri,
+            "registry": self.registry_uri,
+            "rows": self.rows,
+            "max_skew_feature": top_skew.feature if top_skew else "",
+            "max_drift_feature": top_drift.feature if top_drift else "",
+            "drift_compared_with": (self.drift_baseline or {}).get("seq"),
+            "monitoring_entry": self.monitoring_entry,
+            "monitoring_seq": self.monitoring_seq,
+        }
+
+    def to_json(self) -> Dict[str, Any]:
+        """The whole report (``report.json``): decision, findings, every feature's distances."""
+        return {
+            "kind": "kfp-mlops.monitoring-report",
+            "version": 1,
+            "drift_detected": self.drift_detected,
+            "decision_rule": ("drift_detected is true when any feature's skew or drift exceeds "
+                              "its threshold, or the batch has a schema anomaly (SERVING "
+                              "environment)"),
+            "reasons": self.reasons,
+            "findings": [f.to_dict() for f in self.findings],
+            "model": {"name": self.model_name, "ref": self.model_ref,
+                      "version": self.model_version, "uri": self.model_uri,
+                      "registry": self.registry_uri, "label_column": self.label_column},
+            "batch": {"rows": self.rows, "splits": dict(self.batch_splits)},
+            "anomalies": list(self.anomalies),
+            "skew": {"baseline": f"registered statistics, split {BASELINE_SPLIT!r}",
+                     "default_threshold": self.skew_threshold,
+                     "thresholds": dict(self.skew_thresholds),
+                     "features": [d.to_dict() for d in self.skew]},
+            "drift": {"baseline": self.drift_baseline,
+                      "measured": bool(self.drift_baseline),
+                      "default_threshold": self.drift_threshold,
+                      "thresholds": dict(self.drift_thresholds),
+                      "features": [d.to_dict() for d in self.drift]},
+            "monitoring_entry": self.monitoring_entry,
+            "monitoring_seq": self.monitoring_seq,
+            "run_name": self.run_name,
+            "monitored_at": self.monitored_at,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# --------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------
+
+def _check_threshold(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
+            or value < 0:
+        raise MonitorError(f"{name} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def _batch_splits(dataset_dir: str) -> Dict[str, int]:
+    """Rows of every split present; raises when the batch holds no row."""
+    from kfp_mlops.components._shared import dataset as ds
+
+    ds.read_info(dataset_dir)  # raises DatasetError for something that is not a dataset
+    splits = {s: ds.num_rows(dataset_dir, s) for s in ds.available_splits(dataset_dir)}
+    if not sum(splits.values()):
+        raise MonitorError(f"the serving batch {dataset_dir!r} is empty: its splits "
+                           f"{splits or '(none)'} hold no rows; expected at least one row")
+    return splits
+
+
+def _resolve(registry_uri: str, model_name: str, model_version: str):
+    from kfp_mlops.components._shared import registry as reg
+
+    registry = reg.open_registry(registry_uri)
+    try:
+        return registry, registry.resolve(model_name, model_version or CHAMPION)
+    except reg.ModelNotFoundError as e:
+        raise MonitorError(f"model_name {model_name!r} is not in the registry "
+                           f"{registry_uri!r}: {e}") from e
+    except reg.VersionNotFoundError as e:
+        raise MonitorError(f"model_version {model_version!r} of model {model_name!r} is "
+                           f"not in the registry {registry_uri!r}: {e}") from e
+
+
+def _local(path: str) -> str:
+    """A registry path as this task reads it (``gs://b/x`` through the ``/gcs/`` mount)."""
+    from kfp_mlops.components._shared import registry as reg
+
+    return reg.to_mount_path(path)
+
+
+def load_schema(path: str):
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    if not os.path.isfile(path):
+        raise MonitorError(f"the registered schema {path!r} does not exist")
+    with open(path, encoding="utf-8") as f:
+        return text_format.Parse(f.read(), schema_pb2.Schema())
+
+
+def serving_schema(schema, label_column: str = ""):
+    """The schema with TRAINING/SERVING environments, the label kept out of SERVING.
+
+    Schemas written by ``validate`` already are; a curated schema without environments
+    gets them here, so a serving batch without its label is not an anomaly.
+    """
+    from kfp_mlops.components._shared import tfdv_utils
+
+    for env in (tfdv_utils.TRAINING, tfdv_utils.SERVING):
+        if env not in schema.default_environment:
+            schema.default_environment.append(env)
+    for feature in schema.feature:
+        if (feature.name == label_column and not feature.in_environment
+                and tfdv_utils.SERVING not in feature.not_in_environment):
+            feature.not_in_environment.append(tfdv_utils.SERVING)
+    return schema
+
+
+def label_of(version, schema) -> str:
+    """The model's label: from its lineage, else the feature the schema keeps out of SERVING."""
+    label = ((version.lineage or {}).get("model_info") or {}).get("label") or ""
+    if label:
+        return str(label)
+    for feature in schema.feature:
+        if "SERVING" in feature.not_in_environment:
+            return feature.name
+    return ""
+
+
+def _baseline_path(statistics_dir: str) -> str:
+    from kfp_mlops.components._shared import tfdv_utils
+
+    path = os.path.join(tfdv_utils.split_dir(_local(statistics_dir), BASELINE_SPLIT),
+                        tfdv_utils.STATS_FILE)
+    if not os.path.isfile(path):
+        raise MonitorError(f"the registered baseline statistics {path!r} do not exist "
+                           f"(expected Split-{BASELINE_SPLIT}/FeatureStats.pb in "
+                           f"{statistics_dir!r})")
+    return path
+
+
+def _previous_batch(history: Sequence[Mapping[str, Any]]):
+    """The newest history entry with statistics, and its statistics file (or None, "")."""
+    from kfp_mlops.components._shared import tfdv_utils
+
+    for entry in reversed(list(history)):
+        stats_dir = entry.get("statistics_path") or ""
+        if not stats_dir:
+            continue
+        path = os.path.join(tfdv_utils.split_dir(_local(stats_dir), SERVING_SPLIT),
+                            tfdv_utils.STATS_FILE)
+        if os.path.isfile(path):
+            return entry, path
+        logger.warning("monitoring entry %s has no %s; skipped", entry.get("entry"), path)
+    return None, ""
+
+
+# --------------------------------------------------------------------------------------
+# Statistics
+# --------------------------------------------------------------------------------------
+
+def batch_statistics(dataset_dir: str, splits: Sequence[str], options=None,
+                     skip_columns: Sequence[str] = (), batch_rows: int = DEFAULT_BATCH_ROWS):
+    """Statistics of every row of every split, as one dataset named ``serving``."""
+    from kfp_mlops.components._shared import dataset as ds
+    from kfp_mlops.components._shared import tfdv_utils
+
+    total = sum(ds.num_rows(dataset_dir, s) for s in splits)
+    builder = tfdv_utils.StatisticsBuilder(options, skip_columns)
+    started = last_log = time.time()
+    for split in splits:
+        for batch in ds.iter_batches(dataset_dir, split, batch_rows=batch_rows):
+            builder.add(batch)
+            if time.time() - last_log > 30:
+                last_log = time.time()
+                logger.info("batch statistics: %d/%d rows (%.0f rows/s)", builder.num_rows,
+                            total, builder.num_rows / (last_log - started))
+    return builder.result(SERVING_SPLIT)
+
+
+# --------------------------------------------------------------------------------------
+# The whole monitoring run
+# --------------------------------------------------------------------------------------
+
+def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir: str,
+            report_dir: str, report_path: str, model_version: str = CHAMPION,
+            skew_threshold: float = DEFAULT_THRESHOLD,
+            skew_thresholds: Optional[Mapping[str, float]] = None,
+            drift_threshold: float = DEFAULT_THRESHOLD,
+            drift_thresholds: Optional[Mapping[str, float]] = None,
+            record_history: bool = True, run_name: str = "",
+            batch_rows: int = DEFAULT_BATCH_ROWS) -> MonitorResult:
+    """Compares a serving batch with a registered model version's schema and statistics.
+
+    Args:
+        dataset_dir: the serving batch: a kfp-mlops dataset artifact; every row of every
+            split present is monitored, and the label may be absent.
+        registry_uri: the registry push wrote (local path, ``file://`` or ``vertex://``).
+        model_name: the registered model.
+        statistics_dir: output directory: ``Split-serving/FeatureStats.pb``.
+        report_dir: output directory: ``report.json`` (the whole report, see
+            :meth:`MonitorResult.to_json`).
+        report_path: output HTML file.
+        model_version: a version number, an alias (default ``champion``) or ``latest``.
+        skew_threshold: default training-serving skew threshold of every feature.
+        skew_thresholds: per-feature skew thresholds.
+        drift_threshold: default drift threshold (against the previous monitored batch).
+        drift_thresholds: per-feature drift thresholds.
+        record_history: record the batch statistics in the version's monitoring history.
+        run_name: the pipeline run, recorded in the history.
+        batch_rows: rows per batch of the statistics.
+
+    Returns:
+        A :class:`MonitorResult`.
+
+    Raises:
+        MonitorError / RegistryError / DatasetError: bad input; nothing is written (no
+            output and no registry entry).
+    """
+    import tensorflow_data_validation as tfdv
+
+    from kfp_mlops.components._shared import dataset as ds
+    from kfp_mlops.components._shared import io
+    from kfp_mlops.components._shared import tfdv_utils
+
+    started = time.time()
+    skew_threshold = _check_threshold("skew_threshold", skew_threshold)
+    drift_threshold = _check_threshold("drift_threshold", drift_threshold)
+    skew_thresholds = {k: _check_threshold(f"skew_thresholds[{k!r}]", v)
+                       for k, v in dict(skew_thresholds or {}).items()}
+    drift_thresholds = {k: _check_threshold(f"drift_thresholds[{k!r}]", v)
+                        for k, v in dict(drift_thresholds or {}).items()}
+    if batch_rows <= 0:
+        raise MonitorError(f"batch_rows must be positive, got {batch_rows}")
+
+    # 1. everything that can be wrong with the input, before anything is computed or written
+    splits = _batch_splits(dataset_dir)
+    registry, version = _resolve(registry_uri, model_name, model_version)
+    schema = load_schema(_local(version.schema_path))
+    label = label_of(version, schema)
+    schema = serving_schema(schema, label)
+    baseline_path = _baseline_path(version.statistics_dir)
+    features = [f.name for f in schema.feature]
+    tfdv_utils.check_thresholds(features, skew_thresholds)
+    tfdv_utils.check_thresholds(features, drift_thresholds, what="drift_thresholds")
+    present = [s for s, n in splits.items() if n]
+    arrow = ds.arrow_schema(dataset_dir, present[0])
+    model_features = [f for f in features if f != label]
+    shared = [c for c in arrow.names if c in model_features]
+    if not shared:
+        raise MonitorError(
+            f"the serving batch {dataset_dir!r} has none of the features of model "
+            f"{model_name!r} version {version.version}: its columns are {list(arrow.names)}, "
+            f"the model's features are {model_features}")
+    missing = [f for f in model_features if f not in arrow.names]
+    if missing:
+        logger.warning("the batch lacks model features %s (a schema anomaly)", missing)
+    history = registry.monitoring_history(model_name, version.version)
+    previous, previous_path = _previous_batch(history)
+
+    # 2. statistics, anomalies and distances
+    skip = tfdv_utils.unsupported_columns(arrow)
+    if skip:
+        logger.warning("columns %s have types TFDV cannot describe; they are left out", skip)
+    options = tfdv_utils.stats_options(tfdv_utils.bool_columns(arrow), schema)
+    stats = batch_statistics(dataset_dir, present, options, skip, batch_rows)
+    rows = int(stats.datasets[0].num_examples)
+    baseline = tfdv_utils.load_statistics(baseline_path, BASELINE_SPLIT)
+    logger.info("batch: %d rows from splits %s; model %r version %s (%s); baseline %s",
+                rows, present, model_name, version.version, model_version, baseline_path)
+
+    anomalies = tfdv.validate_statistics(stats, schema, environment=tfdv_utils.SERVING)
+    _allow_label(anomalies, label)
+    anomaly_reasons = tfdv_utils.anomaly_reasons(anomalies)
+    skew = tfdv_utils.feature_distances(baseline, stats, schema, skew_threshold,
+                                        skew_thresholds, mode="skew")
+    drift, drift_baseline = [], None
+    if previous is not None:
+        previous_stats = tfdv_utils.load_statistics(previous_path, "previous")
+        drift = tfdv_utils.feature_distances(previous_stats, stats, schema, drift_threshold,
+                                             drift_thresholds, mode="drift")
+        drift_baseline = {"seq": previous.get("seq"), "entry": previous.get("entry", ""),
+                          "recorded_at": previous.get("recorded_at", ""),
+                          "run_name": previous.get("run_name", ""),
+                          "rows": previous.get("rows")}
+    else:
+        logger.info("no earlier monitored batch of %r version %s: drift is not measured",
+                    model_name, version.version)
+    for distances in (skew, drift):
+        for d in distances:
+            if d.feature == label and d.value is None:
+                d.note = "the label: not expected in serving data"
+
+    findings = _findings(anomalies, skew, drift)
+    result = MonitorResult(
+        drift_detected=bool(findings), findings=findings, model_name=model_name,
+        model_ref=str(model_version or CHAMPION), model_version=str(version.version),
+        model_uri=version.uri, registry_uri=registry_uri, rows=rows,
+        batch_splits={s: int(n) for s, n in splits.items()}, label_column=label,
+        anomalies=anomaly_reasons, skew=skew, drift=drift, drift_baseline=drift_baseline,
+        skew_threshold=skew_threshold, skew_thresholds=skew_thresholds,
+        drift_threshold=drift_threshold, drift_thresholds=drift_thresholds,
+        run_name=run_name,
+        monitored_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+
+    # 3. outputs, then the registry entry (last: a failure before it leaves no entry)
+    with contextlib.ExitStack() as stack:
+        stats_out = stack.enter_context(io.output_dir(statistics_dir))
+        report_out = stack.enter_context(io.output_dir(report_dir))
+        io.write_bytes(os.path.join(tfdv_utils.split_dir(stats_out, SERVING_SPLIT),
+                                    tfdv_utils.STATS_FILE), stats.SerializeToString())
+        if record_history:
+            record = {"run_name": run_name, "rows": rows, "model_ref": result.model_ref,
+                      "drift_detected": result.drift_detected, "reasons": result.reasons,
+                      "skew": {d.feature: d.value for d in skew},
+                      "drift": {d.feature: d.value for d in drift},
+                      "drift_compared_with": (drift_baseline or {}).get("seq"),
+                      "anomalies": anomaly_reasons}
+            result.monitoring_entry = registry.record_monitoring(
+                model_name, version.version, record, statistics_path=stats_out)
+            result.monitoring_seq = _seq_of(result.monitoring_entry)
+        result.seconds = time.time() - started
+        io.write_json(os.path.join(report_out, REPORT_FILE), result.to_json())
+        io.write_text(report_path, render_report(result, baseline, stats))
+    logger.info("monitoring of %r version %s: %s in %.1fs%s", model_name, version.version,
+                "DRIFT DETECTED" if result.drift_detected else "no drift", result.seconds,
+                "" if not findings else ": " + "; ".join(result.reasons))
+    return result
+
+
+def _allow_label(anomalies, label: str) -> None:
+    """A serving batch that carries its label (ground truth joined later) is not anomalous.
+
+    TFDV reports the label, kept out of the SERVING environment, as a new column when it is
+    there; that one anomaly is dropped (the label's skew and drift are still measured).
+    """
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    info = anomalies.anomaly_info.get(label) if label else None
+    if info is not None and info.reason and all(
+            r.type == anomalies_pb2.AnomalyInfo.SCHEMA_NEW_COLUMN for r in info.reason):
+        del anomalies.anomaly_info[label]
+
+
+def _seq_of(entry: str) -> Optional[int]:
+    head = os.path.basename(entry.rstrip("/")).split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _findings(anomalies, skew, drift) -> List[Finding]:
+    out: List[Finding] = []
+    for name in sorted(anomalies.anomaly_info):
+        info = anomalies.anomaly_info[name]
+        out.append(Finding(ANOMALY, name, _anomaly_text(info, name)))
+    if anomalies.HasField("dataset_anomaly_info"):
+        info = anomalies.dataset_anomaly_info
+        out.append(Finding(ANOMALY, "", f"schema anomaly of the batch: "
+                                        f"{info.short_description} ({info.description})"))
+    for kind, distances, what in ((SKEW, skew, "training-serving skew"),
+                                  (DRIFT, drift, "drift since the previous batch")):
+        for d in distances:
+            if d.exceeded:
+                out.append(Finding(kind, d.feature,
+                                   f"{what} of feature {d.feature!r}: {d.metric} "
+                                   f"{d.value:.4f} > threshold {d.threshold:g}",
+                                   d.metric, float(d.value), float(d.threshold)))
+    return out
+
+
+def _anomaly_text(info, name: str) -> str:
+    short = info.short_description or "anomaly"
+    detail = info.description or "; ".join(r.description for r in info.reason)
+    return f"schema anomaly of feature {name!r}: {short}" + (f" ({detail})" if detail else "")
+
+
+def read_report(report_dir: str) -> Dict[str, Any]:
+    """The ``report.json`` a monitor run wrote (a directory holding it, or the file)."""
+    from kfp_mlops.components._shared import io
+
+    path = report_dir if report_dir.endswith(".json") else os.path.join(report_dir, REPORT_FILE)
+    if not os.path.isfile(path):
+        raise MonitorError(f"{report_dir!r} is not a monitoring report: {REPORT_FILE} is missing")
+    report = io.read_json(path)
+    if report.get("kind") != "kfp-mlops.monitoring-report":
+        raise MonitorError(f"{path!r} is not a kfp-mlops monitoring report")
+    return report
+
+
+# --------------------------------------------------------------------------------------
+# HTML report
+# --------------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px;color:#202124}
+h1{font-size:22px} h2{font-size:18px;margin-top:28px;border-bottom:1px solid #dadce0}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}
+th,td{border:1px solid #dadce0;padding:4px 8px;text-align:right;vertical-align:top}
+th{background:#f1f3f4} td.l,th.l{text-align:left}
+.ok{color:#137333;font-weight:bold} .bad{color:#c5221f;font-weight:bold}
+tr.hit td{background:#fce8e6} .muted{color:#5f6368} ul{margin:4px 0}
+"""
+
+
+def _num(x: Any) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "nan"
+        if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-3):
+            return f"{x:.3e}"
+        return f"{x:,.4g}" if abs(x) >= 1000 else f"{x:.4g}"
+    return html.escape(str(x))
+
+
+def _summary_cell(row: Optional[Dict[str, Any]]) -> str:
+    if row is None:
+        return "<span class='muted'>absent</span>"
+    if row["kind"] == "numeric":
+        return (f"mean {_num(row['mean'])}, std {_num(row['std_dev'])}, "
+                f"missing {row['missing_pct']:.1f}%")
+    top = ", ".join(f"{html.escape(str(v))} ({int(c):,})" for v, c in row["top_values"][:4])
+    return f"{row['unique']:,} values: {top}; missing {row['missing_pct']:.1f}%"
+
+
+def render_report(result: MonitorResult, baseline_stats, batch_stats, facets: bool = True) -> str:
+    """A self-contained HTML page: decision, findings, every feature's skew and drift."""
+    from kfp_mlops.components._shared import tfdv_utils
+
+    e = html.escape
+    out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>Model monitoring</title>",
+           f"<style>{_CSS}</style></head><body>",
+           f"<h1>Model monitoring: {e(result.model_name)} version {e(result.model_version)}</h1>"]
+    verdict = ("<span class='bad'>DRIFT DETECTED</span>" if result.drift_detected
+               else "<span class='ok'>NO DRIFT</span>")
+    out.append(f"<p>Decision: {verdict} &middot; {result.rows:,} rows &middot; model "
+               f"{e(result.model_ref)} &rarr; version {e(result.model_version)} in "
+               f"{e(result.registry_uri)} &middot; <span class='muted'>{e(result.monitored_at)}"
+               "</span></p>")
+    out.append("<p class='muted'>A finding is a feature whose skew (against the training "
+               "baseline) or drift (against the previous monitored batch) exceeds its "
+               "threshold, or a schema anomaly of the batch in the SERVING environment. Any "
+               "finding sets drift_detected.</p>")
+    if result.findings:
+        out.append("<ul>" + "".join(f"<li>{e(f.message)}</li>" for f in result.findings)
+                   + "</ul>")
+    if result.drift_baseline:
+        b = result.drift_baseline
+        out.append(f"<p>Drift measured against monitoring entry {e(str(b.get('seq')))} "
+                   f"({e(str(b.get('recorded_at', '')))}, run {e(str(b.get('run_name') or '—'))}"
+                   ").</p>")
+    else:
+        out.append("<p class='muted'>Drift not measured: no earlier batch of this version "
+                   "in the monitoring history.</p>")
+
+    base = {r["feature"]: r for r in tfdv_utils.feature_summaries(baseline_stats)}
+    batch = {r["feature"]: r for r in tfdv_utils.feature_summaries(batch_stats)}
+    drift = {d.feature: d for d in result.drift}
+    out.append("<h2>Features</h2><table><tr><th class='l'>feature</th><th class='l'>metric</th>"
+               "<th>skew</th><th>skew threshold</th><th>drift</th><th>drift threshold</th>"
+               "<th class='l'>training baseline</th><th class='l'>this batch</th>"
+               "<th class='l'>note</th></tr>")
+    for d in result.skew:
+        dr = drift.get(d.feature)
+        hit = d.exceeded or (dr is not None and dr.exceeded)
+        notes = "; ".join(n for n in (d.note, dr.note if dr else "") if n)
+        out.append(
+            f"<tr{' class=hit' if hit else ''}><td class='l'><b>{e(d.feature)}</b></td>"
+            f"<td class='l'>{e(d.metric)}</td>"
+            f"<td>{_num(d.value)}{' &#9888;' if d.exceeded else ''}</td><td>{d.threshold:g}</td>"
+            f"<td>{_num(dr.value) if dr else '—'}{' &#9888;' if dr and dr.exceeded else ''}</td>"
+            f"<td>{f'{dr.threshold:g}' if dr else '—'}</td>"
+            f"<td class='l'>{_summary_cell(base.get(d.feature))}</td>"
+            f"<td class='l'>{_summary_cell(batch.get(d.feature))}</td>"
+            f"<td class='l'>{e(notes)}</td></tr>")
+    out.append("</table>")
+
+    out.append("<h2>Schema anomalies (SERVING environment)</h2>")
+    if result.anomalies:
+        out.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in result.anomalies) + "</ul>")
+    else:
+        out.append("<p>none</p>")
+    out.append(f"<h2>Batch</h2><p>{result.rows:,} rows from "
+               + ", ".join(f"{e(s)} ({n:,})" for s, n in result.batch_splits.items() if n)
+               + (f"; recorded as monitoring entry {e(str(result.monitoring_seq))} "
+                  f"(<code>{e(result.monitoring_entry)}</code>)" if result.monitoring_entry
+                  else "; not recorded in the monitoring history") + ".</p>")
+    if facets:
+        try:
+            from tensorflow_data_validation.utils import display_util
+
+            page = display_util.get_statistics_html(batch_stats, baseline_stats,
+                                                    lhs_name="serving", rhs_name="train")
+            out.append("<h2>Facets overview</h2><p class='muted'>Interactive view (loads the "
+                       "Facets library from the web; everything above reads without it).</p>"
+                       "<iframe style='width:100%;height:700px;border:0' srcdoc=\""
+                       f"{e(page, quote=True)}\"></iframe>")
+        except Exception as err:  # the summary above does not depend on it
+            logger.warning("facets view not embedded: %s", err)
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def history_summary(registry_uri: str, model_name: str, model_version: str = CHAMPION
+                    ) -> List[Dict[str, Any]]:
+    """The monitoring history of a version, oldest first, as plain dicts (for people)."""
+    from kfp_mlops.components._shared import registry as reg
+
+    registry = reg.open_registry(registry_uri)
+    version = registry.resolve(model_name, model_version)
+    return [json.loads(json.dumps(h, default=str))
+            for h in registry.monitoring_history(model_name, version.version)]

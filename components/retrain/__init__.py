@@ -1,0 +1,1 @@
+"""Retrain: starts the training pipeline when monitoring detected drift."""

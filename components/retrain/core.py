@@ -1,0 +1,316 @@
+"""Retrain on drift: start the training pipeline when monitoring detected drift.
+
+Plain Python, no kfp. The gate is here, not in ``dsl.If`` (kfp.local does not run
+conditions): with ``retrain_on_drift`` and a report whose ``drift_detected`` is true, the
+``training`` pipeline is started on ``retrain_data_uri``
+
+* **locally** (``target="local"``) through the same runner as ``kfp-mlops run --local``
+  (``kfp_mlops.pipelines.local.run``, whose tasks are subprocesses, so this works from
+  inside a component); it waits for the run and records its summary and the version push
+  registered (if the new model was blessed);
+* **on Vertex AI** (``target="vertex"``) by submitting the compiled training template
+  (a path, ``gs://`` URI or Artifact Registry ``https://`` URL) as an
+  ``aiplatform.PipelineJob``; it records the job's resource name and dashboard URL and
+  does not wait.
+
+Otherwise it records why it did nothing. Every outcome is written to ``retrain.json``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import os
+import re
+from typing import Any, Dict, Mapping, Optional
+
+logger = logging.getLogger(__name__)
+
+RETRAIN_FILE = "retrain.json"
+SUMMARY_FILE = "summary.json"
+RUN_DIR = "run"
+TRAINING = "training"
+TARGETS = ("local", "vertex")
+#: Training parameters this component sets itself.
+_OWN = ("data_uri", "label_column", "model_name", "registry_uri")
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_REGION = re.compile(r"^[a-z]+(-[a-z]+)+[0-9]+$")
+_LABEL_BAD = re.compile(r"[^a-z0-9_-]")
+
+
+class RetrainError(ValueError):
+    """The retraining settings cannot start a training run."""
+
+
+@dataclasses.dataclass
+class RetrainResult:
+    started: bool
+    reason: str
+    target: str = ""
+    status: str = ""                 # local: SUCCESS/FAILURE; vertex: SUBMITTED
+    parameters: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    run_name: str = ""
+    resource_name: str = ""          # vertex
+    dashboard_uri: str = ""          # vertex
+    summary_path: str = ""           # local: the run summary (JSON)
+    output_dir: str = ""             # local: the run's pipeline root
+    pushed: Optional[bool] = None    # local: whether the new model was registered
+    new_version: str = ""            # local: the version push registered
+    push_reasons: list = dataclasses.field(default_factory=list)
+    error: str = ""
+
+    def metadata(self) -> Dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["parameters"] = {k: v for k, v in self.parameters.items()}
+        return {k: v for k, v in out.items() if v not in (None,)}
+
+
+def _label_value(text: str) -> str:
+    return _LABEL_BAD.sub("-", str(text).lower())[:63].strip("-") or "unknown"
+
+
+def training_parameters(retrain_data_uri: str, label_column: str, model_name: str,
+                        registry_uri: str, extra: Optional[Mapping[str, Any]] = None
+                        ) -> Dict[str, Any]:
+    """The training pipeline's arguments: the four this component owns plus ``extra``."""
+    extra = dict(extra or {})
+    clash = sorted(set(extra) & set(_OWN))
+    if clash:
+        raise RetrainError(f"training_parameters must not set {clash}: they are this "
+                           "component's own parameters (retrain_data_uri, label_column, "
+                           "model_name, registry_uri)")
+    params = {"data_uri": retrain_data_uri, "label_column": label_column,
+              "model_name": model_name, "registry_uri": registry_uri}
+    params.update(extra)
+    return params
+
+
+def check_settings(target: str, retrain_data_uri: str, label_column: str, model_name: str,
+                   registry_uri: str, training_template_uri: str = "", project: str = "",
+                   region: str = "", pipeline_root: str = "") -> None:
+    """Raises :class:`RetrainError` naming every setting retraining would need and lacks."""
+    if target not in TARGETS:
+        raise RetrainError(f"retrain_target {target!r}: expected one of {', '.join(TARGETS)}")
+    needed = {"retrain_data_uri": retrain_data_uri, "label_column": label_column,
+              "model_name": model_name, "registry_uri": registry_uri}
+    if target == "vertex":
+        needed.update({"training_template_uri": training_template_uri, "project": project,
+                       "region": region, "pipeline_root": pipeline_root})
+    missing = [k for k, v in needed.items() if not v]
+    if missing:
+        raise RetrainError(f"retrain_on_drift with retrain_target={target!r} needs "
+                           f"{', '.join(missing)}")
+    if target == "vertex":
+        if not _PROJECT.match(project):
+            raise RetrainError(f"project {project!r} is not a Google Cloud project id")
+        if not _REGION.match(region):
+            raise RetrainError(f"region {region!r} is not a Google Cloud region "
+                               "(e.g. europe-west4)")
+        if not pipeline_root.startswith("gs://"):
+            raise RetrainError(f"pipeline_root {pipeline_root!r}: Vertex AI needs a gs:// "
+                               "folder")
+        if not re.match(r"^(gs://|https://)", training_template_uri) \
+                and not os.path.isfile(training_template_uri):
+            raise RetrainError(f"training_template_uri {training_template_uri!r}: expected a "
+                               "compiled training.yaml (a file, gs:// URI or Artifact Registry "
+                               "https:// URL)")
+
+
+#: Runs in a child interpreter: a KFP task process (``_KFP_RUNTIME=true``) has a kfp.dsl
+#: without the decorators the pipeline modules need, and kfp.local's settings are global.
+_CHILD = r"""
+import json, sys
+from kfp_mlops.pipelines import local
+mode, params, output_dir, summary_path = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+known = local.pipeline_parameters("training")
+unknown = sorted(set(params) - set(known))
+if unknown:
+    print(json.dumps({"unknown": unknown, "known": sorted(known)}))
+    sys.exit(3)
+
+def whole(v):  # a KFP struct parameter carries every number as a float
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, dict):
+        return {k: whole(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [whole(x) for x in v]
+    return v
+
+kinds = {"Integer": lambda v: int(v), "Float": float, "Boolean": bool, "String": str}
+params = {k: kinds.get(known[k]["type"], whole)(v) for k, v in params.items()}
+if mode == "run":
+    summary = local.run("training", params, output_dir)
+    local.write_summary(summary, summary_path)
+    print(local.format_summary(summary), file=sys.stderr)
+print(json.dumps({"ok": True}))
+"""
+
+
+def _child(mode: str, params: Dict[str, Any], output_dir: str = "", summary_path: str = ""):
+    """Checks (``mode="check"``) or runs (``"run"``) the local training pipeline in a child."""
+    import json
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "_KFP_RUNTIME"}
+    proc = subprocess.run([sys.executable, "-c", _CHILD, mode, json.dumps(params), output_dir,
+                           summary_path], env=env, stdout=subprocess.PIPE, text=True)
+    last = (proc.stdout.strip().splitlines() or ["{}"])[-1]
+    if proc.returncode == 3:
+        info = json.loads(last)
+        raise RetrainError(f"training_parameters {info['unknown']} are not parameters of the "
+                           f"training pipeline; its parameters are {info['known']}")
+    if proc.returncode != 0:
+        raise RuntimeError(f"the local training pipeline could not {mode} (exit code "
+                           f"{proc.returncode}); see the log above")
+
+
+def vertex_request(params: Dict[str, Any], training_template_uri: str, project: str,
+                   region: str, pipeline_root: str, service_account: str = "",
+                   run_name: str = "", source_run: str = "", enable_caching: bool = False
+                   ) -> Dict[str, Any]:
+    """The ``aiplatform.PipelineJob(**job).submit(**submit)`` call that retrains."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
+    job_id = run_name or f"{TRAINING}-retrain-{_label_value(params['model_name'])}-{stamp}"
+    job_id = re.sub(r"[^a-z0-9-]", "-", job_id.lower())[:128].strip("-")
+    labels = {"managed_by": "kfp-mlops", "trigger": "drift",
+              "model_name": _label_value(params["model_name"])}
+    if source_run:
+        labels["monitoring_run"] = _label_value(source_run)
+    return {
+        "job": {
+            "display_name": f"{TRAINING} (retrain {params['model_name']} on drift)",
+            "template_path": training_template_uri,
+            "job_id": job_id,
+            "pipeline_root": pipeline_root,
+            "parameter_values": dict(params),
+            "enable_caching": enable_caching,
+            "labels": labels,
+            "project": project,
+            "location": region,
+        },
+        "submit": {"service_account": service_account or None},
+    }
+
+
+def dashboard_uri(project: str, region: str, job_id: str) -> str:
+    return (f"https://console.cloud.google.com/vertex-ai/locations/{region}/pipelines/runs/"
+            f"{job_id}?project={project}")
+
+
+def _submit_vertex(request: Dict[str, Any]) -> Dict[str, str]:
+    from google.cloud import aiplatform
+
+    job = aiplatform.PipelineJob(**request["job"])
+    job.submit(**request["submit"])
+    return {"resource_name": str(job.resource_name)}
+
+
+def _push_outcome(summary: Mapping[str, Any]) -> Dict[str, Any]:
+    for task in summary.get("tasks") or []:
+        if task.get("name") == "push":
+            meta = ((task.get("outputs") or {}).get("pushed_model") or {}).get("metadata") or {}
+            return {"pushed": bool(meta.get("pushed")), "version": str(meta.get("version", "")),
+                    "reasons": list(meta.get("reasons") or [])}
+    return {"pushed": False, "version": "", "reasons": ["the push task did not run"]}
+
+
+def retrain(report: Mapping[str, Any], output_dir: str, retrain_on_drift: bool = False,
+            target: str = "local", retrain_data_uri: str = "", label_column: str = "",
+            model_name: str = "", registry_uri: str = "",
+            extra_parameters: Optional[Mapping[str, Any]] = None,
+            training_template_uri: str = "", project: str = "", region: str = "",
+            pipeline_root: str = "", service_account: str = "", run_name: str = "",
+            source_run: str = "", fail_on_error: bool = True) -> RetrainResult:
+    """Starts the training pipeline when the report detected drift and retraining is on.
+
+    Args:
+        report: the monitor step's ``report.json``.
+        output_dir: output directory: ``retrain.json``; a local run's outputs go to
+            ``<output_dir>/run/`` and its summary to ``<output_dir>/summary.json``.
+        retrain_on_drift: the switch; False records that retraining is off.
+        target: ``local`` (kfp.local, waits) or ``vertex`` (submits, does not wait).
+        retrain_data_uri: labelled training data (the training pipeline's ``data_uri``).
+        label_column / model_name / registry_uri: the training pipeline's parameters; an
+            empty model_name/registry_uri is taken from the report's model.
+        extra_parameters: more training pipeline arguments (epochs, thresholds, ...).
+        training_template_uri / project / region / pipeline_root / service_account: Vertex
+            AI only: the compiled training spec and where and as whom it runs.
+        run_name: name (Vertex job ID) of the new run; empty: generated.
+        source_run: the monitoring run, recorded in labels and the result.
+        fail_on_error: a local training run that fails raises (after ``retrain.json``).
+
+    Raises:
+        RetrainError: retraining is on but its settings cannot start a run (raised whether
+            or not there is drift, so a misconfiguration is seen before it matters).
+    """
+    from kfp_mlops.components._shared import io
+
+    model = report.get("model") or {}
+    model_name = model_name or model.get("name", "")
+    registry_uri = registry_uri or model.get("registry", "")
+    detected = bool(report.get("drift_detected"))
+    result: RetrainResult
+    if retrain_on_drift:
+        check_settings(target, retrain_data_uri, label_column, model_name, registry_uri,
+                       training_template_uri, project, region, pipeline_root)
+        params = training_parameters(retrain_data_uri, label_column, model_name, registry_uri,
+                                     extra_parameters)
+        if target == "local":
+            _child("check", params)
+    if not detected:
+        result = RetrainResult(False, "no drift detected: nothing to retrain")
+    elif not retrain_on_drift:
+        result = RetrainResult(False, f"drift detected ({len(report.get('reasons') or [])} "
+                                      "findings), but retrain_on_drift is false: not "
+                                      "retraining")
+    else:
+        reason = "drift detected: " + "; ".join(report.get("reasons") or [])
+        os.makedirs(output_dir, exist_ok=True)
+        if os.listdir(output_dir):
+            raise FileExistsError(f"output directory {output_dir!r} already holds files")
+        if target == "vertex":
+            request = vertex_request(params, training_template_uri, project, region,
+                                     pipeline_root, service_account, run_name, source_run)
+            logger.info("submitting the training pipeline to Vertex AI: %s", request["job"])
+            sent = _submit_vertex(request)
+            job_id = request["job"]["job_id"]
+            result = RetrainResult(True, reason, target, "SUBMITTED", params, job_id,
+                                   resource_name=sent["resource_name"],
+                                   dashboard_uri=dashboard_uri(project, region, job_id))
+        else:
+            result = _retrain_locally(params, output_dir, reason)
+    logger.info("retrain: %s", result.reason if not result.started else
+                f"started {result.target} run {result.run_name or result.resource_name} "
+                f"({result.status})")
+    if result.started:
+        io.write_json(os.path.join(output_dir, RETRAIN_FILE), result.metadata())
+    else:
+        with io.output_dir(output_dir) as out:
+            io.write_json(os.path.join(out, RETRAIN_FILE), result.metadata())
+    if result.started and result.status == "FAILURE" and fail_on_error:
+        raise RuntimeError(f"the retraining run failed: {result.error or 'see its summary'} "
+                           f"({result.summary_path})")
+    return result
+
+
+def _retrain_locally(params: Dict[str, Any], output_dir: str, reason: str) -> RetrainResult:
+    from kfp_mlops.components._shared import io
+
+    run_root = os.path.join(output_dir, RUN_DIR)
+    summary_path = os.path.join(output_dir, SUMMARY_FILE)
+    logger.info("running the training pipeline locally into %s with %s", run_root, params)
+    _child("run", params, run_root, summary_path)
+    summary = io.read_json(summary_path)
+    status = summary.get("status", "FAILURE")
+    push = _push_outcome(summary) if status == "SUCCESS" else \
+        {"pushed": False, "version": "", "reasons": []}
+    failed = [t["name"] for t in summary.get("tasks") or [] if t.get("status") != "SUCCESS"]
+    error = summary.get("error") or (f"tasks {failed} failed" if failed else "")
+    runs = sorted(n for n in os.listdir(run_root) if not n.startswith(".")) \
+        if os.path.isdir(run_root) else []
+    return RetrainResult(True, reason, "local", status, params, runs[-1] if runs else "",
+                         summary_path=summary_path, output_dir=run_root,
+                         pushed=push["pushed"], new_version=push["version"],
+                         push_reasons=push["reasons"], error=error)

@@ -1,0 +1,1 @@
+"""Vertex monitoring: sets up Vertex AI Model Monitoring for a deployed model."""

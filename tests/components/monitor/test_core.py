@@ -1,0 +1,198 @@
+"""monitor core on real data with real TFDV: known distances, anomalies, history, bad input."""
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kfp_mlops.components._shared import registry as reg
+from kfp_mlops.components.monitor import core
+from tests.components.monitor.conftest import DRIFTED_CSV, SERVING_CSV, register_version
+
+FEATURES = ["species", "island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm",
+            "body_mass_g", "sex", "year"]
+
+
+def run(dataset, registry, outputs, prefix="out", **kwargs):
+    return core.monitor(dataset, registry, "penguins", **outputs(prefix), **kwargs)
+
+
+def left_behind(tmp_path, prefix="out"):
+    return [p for p in os.listdir(tmp_path) if p.startswith(prefix)]
+
+
+# ------------------------------------------------------------------ known distances
+
+@pytest.fixture(scope="module")
+def synthetic_registry(tmp_path_factory):
+    """x ~ U[0, 1), c: a/b half and half, label y; 2000 rows."""
+    work = tmp_path_factory.mktemp("synthetic")
+    rng = np.random.default_rng(7)
+    n = 2000
+    frame = pd.DataFrame({"x": rng.random(n), "c": np.where(np.arange(n) % 2 == 0, "a", "b"),
+                          "y": rng.integers(0, 2, n).astype(str)})
+    frame["y"] = np.where(frame["y"] == "1", "yes", "no")
+    path = str(work / "train.csv")
+    frame.to_csv(path, index=False)
+    return register_version(str(work / "registry"), str(work), path, "y", "synthetic")
+
+
+def test_known_distances(synthetic_registry, batch, outputs, tmp_path):
+    n = 1000
+    serving = pd.DataFrame({"x": 10 + np.random.default_rng(8).random(n),   # disjoint support
+                            "c": np.where(np.arange(n) % 10 == 0, "b", "a")})  # a 90 %, b 10 %
+    result = core.monitor(batch(serving), synthetic_registry, "synthetic", **outputs(),
+                          record_history=False)
+    skew = {d.feature: d for d in result.skew}
+    assert skew["x"].metric == "JENSEN_SHANNON_DIVERGENCE"
+    assert skew["x"].value == pytest.approx(1.0, abs=1e-6)      # disjoint: the maximum
+    assert skew["c"].metric == "L_INFTY"
+    assert skew["c"].value == pytest.approx(0.4, abs=0.01)      # |0.9 - 0.5|
+    assert skew["y"].value is None and "label" in skew["y"].note
+    assert result.drift_detected
+    assert {(f.kind, f.feature) for f in result.findings} == {("skew", "x"), ("skew", "c")}
+    assert result.anomalies == []     # the label is missing, and that is expected
+
+
+def test_same_distribution_is_not_drift(synthetic_registry, batch, outputs):
+    n = 1000
+    serving = pd.DataFrame({"x": np.random.default_rng(9).random(n),
+                            "c": np.where(np.arange(n) % 2 == 0, "b", "a")})
+    result = core.monitor(batch(serving), synthetic_registry, "synthetic", **outputs(),
+                          record_history=False)
+    skew = {d.feature: d.value for d in result.skew}
+    assert skew["x"] < 0.05 and skew["c"] < 0.01
+    assert not result.drift_detected and result.reasons == []
+
+
+# ------------------------------------------------------------------ penguins
+
+def test_undrifted_batch_every_feature_reported(registry, batch, outputs, tmp_path):
+    result = run(batch(SERVING_CSV), registry, outputs)
+    assert not result.drift_detected, result.reasons
+    assert [d.feature for d in result.skew] == FEATURES       # every feature, under threshold
+    measured = [d for d in result.skew if d.value is not None]
+    assert len(measured) == 7 and all(d.value < 0.1 for d in measured)
+    assert result.anomalies == []                             # no label: not an anomaly
+    assert result.drift == [] and result.drift_baseline is None   # nothing to compare with
+
+    metrics = result.metrics()
+    assert {f"skew/{f}" for f in FEATURES[1:]} <= set(metrics)
+    assert metrics["drift_detected"] == 0 and metrics["rows"] == 150
+    report = core.read_report(str(tmp_path / "out" / "drift_report"))
+    assert report["drift_detected"] is False
+    assert len(report["skew"]["features"]) == 8
+    import tensorflow_data_validation as tfdv
+    stats = tfdv.load_stats_binary(str(tmp_path / "out" / "statistics" / "Split-serving"
+                                       / "FeatureStats.pb"))
+    assert stats.datasets[0].num_examples == 150
+    html = open(tmp_path / "out" / "report.html").read()
+    assert "NO DRIFT" in html and "body_mass_g" in html
+
+
+def test_drifted_batch_and_history(registry, batch, outputs, tmp_path):
+    first = run(batch(SERVING_CSV, "serving"), registry, outputs, "first", run_name="run-1")
+    second = run(batch(DRIFTED_CSV, "drifted"), registry, outputs, "second", run_name="run-2")
+    assert not first.drift_detected
+    assert second.drift_detected
+    flagged = {(f.kind, f.feature) for f in second.findings}
+    for feature in ("island", "body_mass_g", "flipper_length_mm"):
+        assert ("skew", feature) in flagged and ("drift", feature) in flagged
+    assert ("skew", "bill_length_mm") not in flagged
+
+    history = reg.monitoring_history(registry, "penguins", "champion")
+    assert [h["seq"] for h in history] == [1, 2]
+    assert [h["run_name"] for h in history] == ["run-1", "run-2"]
+    assert history[0]["drift_compared_with"] is None
+    assert history[1]["drift_compared_with"] == 1          # drift against the first batch
+    assert history[1]["drift"]["island"] == pytest.approx(
+        {d.feature: d.value for d in second.drift}["island"])
+    assert second.drift_baseline["seq"] == 1 and second.monitoring_seq == 2
+    assert os.path.isfile(os.path.join(history[1]["statistics_path"], "Split-serving",
+                                       "FeatureStats.pb"))
+    report = core.read_report(str(tmp_path / "second" / "drift_report"))
+    assert report["drift"]["measured"] and report["drift"]["baseline"]["seq"] == 1
+    assert second.metrics()["drift/island"] > 0.3
+
+
+def test_new_categorical_value_and_dropped_column(registry, batch, outputs, serving_frame):
+    frame = serving_frame.drop(columns=["bill_length_mm"])
+    frame.loc[frame.index[:75], "island"] = "Atlantis"
+    result = run(batch(frame), registry, outputs, record_history=False)
+    anomalies = {f.feature: f.message for f in result.findings if f.kind == "anomaly"}
+    assert "island" in anomalies and "Atlantis" in anomalies["island"]
+    assert "bill_length_mm" in anomalies
+    skew = {d.feature: d for d in result.skew}
+    assert skew["bill_length_mm"].value is None
+    assert skew["bill_length_mm"].note == "missing from the compared data"
+    assert skew["island"].exceeded and skew["island"].value >= 0.45   # half the rows moved
+    assert result.drift_detected
+
+
+def test_label_present_in_serving_is_fine(registry, batch, outputs, penguins_csv):
+    result = run(batch(penguins_csv), registry, outputs, record_history=False)
+    assert result.anomalies == [] and not result.drift_detected
+
+
+def test_per_feature_thresholds(registry, batch, outputs):
+    result = run(batch(SERVING_CSV), registry, outputs, record_history=False,
+                 skew_thresholds={"island": 0.001}, skew_threshold=0.5)
+    assert [(f.kind, f.feature) for f in result.findings] == [("skew", "island")]
+    assert {d.feature: d.threshold for d in result.skew}["sex"] == 0.5
+
+
+def test_record_history_off_leaves_no_entry(registry, batch, outputs):
+    run(batch(SERVING_CSV), registry, outputs, record_history=False)
+    assert reg.monitoring_history(registry, "penguins", 1) == []
+
+
+# ------------------------------------------------------------------ bad input
+
+def _nothing_written(registry, tmp_path):
+    assert reg.monitoring_history(registry, "penguins", 1) == []
+    assert left_behind(tmp_path) == [] or all(
+        not os.listdir(tmp_path / p) for p in left_behind(tmp_path))
+
+
+def test_unknown_model(registry, batch, outputs, tmp_path):
+    with pytest.raises(core.MonitorError, match=r"model_name 'pelicans' is not in the registry"):
+        core.monitor(batch(SERVING_CSV), registry, "pelicans", **outputs())
+    _nothing_written(registry, tmp_path)
+
+
+def test_unknown_version(registry, batch, outputs, tmp_path):
+    with pytest.raises(core.MonitorError, match=r"model_version 'staging' of model 'penguins'"):
+        run(batch(SERVING_CSV), registry, outputs, model_version="staging")
+    _nothing_written(registry, tmp_path)
+
+
+def test_batch_without_model_features(registry, batch, outputs, tmp_path):
+    frame = pd.DataFrame({"colour": ["red", "blue"], "weight": [1.0, 2.0]})
+    with pytest.raises(core.MonitorError, match=r"has none of the features of model "
+                                                r"'penguins'.*'colour', 'weight'"):
+        run(batch(frame), registry, outputs)
+    _nothing_written(registry, tmp_path)
+
+
+def test_empty_batch(registry, outputs, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    empty = tmp_path / "empty"
+    (empty / "train").mkdir(parents=True)
+    pq.write_table(pa.table({"island": pa.array([], pa.string())}),
+                   str(empty / "train" / "data.parquet"))
+    (empty / "dataset.json").write_text('{"splits": {"train": 0}}')
+    with pytest.raises(core.MonitorError, match=r"serving batch .* is empty"):
+        run(str(empty), registry, outputs)
+    _nothing_written(registry, tmp_path)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"skew_threshold": -1}, "skew_threshold must be a number >= 0"),
+    ({"drift_thresholds": {"wingspan": 0.2}}, "drift_thresholds name features that do not"),
+])
+def test_bad_thresholds(registry, batch, outputs, tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        run(batch(SERVING_CSV), registry, outputs, **kwargs)
+    _nothing_written(registry, tmp_path)

@@ -1,0 +1,110 @@
+"""retrain core: the gate, settings checks, and the exact Vertex AI PipelineJob request.
+
+The local retraining (a real training pipeline run) is tested end to end in
+tests/pipelines/test_monitoring_run.py.
+"""
+import json
+from unittest import mock
+
+import pytest
+
+from kfp_mlops.components.retrain import core
+
+REPORT = {"kind": "kfp-mlops.monitoring-report", "drift_detected": True,
+          "reasons": ["training-serving skew of feature 'island': L_INFTY 0.46 > threshold 0.3"],
+          "model": {"name": "penguins", "version": "1", "registry": "/reg"}}
+VERTEX = dict(target="vertex", retrain_data_uri="bq://p.d.penguins", label_column="species",
+              training_template_uri="https://europe-west4-kfp.pkg.dev/proj-1/kfp/training/v1",
+              project="proj-1", region="europe-west4", pipeline_root="gs://bucket/root",
+              service_account="runner@proj-1.iam.gserviceaccount.com",
+              run_name="retrain-penguins-1", source_run="monitoring-2024")
+
+
+def saved(tmp_path):
+    return json.load(open(tmp_path / "out" / "retrain.json"))
+
+
+def test_no_drift_does_nothing(tmp_path):
+    result = core.retrain(dict(REPORT, drift_detected=False, reasons=[]), str(tmp_path / "out"),
+                          retrain_on_drift=True, retrain_data_uri="d.csv",
+                          label_column="species")
+    assert not result.started and result.reason == "no drift detected: nothing to retrain"
+    assert saved(tmp_path)["started"] is False
+
+
+def test_drift_without_switch_records_why(tmp_path):
+    result = core.retrain(REPORT, str(tmp_path / "out"))
+    assert not result.started
+    assert "retrain_on_drift is false" in result.reason and "1 findings" in result.reason
+
+
+def test_missing_settings_fail_even_without_drift(tmp_path):
+    with pytest.raises(core.RetrainError, match="needs retrain_data_uri, label_column"):
+        core.retrain(dict(REPORT, drift_detected=False), str(tmp_path / "out"),
+                     retrain_on_drift=True)
+    with pytest.raises(core.RetrainError, match="needs training_template_uri, project"):
+        core.retrain(REPORT, str(tmp_path / "out"), retrain_on_drift=True, target="vertex",
+                     retrain_data_uri="bq://p.d.t", label_column="species")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_training_parameter(tmp_path):
+    with pytest.raises(core.RetrainError, match=r"\['epoch'\] are not parameters of the "
+                                                r"training pipeline"):
+        core.retrain(REPORT, str(tmp_path / "out"), retrain_on_drift=True,
+                     retrain_data_uri="d.csv", label_column="species",
+                     extra_parameters={"epoch": 3})
+    with pytest.raises(core.RetrainError, match="must not set \\['data_uri'\\]"):
+        core.retrain(REPORT, str(tmp_path / "out"), retrain_on_drift=True,
+                     retrain_data_uri="d.csv", label_column="species",
+                     extra_parameters={"data_uri": "x"})
+
+
+def test_vertex_submits_the_training_template(tmp_path):
+    with mock.patch("google.cloud.aiplatform.PipelineJob") as job_class:
+        job_class.return_value.resource_name = (
+            "projects/123/locations/europe-west4/pipelineJobs/retrain-penguins-1")
+        result = core.retrain(REPORT, str(tmp_path / "out"), retrain_on_drift=True,
+                              extra_parameters={"epochs": 50}, **VERTEX)
+    job_class.assert_called_once_with(
+        display_name="training (retrain penguins on drift)",
+        template_path="https://europe-west4-kfp.pkg.dev/proj-1/kfp/training/v1",
+        job_id="retrain-penguins-1",
+        pipeline_root="gs://bucket/root",
+        parameter_values={"data_uri": "bq://p.d.penguins", "label_column": "species",
+                          "model_name": "penguins", "registry_uri": "/reg", "epochs": 50},
+        enable_caching=False,
+        labels={"managed_by": "kfp-mlops", "trigger": "drift", "model_name": "penguins",
+                "monitoring_run": "monitoring-2024"},
+        project="proj-1",
+        location="europe-west4")
+    job_class.return_value.submit.assert_called_once_with(
+        service_account="runner@proj-1.iam.gserviceaccount.com")
+    assert result.started and result.status == "SUBMITTED"
+    assert result.dashboard_uri == ("https://console.cloud.google.com/vertex-ai/locations/"
+                                    "europe-west4/pipelines/runs/retrain-penguins-1"
+                                    "?project=proj-1")
+    record = saved(tmp_path)
+    assert record["resource_name"].endswith("/pipelineJobs/retrain-penguins-1")
+    assert record["parameters"]["registry_uri"] == "/reg"
+
+
+def test_vertex_generated_job_id(tmp_path):
+    settings = dict(VERTEX, run_name="")
+    with mock.patch("google.cloud.aiplatform.PipelineJob") as job_class:
+        job_class.return_value.resource_name = "projects/1/locations/x/pipelineJobs/j"
+        core.retrain(REPORT, str(tmp_path / "out"), retrain_on_drift=True, **settings)
+    job_id = job_class.call_args.kwargs["job_id"]
+    assert job_id.startswith("training-retrain-penguins-") and job_id[-14:].isdigit()
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"project": "P"}, "not a Google Cloud project id"),
+    ({"pipeline_root": "/tmp/root"}, "needs a gs:// folder"),
+    ({"training_template_uri": "nowhere.yaml"}, "expected a compiled training.yaml"),
+    ({"target": "kubeflow"}, "expected one of local, vertex"),
+])
+def test_bad_vertex_settings(tmp_path, change, message):
+    with pytest.raises(core.RetrainError, match=message):
+        core.retrain(REPORT, str(tmp_path / "out"), retrain_on_drift=True,
+                     **dict(VERTEX, **change))
