@@ -41,8 +41,10 @@ def specs() -> None:
     for path in paths:
         name = os.path.basename(os.path.dirname(path))
         loaded = components.load_component_from_file(path)
-        if loaded.name != name:
-            raise SystemExit(f"{path} names component {loaded.name!r}, expected {name!r}")
+        # kfp names a component after its function, with '_' written as '-'
+        if loaded.name != name.replace("_", "-"):
+            raise SystemExit(f"{path} names component {loaded.name!r}, expected "
+                             f"{name.replace('_', '-')!r}")
         module = importlib.import_module(f"kfp_mlops.components.{name}.component")
         setattr(module, name, loaded)
         print(f"  {os.path.relpath(path, ROOT)} loads")

@@ -36,6 +36,8 @@ import os
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from kfp_mlops.components._shared import html_report
+
 logger = logging.getLogger(__name__)
 
 #: The split name of the batch statistics (``Split-serving/FeatureStats.pb``).
@@ -531,34 +533,15 @@ def read_report(report_dir: str) -> Dict[str, Any]:
 # HTML report
 # --------------------------------------------------------------------------------------
 
-_CSS = """
-body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px;color:#202124}
-h1{font-size:22px} h2{font-size:18px;margin-top:28px;border-bottom:1px solid #dadce0}
-table{border-collapse:collapse;margin:8px 0;font-size:13px}
-th,td{border:1px solid #dadce0;padding:4px 8px;text-align:right;vertical-align:top}
-th{background:#f1f3f4} td.l,th.l{text-align:left}
-.ok{color:#137333;font-weight:bold} .bad{color:#c5221f;font-weight:bold}
-tr.hit td{background:#fce8e6} .muted{color:#5f6368} ul{margin:4px 0}
-"""
 
 
-def _num(x: Any) -> str:
-    if x is None:
-        return "—"
-    if isinstance(x, float):
-        if math.isnan(x):
-            return "nan"
-        if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-3):
-            return f"{x:.3e}"
-        return f"{x:,.4g}" if abs(x) >= 1000 else f"{x:.4g}"
-    return html.escape(str(x))
 
 
 def _summary_cell(row: Optional[Dict[str, Any]]) -> str:
     if row is None:
         return "<span class='muted'>absent</span>"
     if row["kind"] == "numeric":
-        return (f"mean {_num(row['mean'])}, std {_num(row['std_dev'])}, "
+        return (f"mean {html_report.fmt(row['mean'])}, std {html_report.fmt(row['std_dev'])}, "
                 f"missing {row['missing_pct']:.1f}%")
     top = ", ".join(f"{html.escape(str(v))} ({int(c):,})" for v, c in row["top_values"][:4])
     return f"{row['unique']:,} values: {top}; missing {row['missing_pct']:.1f}%"
@@ -570,7 +553,7 @@ def render_report(result: MonitorResult, baseline_stats, batch_stats, facets: bo
 
     e = html.escape
     out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>Model monitoring</title>",
-           f"<style>{_CSS}</style></head><body>",
+           f"<style>{html_report.STYLE}</style></head><body>",
            f"<h1>Model monitoring: {e(result.model_name)} version {e(result.model_version)}</h1>"]
     verdict = ("<span class='bad'>DRIFT DETECTED</span>" if result.drift_detected
                else "<span class='ok'>NO DRIFT</span>")
@@ -608,8 +591,8 @@ def render_report(result: MonitorResult, baseline_stats, batch_stats, facets: bo
         out.append(
             f"<tr{' class=hit' if hit else ''}><td class='l'><b>{e(d.feature)}</b></td>"
             f"<td class='l'>{e(d.metric)}</td>"
-            f"<td>{_num(d.value)}{' &#9888;' if d.exceeded else ''}</td><td>{d.threshold:g}</td>"
-            f"<td>{_num(dr.value) if dr else '—'}{' &#9888;' if dr and dr.exceeded else ''}</td>"
+            f"<td>{html_report.fmt(d.value)}{' &#9888;' if d.exceeded else ''}</td><td>{d.threshold:g}</td>"
+            f"<td>{html_report.fmt(dr.value) if dr else '—'}{' &#9888;' if dr and dr.exceeded else ''}</td>"
             f"<td>{f'{dr.threshold:g}' if dr else '—'}</td>"
             f"<td class='l'>{_summary_cell(base.get(d.feature))}</td>"
             f"<td class='l'>{_summary_cell(batch.get(d.feature))}</td>"

@@ -29,6 +29,8 @@ import os
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from kfp_mlops.components._shared import html_report
+
 logger = logging.getLogger(__name__)
 
 SCHEMA_FILE = "schema.pbtxt"
@@ -379,27 +381,8 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
 # HTML report
 # --------------------------------------------------------------------------------------
 
-_CSS = """
-body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px;color:#202124}
-h1{font-size:22px} h2{font-size:18px;margin-top:28px;border-bottom:1px solid #dadce0}
-table{border-collapse:collapse;margin:8px 0;font-size:13px}
-th,td{border:1px solid #dadce0;padding:4px 8px;text-align:right;vertical-align:top}
-th{background:#f1f3f4} td.l,th.l{text-align:left}
-.pass{color:#137333;font-weight:bold} .fail{color:#c5221f;font-weight:bold}
-tr.bad td{background:#fce8e6} .muted{color:#5f6368} ul{margin:4px 0}
-"""
 
 
-def _fmt(x: Any) -> str:
-    if x is None:
-        return "—"
-    if isinstance(x, float):
-        if math.isnan(x):
-            return "nan"
-        if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-3):
-            return f"{x:.3e}"
-        return f"{x:,.4g}" if abs(x) >= 1000 else f"{x:.4g}"
-    return html.escape(str(x))
 
 
 def _top(values) -> str:
@@ -414,7 +397,7 @@ def render_report(result: ValidationResult, statistics: Mapping[str, Any],
     e = html.escape
     splits = list(statistics)
     out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>Data validation</title>",
-           f"<style>{_CSS}</style></head><body><h1>Data validation</h1>"]
+           f"<style>{html_report.STYLE}</style></head><body><h1>Data validation</h1>"]
     verdict = ("<span class='pass'>PASSED</span>" if result.passed
                else "<span class='fail'>FAILED</span>")
     out.append(f"<p>Decision: {verdict} &middot; schema: {e(result.schema_source)} "
@@ -454,8 +437,8 @@ def render_report(result: ValidationResult, statistics: Mapping[str, Any],
                            "<td colspan='7' class='l'>missing from this split</td></tr>")
             elif r["kind"] == "numeric":
                 out.append(f"<tr>{head}<td class='l'>{e(s)}</td><td>{r['missing_pct']:.1f}</td>"
-                           f"<td>{_fmt(r['mean'])}</td><td>{_fmt(r['std_dev'])}</td>"
-                           f"<td>{_fmt(r['min'])}</td><td>{_fmt(r['max'])}</td><td></td>"
+                           f"<td>{html_report.fmt(r['mean'])}</td><td>{html_report.fmt(r['std_dev'])}</td>"
+                           f"<td>{html_report.fmt(r['min'])}</td><td>{html_report.fmt(r['max'])}</td><td></td>"
                            "<td></td></tr>")
             else:
                 out.append(f"<tr>{head}<td class='l'>{e(s)}</td><td>{r['missing_pct']:.1f}</td>"
@@ -487,7 +470,7 @@ def render_report(result: ValidationResult, statistics: Mapping[str, Any],
         for d in sorted(result.skew, key=lambda d: -(d.value if d.value is not None else -1)):
             cls = " class='bad'" if d.exceeded else ""
             out.append(f"<tr{cls}><td class='l'>{e(d.feature)}</td><td class='l'>{e(d.metric)}"
-                       f"</td><td>{_fmt(d.value)}</td><td>{d.threshold:g}</td><td class='l'>"
+                       f"</td><td>{html_report.fmt(d.value)}</td><td>{d.threshold:g}</td><td class='l'>"
                        f"{'yes' if d.exceeded else 'no'}{(' — ' + e(d.note)) if d.note else ''}"
                        "</td></tr>")
         out.append("</table>")

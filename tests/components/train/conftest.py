@@ -1,40 +1,7 @@
 """Fixtures for the train tests: schemas as validate writes them, and trained models."""
-import os
-
 import pytest
 
-
-def write_schema(dataset_dir: str, label: str, out_dir: str, categorical_ints=(),
-                 skip=()) -> str:
-    """Writes ``<out_dir>/schema.pbtxt`` the way TFDV infers it from the dataset's columns:
-    strings BYTES, integers INT, floats FLOAT; the label kept out of SERVING."""
-    import pyarrow as pa
-    from google.protobuf import text_format
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    from kfp_mlops.components._shared import dataset as ds
-
-    schema = schema_pb2.Schema()
-    schema.default_environment.extend(["TRAINING", "SERVING"])
-    for field in ds.arrow_schema(dataset_dir):
-        if field.name in skip:
-            continue
-        feature = schema.feature.add()
-        feature.name = field.name
-        if pa.types.is_string(field.type):
-            feature.type = schema_pb2.BYTES
-        elif pa.types.is_integer(field.type):
-            feature.type = schema_pb2.INT
-            if field.name in categorical_ints:
-                feature.int_domain.is_categorical = True
-        else:
-            feature.type = schema_pb2.FLOAT
-        if field.name == label:
-            feature.not_in_environment.append("SERVING")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "schema.pbtxt"), "w") as f:
-        f.write(text_format.MessageToString(schema))
-    return out_dir
+from tests.components.schemas import write_schema
 
 
 @pytest.fixture(scope="session")

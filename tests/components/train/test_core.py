@@ -339,7 +339,7 @@ def test_unusual_column_names_get_safe_serving_keys(tmp_path, penguins_dataset):
 
     from kfp_mlops.components._shared import io
 
-    from .conftest import write_schema
+    from tests.components.schemas import write_schema
 
     renames = {"bill_length_mm": "bill length (mm)", "island": "1st island"}
     data = tmp_path / "data"
