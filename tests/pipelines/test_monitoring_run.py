@@ -10,7 +10,7 @@ import os
 import pytest
 
 from kfp_mlops.components._shared import registry as reg
-from kfp_mlops.pipelines import catalog, local
+from kfp_mlops.pipelines import local
 from tests.conftest import PENGUINS_CSV, ROOT
 
 pytestmark = pytest.mark.slow
@@ -18,16 +18,6 @@ pytestmark = pytest.mark.slow
 SERVING_CSV = str(ROOT / "pipelines" / "data" / "penguins_serving.csv")
 DRIFTED_CSV = str(ROOT / "pipelines" / "data" / "penguins_drifted.csv")
 TRAINING = {"epochs": 5, "hidden_units": [16]}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def catalogued():
-    """The catalogue entry the lead adds; set here so this test runs before it lands."""
-    added = "monitoring" not in catalog.PIPELINES
-    catalog.PIPELINES.setdefault("monitoring", "kfp_mlops.pipelines.monitoring:monitoring")
-    yield
-    if added:
-        catalog.PIPELINES.pop("monitoring", None)
 
 
 @pytest.fixture(scope="module")

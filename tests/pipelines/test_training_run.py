@@ -1,0 +1,95 @@
+"""The training pipeline end to end with kfp.local on the bundled data, through the
+kfp-mlops command as a user runs it, then the registry it wrote checked part by part."""
+import json
+import os
+
+import pytest
+
+from kfp_mlops.components._shared import registry as reg
+from tests.conftest import PENGUINS_CSV
+from tests.pipelines.test_local_run import run_cli
+
+pytestmark = pytest.mark.slow
+
+BASE = ["--param", f"data_uri={PENGUINS_CSV}", "--param", "label_column=species",
+        "--param", "model_name=penguins"]
+
+
+def train(tmp_path, registry, name, *extra):
+    summary_path = tmp_path / f"{name}.json"
+    result = run_cli("run", "training", "--local", *BASE, "--param", f"registry_uri={registry}",
+                     "--output-dir", str(tmp_path / name), "--summary-json", str(summary_path),
+                     *extra)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    summary = json.loads(summary_path.read_text())
+    return summary, {t["name"]: t for t in summary["tasks"]}, result.stdout
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("training_run")
+    registry = str(tmp_path / "registry")
+    summary, tasks, stdout = train(tmp_path, registry, "first",
+                                   "--param", 'thresholds={"accuracy": 0.9}',
+                                   "--param", 'slice_columns=["island"]')
+    return tmp_path, registry, summary, tasks, stdout
+
+
+def test_every_task_succeeds_and_the_model_is_registered(first_run):
+    _, registry, summary, tasks, stdout = first_run
+    assert summary["status"] == "SUCCESS"
+    assert list(tasks) == ["ingest", "validate", "train", "evaluate", "push"]
+    assert all(t["status"] == "SUCCESS" and t["seconds"] > 0 for t in tasks.values())
+    assert tasks["evaluate"]["outputs"]["blessed"] is True
+    assert tasks["push"]["outputs"]["pushed"] is True and tasks["push"]["outputs"]["version"] == "1"
+    evaluation = tasks["evaluate"]["outputs"]["evaluation"]["metadata"]
+    assert evaluation["accuracy"] >= 0.9
+    # the printed ending names the version, the metrics, the decision and where things are
+    assert "Pipeline training: SUCCESS" in stdout
+    assert "push: pushed=yes (version 1 of penguins in" in stdout
+    assert "passed threshold: accuracy" in stdout
+    assert tasks["train"]["outputs"]["model"]["uri"] in stdout
+
+
+def test_registry_holds_version_aliases_schema_statistics_evaluation_lineage(first_run):
+    _, registry, _, tasks, _ = first_run
+    version = reg.LocalRegistry(registry).resolve("penguins", "champion")
+    assert version.version == 1 and "champion" in version.aliases
+    assert os.path.isfile(os.path.join(version.model_dir, "saved_model.pb"))
+
+    import tensorflow_data_validation as tfdv
+    schema = tfdv.load_schema_text(version.schema_path)
+    assert "species" in {f.name for f in schema.feature}
+    stats = tfdv.load_stats_binary(os.path.join(version.statistics_dir, "Split-train",
+                                                "FeatureStats.pb"))
+    dataset = tasks["ingest"]["outputs"]["dataset"]["metadata"]
+    assert stats.datasets[0].num_examples == dataset["splits"]["train"]
+    assert version.evaluation["metrics"]["accuracy"] == pytest.approx(
+        tasks["evaluate"]["outputs"]["evaluation"]["metadata"]["accuracy"])
+    assert version.lineage["data_content_hash"] == dataset["content_hash"]
+    assert version.lineage["pipeline_run"].startswith("training-")
+
+
+def test_second_run_compares_with_the_champion(first_run):
+    tmp_path, registry, _, _, _ = first_run
+    _, tasks, stdout = train(tmp_path, registry, "second")
+    reasons = tasks["evaluate"]["outputs"]["blessing"]["metadata"]["reasons"]
+    assert any(r.startswith("passed champion comparison: accuracy") for r in reasons)
+    # the same data and seed train the same model: no second version
+    assert tasks["push"]["outputs"]["version"] == "1"
+    assert "already registered, so no new version" in stdout
+    assert [v.version for v in reg.LocalRegistry(registry).versions("penguins")] == [1]
+
+
+def test_worse_challenger_is_not_pushed_and_champion_stays(first_run):
+    tmp_path, registry, _, _, _ = first_run
+    _, tasks, stdout = train(tmp_path, registry, "weak", "--param", "epochs=1",
+                             "--param", "learning_rate=0.00001", "--param", "hidden_units=[2]")
+    assert tasks["evaluate"]["outputs"]["blessed"] is False
+    assert tasks["push"]["outputs"]["pushed"] is False
+    assert "push: pushed=no" in stdout
+    assert any(r.startswith("FAILED champion comparison")
+               for r in tasks["evaluate"]["outputs"]["blessing"]["metadata"]["reasons"])
+    versions = reg.LocalRegistry(registry).versions("penguins")
+    assert [v.version for v in versions] == [1]
+    assert reg.LocalRegistry(registry).resolve("penguins").version == 1
