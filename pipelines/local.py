@@ -196,7 +196,7 @@ def format_summary(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
-_DECISION_KEYS = ("passed", "blessed", "pushed", "drift_detected")
+_DECISION_KEYS = ("passed", "blessed", "pushed", "drift_detected", "delivered", "started")
 
 
 def _decisions(summary: RunSummary) -> List[str]:
