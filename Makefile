@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make run    sets up the environment when needed, then runs the main job
 #   make test   sets up the environment when needed, then runs every test
-# The environment is a virtualenv in .venv holding exactly requirements.lock plus this
+# The environment is a virtualenv in .venv holding exactly requirements.lock (what the
+# components run, as in the images) and requirements-dev.lock (the test tools) plus this
 # package (editable), with bytecode compiled so every pipeline task imports quickly.
 
 PYTHON ?= python3
@@ -21,10 +22,11 @@ all: test
 setup: $(STAMP)
 
 # Re-installs only when the lock or the packaging changed since the last install.
-$(STAMP): requirements.lock setup.py
+$(STAMP): requirements.lock requirements-dev.lock setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(UV) pip install --python $(PY) --compile-bytecode --require-hashes -r requirements.lock
+	$(UV) pip install --python $(PY) --compile-bytecode --require-hashes \
+		-r requirements.lock -r requirements-dev.lock
 	$(UV) pip install --python $(PY) --compile-bytecode --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
@@ -53,6 +55,8 @@ bench: $(STAMP)
 lock: $(STAMP)
 	$(UV) pip compile requirements.in --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_36 --generate-hashes --quiet -o requirements.lock
+	$(UV) pip compile requirements-dev.in --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_36 --generate-hashes --quiet -o requirements-dev.lock
 	$(UV) pip compile images/python-slim/requirements.in --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_36 --generate-hashes --quiet \
 		-o images/python-slim/requirements.lock

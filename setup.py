@@ -66,6 +66,8 @@ setup(
             "google-cloud-pubsub>=2",
             "scikit-learn>=1.3",
         ],
+        # kfp-mlops run --runner docker: kfp.local's DockerRunner needs the Docker client
+        "docker": ["docker>=7"],
     },
     entry_points={"console_scripts": ["kfp-mlops=kfp_mlops.pipelines.cli:main"]},
 )

@@ -18,8 +18,6 @@ Measured in one run, against baselines measured in the same run:
     python bench/bench_images.py --cold          # also a cold build (minutes; ~1.5 GB)
     python bench/bench_images.py --json out.json
 """
-from __future__ import annotations
-
 import argparse
 import json
 import logging
@@ -43,7 +41,7 @@ for base, _, files in os.walk(folder):
     for name in files:
         path = os.path.join(base, name)
         if not os.path.islink(path):
-            total += os.lstat(path).st_blocks * 512
+            total += os.lstat(path).st_size
 print(json.dumps({"folder": folder, "bytes": total}))
 """
 
@@ -181,8 +179,15 @@ def main() -> int:
 
     report = {"builds": builds(args.cold)}
     report["sizes"] = sizes(report["builds"]["engine"])
+    _report_images(report)
     report["tasks"] = task_overhead(args.repeat)
+    _report_tasks(report, args.repeat)
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0
 
+
+def _report_images(report: dict) -> None:
     print("\nImage sizes (goal: slim < 600 MB; added layers within 15 % of the packages)")
     for name, s in report["sizes"].items():
         print(f"  {name:<24} {_mb(s['image_bytes']):>9}  base {_mb(s['base_bytes']):>7}  "
@@ -193,17 +198,17 @@ def main() -> int:
     print(f"\nBuilds ({b['engine']}; goal: warm < 30 s)")
     if "cold_seconds" in b:
         print(f"  cold  {b['cold_seconds']:7.1f} s  {b['cold_per_image']}")
-    print(f"  warm  {b['warm_seconds']:7.1f} s  {b['warm_per_image']}")
+    print(f"  warm  {b['warm_seconds']:7.1f} s  {b['warm_per_image']}", flush=True)
+
+
+def _report_tasks(report: dict, repeat: int) -> None:
     t = report["tasks"]
-    print(f"\nPer task, median of {args.repeat} (docker API start-up "
+    print(f"\nPer task, median of {repeat} (docker API start-up "
           f"{t['docker_api_start_seconds']:.1f} s, once per run)")
     for task in ("noop", "ingest"):
         print(f"  {task:<7} subprocess {t[f'{task}_subprocess_seconds']:6.2f} s   docker "
               f"{t[f'{task}_docker_seconds']:6.2f} s   +{t[f'{task}_docker_extra_seconds']:.2f} s"
               f"  ({t[f'{task}_docker_ratio']:.2f}x)")
-    if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(report, indent=2))
-    return 0
 
 
 if __name__ == "__main__":

