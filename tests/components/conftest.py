@@ -1,4 +1,5 @@
-"""Fixtures for the train tests: schemas as validate writes them, and trained models."""
+"""Fixtures every component test folder may use: schemas as validate writes them for the
+penguins dataset, and the built-in species model trained once per session."""
 import pytest
 
 from tests.components.schemas import write_schema
