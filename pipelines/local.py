@@ -202,6 +202,7 @@ _DECISION_KEYS = ("passed", "blessed", "pushed", "drift_detected", "delivered", 
 def _decisions(summary: RunSummary) -> List[str]:
     """The gates' decisions with their reasons: what a person wants to read last."""
     lines: List[str] = []
+    shown: List[str] = []
     for task in summary.tasks:
         for value in task.outputs.values():
             meta = value.get("metadata", {}) if isinstance(value, dict) else {}
@@ -219,8 +220,12 @@ def _decisions(summary: RunSummary) -> List[str]:
                     extra += "; the same model was already registered, so no new version"
                 extra += ")"
             lines.append(f"  {task.name}: {verdict}{extra}")
-            for reason in meta.get("reasons") or []:
-                lines.append(f"      - {reason}")
+            reasons = list(meta.get("reasons") or [])
+            if reasons and reasons == shown:
+                lines.append("      - for the reasons above")
+            else:
+                lines.extend(f"      - {reason}" for reason in reasons)
+            shown = reasons
             break
     return ["Decisions:", *lines] if lines else []
 
