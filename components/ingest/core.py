@@ -359,6 +359,48 @@ class _ContentHash:
         return hashlib.sha256(payload).hexdigest()
 
 
+class _SplitWriter:
+    """Appends one split's rows to its Parquet file in row groups of ``batch_rows`` rows.
+
+    A CSV block or a source batch lands in three splits, so each split receives pieces far
+    smaller than a batch; writing each piece as a row group would grow the file's metadata
+    (held in memory until the file closes) with the input. Pieces wait here until a full
+    row group is ready: at most ``batch_rows`` rows are held.
+    """
+
+    def __init__(self, path: str, schema, batch_rows: int):
+        import pyarrow.parquet as pq
+
+        self._writer = pq.ParquetWriter(path, schema, compression="snappy")
+        self._rows = batch_rows
+        self._pending: List = []
+        self._pending_rows = 0
+
+    def add(self, batch) -> None:
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= self._rows:
+            self._write(final=False)
+
+    def _write(self, final: bool) -> None:
+        import pyarrow as pa
+
+        if not self._pending_rows:
+            return
+        table = pa.Table.from_batches(self._pending)
+        full = self._pending_rows if final else self._pending_rows // self._rows * self._rows
+        self._writer.write_table(table.slice(0, full), row_group_size=self._rows)
+        rest = table.slice(full)
+        self._pending = rest.combine_chunks().to_batches() if rest.num_rows else []
+        self._pending_rows = rest.num_rows
+
+    def flush(self) -> None:
+        self._write(final=True)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
 def _check_schema(schema, expected, where: str) -> None:
     if expected is None or schema.names == expected.names:
         return
@@ -397,7 +439,6 @@ def ingest(source: str, output_dir: str, label_column: str = "", key_column: str
         is left at ``output_dir``.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     ratios = parse_split_ratios(split_ratios)
     if batch_rows <= 0:
@@ -407,7 +448,7 @@ def ingest(source: str, output_dir: str, label_column: str = "", key_column: str
     counts = {s: 0 for s in ds.SPLITS}
     fingerprint = _ContentHash()
     schema = None
-    writers: Dict[str, pq.ParquetWriter] = {}
+    writers: Dict[str, _SplitWriter] = {}
     labelled = 0  # rows whose label is present
 
     with io.output_dir(output_dir) as staging:
@@ -421,8 +462,8 @@ def ingest(source: str, output_dir: str, label_column: str = "", key_column: str
                                               f"are: {', '.join(schema.names)}")
                     for split in ds.SPLITS:
                         os.makedirs(os.path.join(staging, split))
-                        writers[split] = pq.ParquetWriter(
-                            ds.split_path(staging, split), schema, compression="snappy")
+                        writers[split] = _SplitWriter(ds.split_path(staging, split), schema,
+                                                      batch_rows)
                 else:
                     _check_schema(batch.schema, schema, where)
                     if batch.schema != schema:
@@ -446,11 +487,13 @@ def ingest(source: str, output_dir: str, label_column: str = "", key_column: str
                     mask = split_ids == index
                     n = int(mask.sum())
                     if n:
-                        writers[split].write_table(pa.Table.from_batches([batch.filter(pa.array(mask))]))
+                        writers[split].add(batch.filter(pa.array(mask)))
                         counts[split] += n
                 total = sum(counts.values())
                 if total and total % (batch_rows * 16) < batch.num_rows:
                     logger.info("Ingested %d rows so far", total)
+            for writer in writers.values():
+                writer.flush()
         finally:
             for writer in writers.values():
                 writer.close()

@@ -309,16 +309,16 @@ def batch_statistics(dataset_dir: str, splits: Sequence[str], options=None,
     from kfp_mlops.components._shared import tfdv_utils
 
     total = sum(ds.num_rows(dataset_dir, s) for s in splits)
-    builder = tfdv_utils.StatisticsBuilder(options, skip_columns)
     started = last_log = time.time()
-    for split in splits:
-        for batch in ds.iter_batches(dataset_dir, split, batch_rows=batch_rows):
-            builder.add(batch)
-            if time.time() - last_log > 30:
-                last_log = time.time()
-                logger.info("batch statistics: %d/%d rows (%.0f rows/s)", builder.num_rows,
-                            total, builder.num_rows / (last_log - started))
-    return builder.result(SERVING_SPLIT)
+    with tfdv_utils.statistics_builder(options, skip_columns) as builder:
+        for split in splits:
+            for batch in ds.iter_batches(dataset_dir, split, batch_rows=batch_rows):
+                builder.add(batch)
+                if time.time() - last_log > 30:
+                    last_log = time.time()
+                    logger.info("batch statistics: %d/%d rows (%.0f rows/s)", builder.num_rows,
+                                total, builder.num_rows / (last_log - started))
+        return builder.result(SERVING_SPLIT)
 
 
 # --------------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ import contextlib
 import dataclasses
 import datetime
 import html
-import json
 import logging
 import math
 import os
@@ -149,8 +148,11 @@ def load_schema(path: str):
 # --------------------------------------------------------------------------------------
 
 def compute_statistics(dataset_dir: str, split: str, options=None,
-                       batch_rows: int = DEFAULT_BATCH_ROWS, skip_columns: Sequence[str] = ()):
-    """Statistics of one split, streamed in batches of ``batch_rows`` through TFDV's combiners.
+                       batch_rows: int = DEFAULT_BATCH_ROWS, skip_columns: Sequence[str] = (),
+                       workers: int = 0):
+    """Statistics of one split, streamed in batches of ``batch_rows`` through TFDV's combiners
+    on ``workers`` threads (default: one per core, at most four; the result is the same for
+    any number of workers up to the sketches' approximation).
 
     Returns a ``DatasetFeatureStatisticsList`` whose single dataset is named ``split``.
     """
@@ -162,15 +164,15 @@ def compute_statistics(dataset_dir: str, split: str, options=None,
         options = tfdv_utils.stats_options(tfdv_utils.bool_columns(schema))
         skip_columns = tuple(skip_columns) + tuple(tfdv_utils.unsupported_columns(schema))
     total = ds.num_rows(dataset_dir, split)
-    builder = tfdv_utils.StatisticsBuilder(options, skip_columns)
     started, last_log = time.time(), time.time()
-    for batch in ds.iter_batches(dataset_dir, split, batch_rows=batch_rows):
-        builder.add(batch)
-        if time.time() - last_log > 30:
-            last_log = time.time()
-            logger.info("statistics of %s: %d/%d rows (%.0f rows/s)", split, builder.num_rows,
-                        total, builder.num_rows / (last_log - started))
-    return builder.result(split)
+    with tfdv_utils.statistics_builder(options, skip_columns, workers) as builder:
+        for batch in ds.iter_batches(dataset_dir, split, batch_rows=batch_rows):
+            builder.add(batch)
+            if time.time() - last_log > 30:
+                last_log = time.time()
+                logger.info("statistics of %s: %d/%d rows (%.0f rows/s)", split,
+                            builder.num_rows, total, builder.num_rows / (last_log - started))
+        return builder.result(split)
 
 
 def _statistics_options(dataset_dir: str, curated_schema):

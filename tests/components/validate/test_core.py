@@ -130,6 +130,37 @@ def test_statistics_are_the_same_whatever_the_batch_size(make_dataset):
     assert_same_statistics(small, tfdv.generate_statistics_from_dataframe(pd.DataFrame(columns)))
 
 
+def test_threaded_statistics_are_deterministic_and_equal_one_thread(make_dataset):
+    rng = np.random.default_rng(2)
+    n = 5000
+    columns = {"x": [None if i % 17 == 0 else float(v) for i, v in enumerate(rng.normal(size=n))],
+               "s": [f"v{v}" for v in rng.integers(0, 40, n)]}
+    d = make_dataset({"train": columns})
+    one = core.compute_statistics(d, "train", batch_rows=250, workers=1)
+    three = core.compute_statistics(d, "train", batch_rows=250, workers=3)
+    again = core.compute_statistics(d, "train", batch_rows=250, workers=3)
+    assert three.SerializeToString(deterministic=True) == again.SerializeToString(deterministic=True)
+    assert three.datasets[0].num_examples == n
+    assert_same_statistics(one, three)
+
+
+def test_a_worker_error_reaches_the_caller():
+    import pyarrow as pa
+
+    from kfp_mlops.components._shared import tfdv_utils
+
+    builder = tfdv_utils.ParallelStatisticsBuilder(workers=2)
+
+    def broken(batch):
+        raise ValueError("worker 1 could not read its batch")
+
+    builder._builders[1].add = broken
+    with pytest.raises(ValueError, match="worker 1 could not read its batch"):
+        for _ in range(20):  # more batches than the queues hold: add() must not block
+            builder.add(pa.RecordBatch.from_pydict({"x": [1.0, 2.0]}))
+        builder.result("train")
+
+
 def _known(rng, n, x_mean, categories, probabilities):
     return {"x": [float(v) for v in rng.normal(x_mean, 1.0, n)],
             "c": list(rng.choice(categories, n, p=probabilities)),
