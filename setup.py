@@ -53,7 +53,7 @@ setup(
     package_dir=PACKAGE_DIR,
     package_data={"kfp_mlops.pipelines": ["data/*.csv", "data/*.md"],
                   "kfp_mlops.components": ["*/component.yaml", "*/README.md"]},
-    install_requires=["kfp>=2.7,<3"],
+    install_requires=["kfp>=2.13,<3"],
     extras_require={
         "runtime": [
             "tensorflow>=2.16,<2.17",
