@@ -25,10 +25,11 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
+
+import _child  # bench/_child.py: this folder is on sys.path when a script runs
 
 CHUNK_ROWS = 250_000
 SEED = 20240601
@@ -195,18 +196,7 @@ STEPS = {"ingest": step_ingest, "validate-stats": step_validate_stats,
 
 def run_child(step: str, a) -> dict:
     """Runs one step in a fresh interpreter; returns its result and its own peak RSS."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--step", step, "--workdir", a.workdir,
-           "--batch-rows", str(a.batch_rows)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
-    with open(os.path.join(a.workdir, f"{step}.log"), "w") as log:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=env)
-        stdout = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise RuntimeError(f"step {step} failed; see {log.name}")
-    result = json.loads(stdout.decode().strip().splitlines()[-1])
-    result["peak_mb"] = usage.ru_maxrss / 1024      # Linux: kilobytes
-    return result
+    return _child.run_step(__file__, step, a.workdir, ["--batch-rows", str(a.batch_rows)])
 
 
 # ------------------------------------------------------------------------------------------
