@@ -19,7 +19,6 @@ logger = logging.getLogger(__name__)
 TARGETS = ("vertex", "kubeflow")
 
 # Google Cloud label values: at most 63 lowercase letters, digits, '_' and '-'.
-_LABEL_BAD = re.compile(r"[^a-z0-9_-]")
 _PROJECT_RE = re.compile(r"^([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _REGION_RE = re.compile(r"^[a-z]+(-[a-z]+)+[0-9]+$")
 _REPOSITORY_RE = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -29,8 +28,9 @@ _TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 def label_value(text: str) -> str:
     """``text`` as a Google Cloud label value: ``0.1.0+dev`` -> ``0-1-0-dev``."""
-    value = _LABEL_BAD.sub("-", str(text).lower())[:63]
-    return value or "unknown"
+    from kfp_mlops.components._shared import registry
+
+    return registry.label_value(text, default="unknown")
 
 
 def git_commit(path: Optional[str] = None) -> str:

@@ -36,6 +36,27 @@ def strip_file_scheme(uri: str) -> str:
     return uri[len(FILE_PREFIX):] if uri.startswith(FILE_PREFIX) else uri
 
 
+def to_mount_path(uri: str, mount: str = GCS_FUSE_ROOT) -> str:
+    """``gs://bucket/path`` -> ``/gcs/bucket/path`` (Vertex AI's Cloud Storage mount); any
+    other path is returned as is (without a ``file://`` scheme)."""
+    if is_gcs(uri):
+        return os.path.join(mount, uri[len(GCS_PREFIX):])
+    return strip_file_scheme(uri)
+
+
+def from_mount_path(path: str, mount: str = GCS_FUSE_ROOT) -> str:
+    """``/gcs/bucket/path`` -> ``gs://bucket/path``, for what reads Cloud Storage itself (Beam
+    workers, Vertex AI); a ``gs://`` URI or a path off the mount is returned as is."""
+    if is_gcs(path):
+        return path
+    path = strip_file_scheme(path)
+    mount = mount.rstrip("/") + "/"
+    full = os.path.abspath(path)
+    if full.startswith(mount) and len(full) > len(mount):
+        return GCS_PREFIX + full[len(mount):]
+    return path
+
+
 def has_glob(uri: str) -> bool:
     return any(c in _GLOB_CHARS for c in uri)
 

@@ -213,9 +213,10 @@ def check_aliases(aliases: Sequence[str]) -> List[str]:
     return out
 
 
-def label_value(value: Any) -> str:
-    """``value`` as a Vertex AI label value: lowercase ``[a-z0-9_-]``, at most 63 chars."""
-    return _LABEL_BAD.sub("-", str(value).lower()).strip("-")[:63]
+def label_value(value: Any, default: str = "") -> str:
+    """``value`` as a Google Cloud label value: lowercase ``[a-z0-9_-]``, at most 63 chars;
+    ``default`` when nothing is left (Vertex AI, Pipelines and Monitoring share the rules)."""
+    return _LABEL_BAD.sub("-", str(value).lower()).strip("-")[:63].strip("-") or default
 
 
 def now() -> str:
@@ -228,22 +229,12 @@ def to_gcs_uri(path: str, mount: str = io.GCS_FUSE_ROOT) -> str:
     Raises:
         RegistryError: ``path`` is neither on the Cloud Storage mount nor a ``gs://`` URI.
     """
-    if io.is_gcs(path):
-        return path
-    mount = mount.rstrip("/") + "/"
-    full = os.path.abspath(io.strip_file_scheme(path))
-    if not full.startswith(mount) or len(full) <= len(mount):
+    uri = io.from_mount_path(path, mount)
+    if not io.is_gcs(uri):
         raise RegistryError(
-            f"{path!r} is not in Cloud Storage: Vertex AI needs the model under {mount} "
-            "(where Vertex AI Pipelines mounts buckets) or a gs:// URI")
-    return io.GCS_PREFIX + full[len(mount):]
-
-
-def to_mount_path(uri: str, mount: str = io.GCS_FUSE_ROOT) -> str:
-    """``gs://bucket/path`` -> ``/gcs/bucket/path``; any other path is returned as is."""
-    if io.is_gcs(uri):
-        return os.path.join(mount, uri[len(io.GCS_PREFIX):])
-    return io.strip_file_scheme(uri)
+            f"{path!r} is not in Cloud Storage: Vertex AI needs the model under "
+            f"{mount.rstrip('/')}/ (where Vertex AI Pipelines mounts buckets) or a gs:// URI")
+    return uri
 
 
 def _is_on_mount(path: str) -> bool:
@@ -587,7 +578,7 @@ class VertexRegistry:
         return model_uri.rstrip("/") + COMPANION_SUFFIX
 
     def _local(self, uri: str) -> str:
-        return to_mount_path(uri, self.gcs_mount)
+        return io.to_mount_path(uri, self.gcs_mount)
 
     def _version(self, model_name: str, model) -> ModelVersion:
         model_uri = model.uri

@@ -318,16 +318,6 @@ def statistics_from_batches(batches: Iterable, name: str = "", options=None,
         return builder.result(name)
 
 
-def beam_uri(path: str) -> str:
-    """A path Beam workers can reach: ``/gcs/bucket/x`` (Vertex's mount) -> ``gs://bucket/x``."""
-    from kfp_mlops.components._shared import io
-
-    path = io.strip_file_scheme(path)
-    if os.path.abspath(path).startswith(io.GCS_FUSE_ROOT):
-        return io.GCS_PREFIX + os.path.abspath(path)[len(io.GCS_FUSE_ROOT):]
-    return path
-
-
 def statistics_with_beam(inputs: Mapping[str, str], output_paths: Mapping[str, str],
                          pipeline_args: Sequence[str], options=None,
                          skip_columns: Sequence[str] = ()) -> None:
@@ -344,6 +334,8 @@ def statistics_with_beam(inputs: Mapping[str, str], output_paths: Mapping[str, s
     import tensorflow_data_validation as tfdv
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from kfp_mlops.components._shared import io
+
     options = options if options is not None else tfdv.StatsOptions()
     skip = tuple(skip_columns)
 
@@ -355,11 +347,11 @@ def statistics_with_beam(inputs: Mapping[str, str], output_paths: Mapping[str, s
     with beam.Pipeline(options=PipelineOptions(list(pipeline_args))) as pipeline:
         for name, pattern in inputs.items():
             _ = (pipeline
-                 | f"Read[{name}]" >> beam.io.ReadFromParquetBatched(beam_uri(pattern))
+                 | f"Read[{name}]" >> beam.io.ReadFromParquetBatched(io.from_mount_path(pattern))
                  | f"ToRecordBatches[{name}]" >> beam.FlatMap(to_batches)
                  | f"GenerateStatistics[{name}]" >> tfdv.GenerateStatistics(options)
                  | f"Write[{name}]" >> tfdv.WriteStatisticsToBinaryFile(
-                     beam_uri(output_paths[name])))
+                     io.from_mount_path(output_paths[name])))
 
 
 def load_statistics(path: str, name: str = ""):

@@ -10,8 +10,8 @@ from kfp_mlops import images
 @dsl.component(base_image=images.component_image("alert"), install_kfp_package=False)
 def alert(
     drift_report: Input[Artifact],
+    report: Input[HTML],
     alert: Output[Artifact],
-    report: Input[HTML] = None,
     webhook_url: str = "",
     pubsub_topic: str = "",
     notify_always: bool = False,
@@ -76,7 +76,7 @@ def alert(
         timeout_seconds=timeout_seconds,
         fail_on_delivery_error=fail_on_delivery_error,
         report_uri=drift_report.uri,
-        html_uri=report.uri if report is not None else "",
+        html_uri=report.uri,
         run_name=run_name,
     )
     alert.metadata.update(result.metadata())

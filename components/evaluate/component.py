@@ -61,7 +61,7 @@ def evaluate(
 
     import os
 
-    from kfp_mlops.components._shared import logs
+    from kfp_mlops.components._shared import io, logs
     from kfp_mlops.components.evaluate import core
 
     logs.setup()
@@ -74,7 +74,7 @@ def evaluate(
             champion_dir, champion_version = champion.model_dir, str(champion.version)
             # On Vertex AI, read a gs:// champion through the Cloud Storage mount.
             if os.path.isdir(registry.GCS_MOUNT):
-                champion_dir = registry.to_mount_path(champion_dir)
+                champion_dir = io.to_mount_path(champion_dir)
     result = core.evaluate(
         dataset_dir=dataset.path, model_dir=model.path, blessing_dir=blessing.path,
         report_path=report.path, label_column=label_column, thresholds=dict(thresholds),

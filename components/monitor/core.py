@@ -226,9 +226,9 @@ def _resolve(registry_uri: str, model_name: str, model_version: str):
 
 def _local(path: str) -> str:
     """A registry path as this task reads it (``gs://b/x`` through the ``/gcs/`` mount)."""
-    from kfp_mlops.components._shared import registry as reg
+    from kfp_mlops.components._shared import io
 
-    return reg.to_mount_path(path)
+    return io.to_mount_path(path)
 
 
 def load_schema(path: str):

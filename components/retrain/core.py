@@ -35,7 +35,6 @@ TARGETS = ("local", "vertex")
 _OWN = ("data_uri", "label_column", "model_name", "registry_uri")
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]+(-[a-z]+)+[0-9]+$")
-_LABEL_BAD = re.compile(r"[^a-z0-9_-]")
 
 
 class RetrainError(ValueError):
@@ -65,8 +64,10 @@ class RetrainResult:
         return {k: v for k, v in out.items() if v not in (None,)}
 
 
-def _label_value(text: str) -> str:
-    return _LABEL_BAD.sub("-", str(text).lower())[:63].strip("-") or "unknown"
+def _label(text: str) -> str:
+    from kfp_mlops.components._shared import registry
+
+    return registry.label_value(text, default="unknown")
 
 
 def training_parameters(retrain_data_uri: str, label_column: str, model_name: str,
@@ -172,12 +173,12 @@ def vertex_request(params: Dict[str, Any], training_template_uri: str, project: 
                    ) -> Dict[str, Any]:
     """The ``aiplatform.PipelineJob(**job).submit(**submit)`` call that retrains."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
-    job_id = run_name or f"{TRAINING}-retrain-{_label_value(params['model_name'])}-{stamp}"
+    job_id = run_name or f"{TRAINING}-retrain-{_label(params['model_name'])}-{stamp}"
     job_id = re.sub(r"[^a-z0-9-]", "-", job_id.lower())[:128].strip("-")
     labels = {"managed_by": "kfp-mlops", "trigger": "drift",
-              "model_name": _label_value(params["model_name"])}
+              "model_name": _label(params["model_name"])}
     if source_run:
-        labels["monitoring_run"] = _label_value(source_run)
+        labels["monitoring_run"] = _label(source_run)
     return {
         "job": {
             "display_name": f"{TRAINING} (retrain {params['model_name']} on drift)",

@@ -59,16 +59,12 @@ def validate(
     import collections
     import logging
 
-    from kfp_mlops.components._shared import logs
+    from kfp_mlops.components._shared import io, logs
     from kfp_mlops.components.validate import core
 
     logs.setup()
     log = logging.getLogger("kfp_mlops.validate")
-
-    def local(uri: str) -> str:
-        return "/gcs/" + uri[len("gs://"):] if uri.startswith("gs://") else uri
-
-    schema_path = local(schema_uri) if schema_uri else ""
+    schema_path = io.to_mount_path(schema_uri) if schema_uri else ""
     log.info("validating dataset %s (label %r, schema %s, skew threshold %s, overrides %s)",
              dataset.path, label_column or "<from dataset>", schema_path or "<inferred>",
              skew_threshold, dict(skew_thresholds))

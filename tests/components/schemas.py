@@ -1,4 +1,5 @@
-"""Test helpers shared by the component tests."""
+"""Test helpers shared by the component tests: schemas as validate writes them, tiny models."""
+import json
 import os
 
 
@@ -33,3 +34,25 @@ def write_schema(dataset_dir: str, label: str, out_dir: str, categorical_ints=()
     with open(os.path.join(out_dir, "schema.pbtxt"), "w") as f:
         f.write(text_format.MessageToString(schema))
     return out_dir
+
+
+def save_tiny_model(path: str, model_info=None) -> str:
+    """A real (tiny) TF SavedModel, y = w * x; with ``model_info`` also the kfp-mlops model
+    info train writes beside it (``assets.extra/kfp_mlops_model.json``)."""
+    import tensorflow as tf
+
+    class Tiny(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable([2.0])
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+        def __call__(self, x):
+            return x * self.w
+
+    tf.saved_model.save(Tiny(), path)
+    if model_info is not None:
+        os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
+        with open(os.path.join(path, "assets.extra", "kfp_mlops_model.json"), "w") as f:
+            json.dump(model_info, f)
+    return path

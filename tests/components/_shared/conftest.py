@@ -5,22 +5,7 @@ import shutil
 
 import pytest
 
-
-def save_tiny_model(path: str) -> str:
-    """A real (tiny) TF SavedModel: y = w * x."""
-    import tensorflow as tf
-
-    class Tiny(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = tf.Variable([2.0])
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
-        def __call__(self, x):
-            return x * self.w
-
-    tf.saved_model.save(Tiny(), path)
-    return path
+from tests.components.schemas import save_tiny_model
 
 
 def model_variant(base: str, path: str, tag: str) -> str:

@@ -49,8 +49,10 @@ def test_parse_registry_uri_rejects(uri, message):
 def test_gcs_path_conversion(tmp_path):
     assert reg.to_gcs_uri("/gcs/bucket/a/model") == "gs://bucket/a/model"
     assert reg.to_gcs_uri("gs://bucket/a") == "gs://bucket/a"
-    assert reg.to_mount_path("gs://bucket/a/model") == "/gcs/bucket/a/model"
-    assert reg.to_mount_path(str(tmp_path)) == str(tmp_path)
+    assert io.to_mount_path("gs://bucket/a/model") == "/gcs/bucket/a/model"
+    assert io.to_mount_path(str(tmp_path)) == str(tmp_path)
+    assert io.from_mount_path("/gcs/bucket/a") == "gs://bucket/a"
+    assert io.from_mount_path(str(tmp_path)) == str(tmp_path)  # off the mount: as is
     assert reg.to_gcs_uri(f"{tmp_path}/b/m", mount=str(tmp_path)) == "gs://b/m"
     with pytest.raises(reg.RegistryError, match="not in Cloud Storage"):
         reg.to_gcs_uri(str(tmp_path / "model"))

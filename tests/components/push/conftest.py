@@ -6,25 +6,7 @@ import shutil
 
 import pytest
 
-
-def save_tiny_model(path: str) -> str:
-    """A real (tiny) TF SavedModel, with the kfp-mlops model info train writes beside it."""
-    import tensorflow as tf
-
-    class Tiny(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = tf.Variable([2.0])
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
-        def __call__(self, x):
-            return x * self.w
-
-    tf.saved_model.save(Tiny(), path)
-    os.makedirs(os.path.join(path, "assets.extra"))
-    with open(os.path.join(path, "assets.extra", "kfp_mlops_model.json"), "w") as f:
-        json.dump({"task": "classification", "label": "species", "features": ["x"]}, f)
-    return path
+from tests.components.schemas import save_tiny_model
 
 
 def write_blessing(path: str, blessed: bool, reasons) -> str:
@@ -75,7 +57,8 @@ def write_dataset(path: str) -> str:
 def inputs(tmp_path_factory):
     """Folders as upstream components write them; copy before changing any."""
     root = tmp_path_factory.mktemp("push_inputs")
-    model = save_tiny_model(str(root / "model"))
+    model = save_tiny_model(str(root / "model"), {"task": "classification", "label": "species",
+                                                  "features": ["x"]})
     model_b = str(root / "model_b")
     shutil.copytree(model, model_b)
     with open(os.path.join(model_b, "assets.extra", "kfp_mlops_model.json"), "w") as f:
