@@ -150,29 +150,53 @@ def load_schema(path: str):
 def compute_statistics(dataset_dir: str, split: str, options=None,
                        batch_rows: int = DEFAULT_BATCH_ROWS, skip_columns: Sequence[str] = (),
                        workers: int = 0):
-    """Statistics of one split, streamed in batches of ``batch_rows`` through TFDV's combiners
-    on ``workers`` threads (default: one per core, at most four; the result is the same for
-    any number of workers up to the sketches' approximation).
+    """Statistics of one split: a ``DatasetFeatureStatisticsList`` whose single dataset is
+    named ``split`` (see :func:`compute_split_statistics`)."""
+    return compute_split_statistics(dataset_dir, [split], options, batch_rows, skip_columns,
+                                    workers)[split]
 
-    Returns a ``DatasetFeatureStatisticsList`` whose single dataset is named ``split``.
+
+def compute_split_statistics(dataset_dir: str, splits: Sequence[str], options=None,
+                             batch_rows: int = DEFAULT_BATCH_ROWS,
+                             skip_columns: Sequence[str] = (), workers: int = 0):
+    """Statistics of each split, streamed in batches of ``batch_rows`` through TFDV's
+    combiners on ``workers`` threads (default: one per core, at most four). The splits go
+    through one pool of threads, so one split's merge and extraction overlap the next one's
+    work; each split's statistics are the same as when it is computed alone, and the same for
+    any number of workers up to the sketches' approximation.
+
+    Returns split -> ``DatasetFeatureStatisticsList`` whose single dataset is named ``split``.
     """
     from kfp_mlops.components._shared import dataset as ds
+    from kfp_mlops.components._shared import flat_stats
     from kfp_mlops.components._shared import tfdv_utils
 
     if options is None:
-        schema = ds.arrow_schema(dataset_dir, split)
+        schema = ds.arrow_schema(dataset_dir, splits[0])
         options = tfdv_utils.stats_options(tfdv_utils.bool_columns(schema))
         skip_columns = tuple(skip_columns) + tuple(tfdv_utils.unsupported_columns(schema))
-    total = ds.num_rows(dataset_dir, split)
+    totals = {s: ds.num_rows(dataset_dir, s) for s in splits}
+    # Integer columns of a narrow range: their quantiles sketch is exact, so it can take
+    # (value, count) pairs (see flat_stats); known from each split's Parquet metadata.
+    exact_ints = {s: flat_stats.exact_int_columns(ds.split_path(dataset_dir, s),
+                                                  options.epsilon) for s in splits}
     started, last_log = time.time(), time.time()
-    with tfdv_utils.statistics_builder(options, skip_columns, workers) as builder:
-        for batch in ds.iter_batches(dataset_dir, split, batch_rows=batch_rows):
-            builder.add(batch)
-            if time.time() - last_log > 30:
-                last_log = time.time()
-                logger.info("statistics of %s: %d/%d rows (%.0f rows/s)", split,
-                            builder.num_rows, total, builder.num_rows / (last_log - started))
-        return builder.result(split)
+    # Smallest split first: the statistics of the small ones are extracted while the
+    # workers go through the largest, so only the last extraction is not overlapped.
+    with tfdv_utils.StatisticsPool(options, skip_columns, workers,
+                                   exact_int_columns=exact_ints) as pool:
+        for split in sorted(splits, key=lambda s: (totals[s], s)):
+            total = totals[split]
+            for batch in ds.iter_batches(dataset_dir, split, batch_rows=batch_rows):
+                pool.add(split, batch)
+                if time.time() - last_log > 30:
+                    last_log = time.time()
+                    done = pool.num_rows[split]
+                    logger.info("statistics of %s: %d/%d rows (%.0f rows/s overall)", split,
+                                done, total, sum(pool.num_rows.values()) / (last_log - started))
+            pool.finish(split)
+        results = pool.results()
+    return {s: results[s] for s in splits}
 
 
 def _statistics_options(dataset_dir: str, curated_schema):
@@ -206,11 +230,10 @@ def _all_statistics(dataset_dir: str, splits: Sequence[str], options, skip: Sequ
         for s in splits:
             result[s] = tfdv_utils.load_statistics(paths[s], s)
     else:
-        for s in splits:
-            started = time.time()
-            result[s] = compute_statistics(dataset_dir, s, options, batch_rows, skip)
-            n = result[s].datasets[0].num_examples
-            logger.info("statistics of %s: %d rows in %.1fs", s, n, time.time() - started)
+        started = time.time()
+        result = compute_split_statistics(dataset_dir, splits, options, batch_rows, skip)
+        logger.info("statistics of %s: %s rows in %.1fs", list(splits),
+                    [result[s].datasets[0].num_examples for s in splits], time.time() - started)
     for s in splits:  # (re)written so that the dataset carries the split's name
         io.write_bytes(paths[s], result[s].SerializeToString())
     return result

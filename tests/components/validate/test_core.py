@@ -145,20 +145,20 @@ def test_threaded_statistics_are_deterministic_and_equal_one_thread(make_dataset
 
 
 def test_a_worker_error_reaches_the_caller():
+    import datetime
+
     import pyarrow as pa
 
     from kfp_mlops.components._shared import tfdv_utils
 
-    builder = tfdv_utils.ParallelStatisticsBuilder(workers=2)
-
-    def broken(batch):
-        raise ValueError("worker 1 could not read its batch")
-
-    builder._builders[1].add = broken
-    with pytest.raises(ValueError, match="worker 1 could not read its batch"):
-        for _ in range(20):  # more batches than the queues hold: add() must not block
-            builder.add(pa.RecordBatch.from_pydict({"x": [1.0, 2.0]}))
-        builder.result("train")
+    good = pa.RecordBatch.from_pydict({"x": [1.0, 2.0]})
+    bad = pa.RecordBatch.from_pydict({"x": [datetime.datetime(2024, 1, 1)] * 2})
+    pool = tfdv_utils.StatisticsPool(workers=2)
+    with pytest.raises(TypeError, match="column 'x' has type timestamp"):
+        for i in range(20):  # more batches than the queues hold: add() must not block
+            pool.add("train", good if i % 2 == 0 else bad)  # worker 1 gets the bad ones
+        pool.finish("train")
+        pool.results()
 
 
 def _known(rng, n, x_mean, categories, probabilities):
