@@ -10,12 +10,20 @@ numbers, calling TFDV's own per-type update code on the column's non-null values
 compaction and extraction stay TFDV's, so the statistics are byte-identical to those of
 TFDV's ``add_input`` on the canonical lists (the tests check this on every supported type).
 
-One further saving is exact as well: an integer column whose values span fewer distinct
-values than the quantiles sketch holds before it starts to approximate (its block size,
-about 6,000 values at TFDV's default epsilon) is summarised exactly by the sketch, whatever
-the order and grouping of the values. Such a column's values are fed as (value, count) pairs,
-as TFDV already does for its valency sketch, instead of one entry per row. Which columns
-qualify is decided before reading, from the min/max statistics in the Parquet metadata.
+Three further savings leave the statistics unchanged too: each one gives a sketch, while
+that sketch is exact, the very state it would reach value by value:
+
+* an integer column whose Parquet min/max span fewer values than half the quantiles
+  sketch's block (about 6,000 entries at TFDV's default epsilon) is summarised exactly by
+  that sketch whatever the order and grouping of its values, so it gets (value, count)
+  pairs, as TFDV already does for its valency sketch;
+* a top-k (Misra-Gries) sketch gets (value, count) pairs while its feature's distinct values
+  fit in its buckets (its counts are exact until then), and values one by one from the first
+  batch that would overflow them; the distinct-count (KMV) sketch gets each batch's distinct
+  values, which leave it in the same state as all of them; the string statistics (total
+  length, invalid UTF-8) come from the same counts;
+* extraction builds TFDV's equi-width histograms on arrays rather than by walking a
+  protobuf one bucket pair at a time (:func:`equi_width_histogram`: the same protobuf).
 
 Everything here relies on TFDV's internals, so it is used only with the TFDV version it was
 tested with (:data:`TESTED_TFDV`); with any other version, or for generators, options and
@@ -164,7 +172,7 @@ def _add_grouped_string_stats(string_stats, grouped) -> bool:
 
 def _plain(values) -> bool:
     """True when no value is one the Misra-Gries sketch replaces by a placeholder (over
-    TFDV's large-string threshold, or not UTF-8): it does so only for unweighted input."""
+    TFDV's large-string threshold, or not UTF-8): weighted input does not get them."""
     import pyarrow as pa
     import pyarrow.compute as pc
     from tensorflow_data_validation.statistics.generators import \
