@@ -205,6 +205,11 @@ class FlatFeeder:
                                    topk._num_rank_histogram_buckets)
                                if topk is not None else 0)
 
+    @staticmethod
+    def available() -> bool:
+        """True when the installed TFDV is the version this path was tested with."""
+        return _tested_tfdv()
+
     @classmethod
     def for_generators(cls, generators: Sequence, exact_ints: Iterable[str] = ()
                        ) -> Optional[Tuple["FlatFeeder", int, Optional[int]]]:

@@ -171,6 +171,8 @@ def compute_split_statistics(dataset_dir: str, splits: Sequence[str], options=No
     from kfp_mlops.components._shared import flat_stats
     from kfp_mlops.components._shared import tfdv_utils
 
+    if not splits:
+        return {}
     if options is None:
         schema = ds.arrow_schema(dataset_dir, splits[0])
         options = tfdv_utils.stats_options(tfdv_utils.bool_columns(schema))
@@ -180,6 +182,11 @@ def compute_split_statistics(dataset_dir: str, splits: Sequence[str], options=No
     # (value, count) pairs (see flat_stats); known from each split's Parquet metadata.
     exact_ints = {s: flat_stats.exact_int_columns(ds.split_path(dataset_dir, s),
                                                   options.epsilon) for s in splits}
+    logger.info("statistics of %s on %d threads, %s; exact integer quantiles for %s",
+                list(splits), workers or tfdv_utils.default_workers(),
+                "flat columns fed to TFDV's combiners" if flat_stats.FlatFeeder.available()
+                else "TFDV's general path (not the TFDV version the flat path was tested with)",
+                {s: sorted(c) for s, c in exact_ints.items()})
     started, last_log = time.time(), time.time()
     # Smallest split first: the statistics of the small ones are extracted while the
     # workers go through the largest, so only the last extraction is not overlapped.
