@@ -19,8 +19,6 @@ logger = logging.getLogger(__name__)
 TARGETS = ("vertex", "kubeflow")
 
 # Google Cloud label values: at most 63 lowercase letters, digits, '_' and '-'.
-_PROJECT_RE = re.compile(r"^([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_REGION_RE = re.compile(r"^[a-z]+(-[a-z]+)+[0-9]+$")
 _REPOSITORY_RE = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _GCS_RE = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](/.*)?$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -58,12 +56,9 @@ def run_labels(commit: Optional[str] = None) -> Dict[str, str]:
 
 
 def check_project_region(project: str, region: str) -> None:
-    if not project or not _PROJECT_RE.match(project):
-        raise ValueError(f"--project {project!r}: expected a Google Cloud project id such as "
-                         "my-project (6 to 30 lowercase letters, digits and '-')")
-    if not region or not _REGION_RE.match(region):
-        raise ValueError(f"--region {region!r}: expected a Google Cloud region such as "
-                         "europe-west4 or us-central1")
+    from kfp_mlops.components._shared import gcp
+
+    gcp.check_project_region(project, region, "--project", "--region")
 
 
 def vertex_request(pipeline: str, spec_path: str, *, project: str, region: str,

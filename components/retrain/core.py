@@ -33,8 +33,6 @@ TRAINING = "training"
 TARGETS = ("local", "vertex")
 #: Training parameters this component sets itself.
 _OWN = ("data_uri", "label_column", "model_name", "registry_uri")
-_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_REGION = re.compile(r"^[a-z]+(-[a-z]+)+[0-9]+$")
 
 
 class RetrainError(ValueError):
@@ -90,6 +88,8 @@ def check_settings(target: str, retrain_data_uri: str, label_column: str, model_
                    registry_uri: str, training_template_uri: str = "", project: str = "",
                    region: str = "", pipeline_root: str = "") -> None:
     """Raises :class:`RetrainError` naming every setting retraining would need and lacks."""
+    from kfp_mlops.components._shared import gcp
+
     if target not in TARGETS:
         raise RetrainError(f"retrain_target {target!r}: expected one of {', '.join(TARGETS)}")
     needed = {"retrain_data_uri": retrain_data_uri, "label_column": label_column,
@@ -102,11 +102,7 @@ def check_settings(target: str, retrain_data_uri: str, label_column: str, model_
         raise RetrainError(f"retrain_on_drift with retrain_target={target!r} needs "
                            f"{', '.join(missing)}")
     if target == "vertex":
-        if not _PROJECT.match(project):
-            raise RetrainError(f"project {project!r} is not a Google Cloud project id")
-        if not _REGION.match(region):
-            raise RetrainError(f"region {region!r} is not a Google Cloud region "
-                               "(e.g. europe-west4)")
+        gcp.check_project_region(project, region, error=RetrainError)
         if not pipeline_root.startswith("gs://"):
             raise RetrainError(f"pipeline_root {pipeline_root!r}: Vertex AI needs a gs:// "
                                "folder")

@@ -99,7 +99,7 @@ def test_vertex_generated_job_id(tmp_path):
 
 
 @pytest.mark.parametrize("change,message", [
-    ({"project": "P"}, "not a Google Cloud project id"),
+    ({"project": "P"}, "project 'P': expected a Google Cloud project id"),
     ({"pipeline_root": "/tmp/root"}, "needs a gs:// folder"),
     ({"training_template_uri": "nowhere.yaml"}, "expected a compiled training.yaml"),
     ({"target": "kubeflow"}, "expected one of local, vertex"),
