@@ -533,10 +533,6 @@ def read_report(report_dir: str) -> Dict[str, Any]:
 # HTML report
 # --------------------------------------------------------------------------------------
 
-
-
-
-
 def _summary_cell(row: Optional[Dict[str, Any]]) -> str:
     if row is None:
         return "<span class='muted'>absent</span>"
