@@ -290,3 +290,20 @@ def test_faster_extraction_is_undone_on_exit():
                 flat_stats.equi_width_histogram
             raise RuntimeError("extraction failed")
     assert quantiles_util.generate_equi_width_histogram is original
+
+
+def test_identical_across_compactions():
+    """Accumulators compacted along the way (every million rows in use) stay identical."""
+    from kfp_mlops.components._shared import tfdv_utils
+
+    batches = _mixed_batches(n=24_000, batch_rows=3_000, seed=9)
+    options = tfdv_utils.stats_options(["flag"])
+    built = []
+    for flat in (True, False):
+        builder = tfdv_utils.StatisticsBuilder(
+            options, compact_every_rows=7_000, flat_path=flat,
+            exact_int_columns=["int_narrow", "int_big"] if flat else ())
+        for batch in batches:
+            builder.add(batch)
+        built.append(builder.result("data"))
+    _assert_identical(*built)
