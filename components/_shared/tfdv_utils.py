@@ -274,17 +274,23 @@ class StatisticsBuilder:
 
     def result(self, name: str = ""):
         """The ``DatasetFeatureStatisticsList`` of everything added; its dataset is ``name``."""
-        from tensorflow_data_validation.statistics import stats_impl
+        return _extract_statistics(self._accumulators, self._generators, name, self.num_rows)
 
-        from kfp_mlops.components._shared import flat_stats
 
-        with flat_stats.faster_extraction():
-            stats = stats_impl.extract_statistics_output(self._accumulators, self._generators)
-        if not stats.datasets:
-            stats.datasets.add()
-        stats.datasets[0].name = name
-        stats.datasets[0].num_examples = self.num_rows
-        return stats
+def _extract_statistics(accumulators, generators, name: str, num_rows: int):
+    """TFDV's extraction of ``accumulators`` into a ``DatasetFeatureStatisticsList`` whose
+    single dataset is ``name`` with ``num_rows`` examples."""
+    from tensorflow_data_validation.statistics import stats_impl
+
+    from kfp_mlops.components._shared import flat_stats
+
+    with flat_stats.faster_extraction():
+        stats = stats_impl.extract_statistics_output(accumulators, generators)
+    if not stats.datasets:
+        stats.datasets.add()
+    stats.datasets[0].name = name
+    stats.datasets[0].num_examples = num_rows
+    return stats
 
 
 def default_workers() -> int:
@@ -379,23 +385,14 @@ class StatisticsPool:
     def _extract(self, key) -> None:
         """Merges ``key``'s parts in part order and extracts its statistics (caller's thread:
         the workers go on with other streams' batches meanwhile)."""
-        from tensorflow_data_validation.statistics import stats_impl
-
-        from kfp_mlops.components._shared import flat_stats
-
         with self._lock:
             parts = self._parts.pop(key)
         ordered = [parts[i] for i in range(self._workers)]
         generators = ordered[0]._generators
         merged = [gen.merge_accumulators([b._accumulators[k] for b in ordered])
                   for k, gen in enumerate(generators)]
-        with flat_stats.faster_extraction():
-            stats = stats_impl.extract_statistics_output(merged, generators)
-        if not stats.datasets:
-            stats.datasets.add()
-        stats.datasets[0].name = self._names[key]
-        stats.datasets[0].num_examples = self.num_rows[key]
-        self._results[key] = stats
+        self._results[key] = _extract_statistics(merged, generators, self._names[key],
+                                                  self.num_rows[key])
 
     def _extract_ready(self, wait: bool) -> None:
         """Extracts the streams whose parts are all in; with ``wait``, every finished one."""
