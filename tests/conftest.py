@@ -23,3 +23,42 @@ def penguins_dataset(tmp_path_factory, penguins_csv) -> str:
     out = str(tmp_path_factory.mktemp("penguins") / "dataset")
     core.ingest(penguins_csv, out, label_column="species")
     return out
+
+
+# ------------------------------------------------------------------ object stores on loopback
+# Never let google-auth probe the metadata server (169.254.169.254) from a test.
+os.environ["NO_GCE_CHECK"] = "True"
+
+
+@pytest.fixture(scope="session")
+def s3_env():
+    """moto's S3 server on 127.0.0.1: the environment variables that point clients at it."""
+    from tests.support import object_stores
+
+    with object_stores.s3_server() as env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+def gcs_env():
+    """The Cloud Storage emulator on 127.0.0.1: the environment variables that point clients at it."""
+    from tests.support import object_stores
+
+    with object_stores.gcs_server() as env:
+        yield env
+
+
+@pytest.fixture(params=["s3", "gs"])
+def object_store(request, monkeypatch):
+    """``(scheme, env, bucket)`` for a fresh bucket on each loopback object store, with the
+    environment set so that this process and the tasks it starts reach that server."""
+    import uuid
+
+    from tests.support import object_stores
+
+    env = request.getfixturevalue("s3_env" if request.param == "s3" else "gcs_env")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    object_stores.make_bucket(env, bucket)
+    return request.param, env, bucket
