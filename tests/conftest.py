@@ -48,17 +48,27 @@ def gcs_env():
         yield env
 
 
-@pytest.fixture(params=["s3", "gs"])
-def object_store(request, monkeypatch):
-    """``(scheme, env, bucket)`` for a fresh bucket on each loopback object store, with the
-    environment set so that this process and the tasks it starts reach that server."""
+@pytest.fixture
+def bucket_on(request, monkeypatch):
+    """``bucket_on("s3" | "gs") -> (env, bucket)``: a fresh bucket on that loopback object
+    store, with the environment set so this process and the tasks it starts reach it."""
     import uuid
 
     from tests.support import object_stores
 
-    env = request.getfixturevalue("s3_env" if request.param == "s3" else "gcs_env")
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    bucket = f"test-{uuid.uuid4().hex[:12]}"
-    object_stores.make_bucket(env, bucket)
+    def make(scheme: str):
+        env = request.getfixturevalue({"s3": "s3_env", "gs": "gcs_env"}[scheme])
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        bucket = f"test-{uuid.uuid4().hex[:12]}"
+        object_stores.make_bucket(env, bucket)
+        return env, bucket
+
+    return make
+
+
+@pytest.fixture(params=["s3", "gs"])
+def object_store(request, bucket_on):
+    """``(scheme, env, bucket)`` for a fresh bucket on each loopback object store."""
+    env, bucket = bucket_on(request.param)
     return request.param, env, bucket

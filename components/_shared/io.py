@@ -1,10 +1,32 @@
-"""File helpers for local paths and ``gs://`` URIs, and writes that never leave half a file.
+"""One I/O layer for local paths, ``gs://`` and ``s3://`` URIs, and writes that never leave
+half a file.
 
-Pure Python plus pyarrow (imported lazily): no kfp import.
+Every location a user gives (``data_uri``, ``registry_uri``, ``schema_uri``, a trainer
+module, report folders) goes through this module, which reads and writes it with fsspec:
+the local file system, gcsfs for ``gs://`` and s3fs for ``s3://``. Nothing else in the
+package opens a user-given location with another library.
 
-On Vertex AI and Kubeflow, artifact paths are local paths (Vertex mounts ``gs://`` buckets
-under ``/gcs/``); only user-given sources such as ``data_uri`` arrive as ``gs://`` URIs, and
-those are read through pyarrow's file systems.
+Endpoints and credentials come from the standard places, so MinIO and emulators work
+unchanged:
+
+* S3: ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` (MinIO, Kubeflow's artifact store,
+  moto), credentials from botocore's usual chain (``AWS_ACCESS_KEY_ID`` ..., a profile, an
+  IAM role);
+* Cloud Storage: ``STORAGE_EMULATOR_HOST`` for an emulator, with anonymous credentials (so
+  google-auth never probes the metadata server); otherwise Application Default Credentials.
+
+Artifact folders that the Kubeflow launcher or Vertex AI hand a task are local paths (Vertex
+mounts buckets under ``/gcs/``); :func:`output_dir`, :func:`write_json` and friends write
+those atomically. User-given ``/gcs/bucket/...`` locations are read as ``gs://bucket/...``
+(:func:`canonical_uri`): the mount is Cloud Storage FUSE, which has neither atomic renames
+nor preconditions, so the registry talks to Cloud Storage itself.
+
+Object stores have no atomic rename. What they do have, and what :func:`create_exclusive`
+uses: a single object is written whole or not at all, and a write can be made conditional on
+the object not existing yet (Cloud Storage ``ifGenerationMatch=0``, S3 ``If-None-Match: *``;
+locally a hard link, which fails when the name exists).
+
+Pure Python; fsspec, gcsfs, s3fs and pyarrow are imported inside functions. No kfp import.
 """
 from __future__ import annotations
 
@@ -14,6 +36,7 @@ import hashlib
 import json
 import logging
 import os
+import posixpath
 import shutil
 import tempfile
 import uuid
@@ -22,7 +45,9 @@ from typing import Any, Iterator, List, Tuple
 logger = logging.getLogger(__name__)
 
 GCS_PREFIX = "gs://"
+S3_PREFIX = "s3://"
 FILE_PREFIX = "file://"
+REMOTE_PREFIXES = (GCS_PREFIX, S3_PREFIX)
 # Where Vertex AI Pipelines mounts Cloud Storage; renames there are not atomic.
 GCS_FUSE_ROOT = "/gcs/"
 _GLOB_CHARS = set("*?[")
@@ -30,6 +55,15 @@ _GLOB_CHARS = set("*?[")
 
 def is_gcs(uri: str) -> bool:
     return uri.startswith(GCS_PREFIX)
+
+
+def is_s3(uri: str) -> bool:
+    return uri.startswith(S3_PREFIX)
+
+
+def is_remote(uri: str) -> bool:
+    """True for an object-store URI (``gs://``, ``s3://``)."""
+    return uri.startswith(REMOTE_PREFIXES)
 
 
 def strip_file_scheme(uri: str) -> str:
@@ -47,7 +81,7 @@ def to_mount_path(uri: str, mount: str = GCS_FUSE_ROOT) -> str:
 def from_mount_path(path: str, mount: str = GCS_FUSE_ROOT) -> str:
     """``/gcs/bucket/path`` -> ``gs://bucket/path``, for what reads Cloud Storage itself (Beam
     workers, Vertex AI); a ``gs://`` URI or a path off the mount is returned as is."""
-    if is_gcs(path):
+    if is_remote(path):
         return path
     path = strip_file_scheme(path)
     mount = mount.rstrip("/") + "/"
@@ -57,21 +91,95 @@ def from_mount_path(path: str, mount: str = GCS_FUSE_ROOT) -> str:
     return path
 
 
+def canonical_uri(uri: str) -> str:
+    """A user-given location as this layer addresses it.
+
+    ``gs://`` and ``s3://`` URIs stay as they are (without a trailing ``/``); a path on the
+    Vertex AI Cloud Storage mount becomes its ``gs://`` URI; ``file://`` URIs and relative
+    paths become absolute local paths.
+
+    Raises:
+        ValueError: an empty location, or a scheme this layer does not read.
+    """
+    if not isinstance(uri, str) or not uri.strip():
+        raise ValueError("expected a local path, a gs:// or an s3:// URI, got an empty value")
+    uri = uri.strip()
+    if is_remote(uri):
+        scheme, rest = uri.split("://", 1)
+        if not rest.split("/", 1)[0]:
+            raise ValueError(f"{uri!r}: expected {scheme}://BUCKET/PATH")
+        return f"{scheme}://{rest.rstrip('/')}" if rest.rstrip("/") else uri
+    if "://" in uri and not uri.startswith(FILE_PREFIX):
+        raise ValueError(f"{uri!r}: unsupported scheme; expected a local path, file://, "
+                         "gs:// or s3://")
+    return from_mount_path(os.path.abspath(strip_file_scheme(uri)))
+
+
+def join(uri: str, *parts: str) -> str:
+    """Joins path parts onto a local path or an object-store URI."""
+    if is_remote(uri):
+        return posixpath.join(uri, *parts)
+    return os.path.join(uri, *parts)
+
+
 def has_glob(uri: str) -> bool:
     return any(c in _GLOB_CHARS for c in uri)
 
 
-def filesystem_for(uri: str) -> Tuple[Any, str]:
-    """Returns ``(pyarrow FileSystem, path within it)`` for a local path or ``gs://`` URI."""
-    from pyarrow import fs
+def filesystem(uri: str) -> Tuple[Any, str]:
+    """``(fsspec file system, path within it)`` for a local path or an object-store URI.
+
+    Instances are cached by fsspec per endpoint, so tests that point the environment at
+    another server get another instance.
+    """
+    import fsspec
 
     if is_gcs(uri):
-        return fs.GcsFileSystem(), uri[len(GCS_PREFIX):]
-    return fs.LocalFileSystem(), os.path.abspath(strip_file_scheme(uri))
+        emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
+        # With an emulator, anonymous credentials: google-auth must not look for real ones
+        # (that lookup probes the metadata server when nothing else is configured).
+        options = {"token": "anon", "endpoint_url": emulator} if emulator else {}
+        return fsspec.filesystem("gs", **options), uri[len(GCS_PREFIX):]
+    if is_s3(uri):
+        endpoint = (os.environ.get("AWS_ENDPOINT_URL_S3")
+                    or os.environ.get("AWS_ENDPOINT_URL") or None)
+        options = {"endpoint_url": endpoint} if endpoint else {}
+        return fsspec.filesystem("s3", **options), uri[len(S3_PREFIX):]
+    return fsspec.filesystem("file"), os.path.abspath(strip_file_scheme(uri))
 
 
 def _display(uri: str, path: str) -> str:
-    return GCS_PREFIX + path if is_gcs(uri) else path
+    for prefix in REMOTE_PREFIXES:
+        if uri.startswith(prefix):
+            return prefix + path
+    return path
+
+
+def exists(uri: str) -> bool:
+    fs, path = filesystem(uri)
+    return fs.exists(path)
+
+
+def isdir(uri: str) -> bool:
+    fs, path = filesystem(uri)
+    return fs.isdir(path)
+
+
+def isfile(uri: str) -> bool:
+    fs, path = filesystem(uri)
+    return fs.isfile(path)
+
+
+def listdir(uri: str) -> List[str]:
+    """Names (not paths) directly inside a folder, sorted; [] when it does not exist."""
+    fs, path = filesystem(uri)
+    try:
+        entries = fs.ls(path, detail=False)
+    except FileNotFoundError:
+        return []
+    names = {posixpath.basename(str(e).rstrip("/")) for e in entries}
+    names.discard("")
+    return sorted(n for n in names if str(posixpath.join(path, n)).rstrip("/") != path.rstrip("/"))
 
 
 def expand(uri: str, suffixes: Tuple[str, ...] = ()) -> List[str]:
@@ -84,32 +192,32 @@ def expand(uri: str, suffixes: Tuple[str, ...] = ()) -> List[str]:
     Raises:
         FileNotFoundError: nothing matches ``uri``.
     """
-    from pyarrow import fs
-
-    filesystem, path = filesystem_for(uri)
+    fs, path = filesystem(uri)
     if has_glob(path):
         # Only the last component may hold a pattern; list its folder and match names.
-        folder, pattern = os.path.split(path)
+        folder, pattern = posixpath.split(path)
         if has_glob(folder):
             raise ValueError(f"{uri!r}: only the file name may contain a wildcard, "
                              "not the folders above it")
         try:
-            infos = filesystem.get_file_info(fs.FileSelector(folder, allow_not_found=True))
+            infos = fs.ls(folder, detail=True)
+        except FileNotFoundError:
+            infos = []
         except OSError as e:
             raise FileNotFoundError(f"cannot list {_display(uri, folder)!r}: {e}") from e
-        found = [i.path for i in infos
-                 if i.type == fs.FileType.File and fnmatch.fnmatch(os.path.basename(i.path), pattern)]
+        found = [i["name"] for i in infos if i.get("type") == "file"
+                 and fnmatch.fnmatch(posixpath.basename(i["name"]), pattern)]
         if not found:
             raise FileNotFoundError(f"no file matches {uri!r}")
         return sorted(_display(uri, p) for p in found)
-    info = filesystem.get_file_info(path)
-    if info.type == fs.FileType.NotFound:
-        raise FileNotFoundError(f"{uri!r} does not exist")
-    if info.type == fs.FileType.Directory:
-        infos = filesystem.get_file_info(fs.FileSelector(path))
-        found = [i.path for i in infos if i.type == fs.FileType.File
-                 and not os.path.basename(i.path).startswith((".", "_"))
-                 and (not suffixes or i.path.lower().endswith(suffixes))]
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{uri!r} does not exist") from None
+    if info.get("type") == "directory":
+        found = [i["name"] for i in fs.ls(path, detail=True) if i.get("type") == "file"
+                 and not posixpath.basename(i["name"]).startswith((".", "_"))
+                 and (not suffixes or i["name"].lower().endswith(suffixes))]
         if not found:
             want = " or ".join(suffixes) if suffixes else "any"
             raise FileNotFoundError(f"directory {uri!r} holds no {want} files")
@@ -118,9 +226,156 @@ def expand(uri: str, suffixes: Tuple[str, ...] = ()) -> List[str]:
 
 
 def open_input(uri: str):
-    """Opens a local or ``gs://`` file for binary reading (a seekable pyarrow file)."""
-    filesystem, path = filesystem_for(uri)
-    return filesystem.open_input_file(path)
+    """Opens a local or object-store file for binary, seekable reading."""
+    if not is_remote(uri):
+        return open(os.path.abspath(strip_file_scheme(uri)), "rb")
+    fs, path = filesystem(uri)
+    return fs.open(path, "rb")
+
+
+def read_bytes(uri: str) -> bytes:
+    if not is_remote(uri):
+        with open(strip_file_scheme(uri), "rb") as f:
+            return f.read()
+    fs, path = filesystem(uri)
+    return fs.cat_file(path)
+
+
+def read_text(uri: str) -> str:
+    return read_bytes(uri).decode("utf-8")
+
+
+def remove(uri: str, recursive: bool = False) -> None:
+    """Removes a file (or, with ``recursive``, a folder); a missing one is not an error."""
+    if not is_remote(uri):
+        path = strip_file_scheme(uri)
+        if recursive and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+        return
+    fs, path = filesystem(uri)
+    with contextlib.suppress(FileNotFoundError):
+        fs.rm(path, recursive=recursive)
+
+
+def create_exclusive(uri: str, data: bytes) -> bool:
+    """Writes ``data`` to ``uri`` only if nothing is there yet; returns False if something is.
+
+    The whole object appears at once or not at all, and of two writers racing for one name
+    exactly one wins:
+
+    * Cloud Storage: an upload with ``ifGenerationMatch=0`` ("Request preconditions",
+      https://cloud.google.com/storage/docs/request-preconditions), which gcsfs sends for
+      ``mode="create"``;
+    * S3: ``PutObject`` with ``If-None-Match: *`` ("Conditional writes",
+      https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html),
+      answered 412 when the key exists;
+    * local: the data is written to a temporary sibling and hard-linked to the name;
+      ``link(2)`` fails with EEXIST when the name exists.
+    """
+    if is_gcs(uri):
+        fs, path = filesystem(uri)
+        try:
+            fs.pipe_file(path, data, mode="create")
+        except FileExistsError:
+            return False
+        return True
+    if is_s3(uri):
+        fs, path = filesystem(uri)
+        try:
+            fs.pipe_file(path, data, IfNoneMatch="*")
+        except FileExistsError:
+            return False
+        except OSError as e:  # a 412 that s3fs did not translate
+            if "PreconditionFailed" in str(e) or "412" in str(e):
+                return False
+            raise
+        return True
+    path = os.path.abspath(strip_file_scheme(uri))
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+
+
+def put_dir(local_dir: str, uri: str) -> None:
+    """Copies a local folder's files to ``uri`` (a local path or an object-store prefix)."""
+    if not is_remote(uri):
+        shutil.copytree(local_dir, strip_file_scheme(uri), dirs_exist_ok=True)
+        return
+    fs, path = filesystem(uri)
+    files = []
+    for folder, _, names in os.walk(local_dir):
+        for name in sorted(names):
+            full = os.path.join(folder, name)
+            files.append((full, posixpath.join(path, os.path.relpath(full, local_dir)
+                                               .replace(os.sep, "/"))))
+    if files:
+        fs.put([f for f, _ in files], [t for _, t in files])
+
+
+def put_file(local_path: str, uri: str) -> None:
+    """Copies one local file to ``uri``."""
+    if not is_remote(uri):
+        target = strip_file_scheme(uri)
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        shutil.copyfile(local_path, target)
+        return
+    fs, path = filesystem(uri)
+    fs.put_file(local_path, path)
+
+
+def get_dir(uri: str, local_dir: str) -> str:
+    """Copies the files under ``uri`` into ``local_dir`` (created); returns ``local_dir``."""
+    if not is_remote(uri):
+        shutil.copytree(strip_file_scheme(uri), local_dir, dirs_exist_ok=True)
+        return local_dir
+    fs, path = filesystem(uri)
+    found = fs.find(path)
+    if not found:
+        raise FileNotFoundError(f"{uri!r} holds no files")
+    os.makedirs(local_dir, exist_ok=True)
+    base = path.rstrip("/") + "/"
+    sources, targets = [], []
+    for name in found:
+        rel = name[len(base):] if name.startswith(base) else posixpath.basename(name)
+        target = os.path.join(local_dir, *rel.split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        sources.append(name)
+        targets.append(target)
+    fs.get(sources, targets)
+    return local_dir
+
+
+@contextlib.contextmanager
+def local_copy(uri: str) -> Iterator[str]:
+    """Yields a local path holding what ``uri`` names: the path itself when it is local, else
+    a temporary copy of the file or folder (removed afterwards)."""
+    if not is_remote(uri):
+        yield os.path.abspath(strip_file_scheme(uri))
+        return
+    fs, path = filesystem(uri)
+    with tempfile.TemporaryDirectory(prefix="kfp-mlops-") as tmp:
+        target = os.path.join(tmp, posixpath.basename(path.rstrip("/")) or "data")
+        if fs.isdir(path):
+            get_dir(uri, target)
+        else:
+            fs.get_file(path, target)
+        yield target
 
 
 def _is_on_fuse(path: str) -> bool:
@@ -161,7 +416,12 @@ def output_dir(path: str) -> Iterator[str]:
 
 
 def write_bytes(path: str, data: bytes) -> None:
-    """Writes ``data`` to ``path`` atomically (a temporary sibling, then a rename)."""
+    """Writes ``data`` to ``path`` atomically: locally a temporary sibling, then a rename; on
+    an object store one PUT, which readers see whole or not at all."""
+    if is_remote(path):
+        fs, key = filesystem(path)
+        fs.pipe_file(key, data)
+        return
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     tmp = os.path.join(parent, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
@@ -186,7 +446,9 @@ def write_json(path: str, obj: Any) -> None:
 
 
 def read_json(path: str) -> Any:
-    with open(path, encoding="utf-8") as f:
+    if is_remote(path):
+        return json.loads(read_text(path))
+    with open(strip_file_scheme(path), encoding="utf-8") as f:
         return json.load(f)
 
 
