@@ -25,9 +25,31 @@ def penguins_dataset(tmp_path_factory, penguins_csv) -> str:
     return out
 
 
-# ------------------------------------------------------------------ object stores on loopback
+# ------------------------------------------------------------------ nothing leaves loopback
 # Never let google-auth probe the metadata server (169.254.169.254) from a test.
 os.environ["NO_GCE_CHECK"] = "True"
+# This process and every Python process it starts (kfp.local tasks, servers, workers) refuse
+# and record connections off loopback (tests/support/loopback_only/sitecustomize.py).
+_NET_GUARD = str(ROOT / "tests" / "support" / "loopback_only")
+_NET_LOG = os.path.join(__import__("tempfile").mkdtemp(prefix="kfp-mlops-net-"), "refused.log")
+os.environ["KFP_MLOPS_NET_LOG"] = _NET_LOG
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [_NET_GUARD] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+__import__("tests.support.loopback_only.sitecustomize", fromlist=["install"]).install()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fails the run when any process tried to connect off loopback, even if it coped."""
+    if os.path.exists(_NET_LOG) and os.path.getsize(_NET_LOG):
+        with open(_NET_LOG, encoding="utf-8") as f:
+            attempts = f.read()
+        session.config.get_terminal_writer().line(
+            "\nconnections off loopback were attempted (and refused):\n" + attempts[:20000],
+            red=True)
+        session.exitstatus = 1
+
+
+# ------------------------------------------------------------------ object stores on loopback
 
 
 @pytest.fixture(scope="session")
