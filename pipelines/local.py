@@ -6,7 +6,9 @@
 
 The summary records, per task, its status, wall time and every output (artifact URI and
 metadata, or parameter value). It is gathered by wrapping kfp.local's task dispatcher, the
-one place every task passes through.
+one place every task passes through. The same wrapper holds each task's executor output to
+the rules of the Kubeflow launcher (:mod:`kfp_mlops.pipelines.launcher_contract`), which
+kfp.local does not apply: an output Kubeflow could not record fails the task here too.
 """
 import contextlib
 import dataclasses
@@ -28,6 +30,7 @@ class TaskRecord:
     status: str = "RUNNING"
     seconds: float = 0.0
     outputs: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    error: str = ""
 
 
 @dataclasses.dataclass
@@ -76,28 +79,119 @@ def _describe(value: Any) -> Any:
     return value
 
 
+# What the wrapper needs from kfp.local's dispatcher, and the helpers it uses to find a task's
+# executor output (kfp 2.13 ``task_dispatcher.run_single_task_implementation`` and
+# ``executor_input_utils``). If a kfp release changes them, every local run stops here rather
+# than running unchecked.
+_DISPATCH_ARGUMENTS = ("pipeline_resource_name", "component_name", "component_spec",
+                       "arguments", "pipeline_root", "raise_on_error", "block_input_artifact")
+_EXECUTOR_INPUT_HELPERS = ("get_local_task_resource_name", "construct_local_task_root",
+                           "construct_executor_input")
+
+
+def _adapter_problem(task_dispatcher, executor_input_utils) -> str:
+    import inspect
+
+    original = getattr(task_dispatcher, "run_single_task_implementation", None)
+    if original is None:
+        return "kfp.local.task_dispatcher has no run_single_task_implementation"
+    names = set(inspect.signature(original).parameters)
+    missing = [n for n in _DISPATCH_ARGUMENTS if n not in names]
+    if missing:
+        return (f"kfp.local.task_dispatcher.run_single_task_implementation takes no "
+                f"{', '.join(missing)} (it takes {', '.join(sorted(names))})")
+    absent = [n for n in _EXECUTOR_INPUT_HELPERS if not hasattr(executor_input_utils, n)]
+    if absent:
+        return f"kfp.local.executor_input_utils has no {', '.join(absent)}"
+    return ""
+
+
+def _executor_output_path(executor_input_utils, call: Dict[str, Any]) -> str:
+    """Where the task wrote ``executor_output.json``: its executor input's ``outputs.outputFile``,
+    rebuilt with kfp.local's own helpers from the dispatcher's arguments."""
+    task_root = executor_input_utils.construct_local_task_root(
+        pipeline_root=call["pipeline_root"],
+        pipeline_resource_name=call["pipeline_resource_name"],
+        task_resource_name=executor_input_utils.get_local_task_resource_name(
+            call["component_name"]))
+    executor_input = executor_input_utils.construct_executor_input(
+        component_spec=call["component_spec"], arguments=call["arguments"],
+        task_root=task_root, block_input_artifact=False)
+    path = executor_input.outputs.output_file
+    if not path:
+        raise RuntimeError("kfp.local's executor input names no outputs.outputFile; the "
+                           "launcher contract cannot be checked with this kfp version")
+    return path
+
+
+def _parameter_types(component_spec) -> Dict[str, str]:
+    """The component's declared parameter outputs, ``{name: "STRING" | "NUMBER_INTEGER" ...}``."""
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    names = pipeline_spec_pb2.ParameterType.ParameterTypeEnum
+    return {name: names.Name(spec.parameter_type)
+            for name, spec in component_spec.output_definitions.parameters.items()}
+
+
 @contextlib.contextmanager
 def _recording(records: List[TaskRecord]) -> Iterator[None]:
-    """Wraps kfp.local's task dispatcher so each task's status, time and outputs are kept."""
-    from kfp.local import task_dispatcher
+    """Wraps kfp.local's task dispatcher so each task's status, time and outputs are kept, and
+    each successful task's executor output is held to the Kubeflow launcher's rules
+    (:mod:`kfp_mlops.pipelines.launcher_contract`): a violation fails the task, as it would
+    fail on Kubeflow."""
+    import inspect
 
+    from kfp.local import executor_input_utils, status, task_dispatcher
+
+    from kfp_mlops.pipelines import launcher_contract
+
+    problem = _adapter_problem(task_dispatcher, executor_input_utils)
+    if problem:
+        import kfp
+        raise RuntimeError(f"kfp {kfp.__version__}: {problem}; kfp_mlops.pipelines.local is "
+                           "written against kfp.local 2.13 and needs updating")
     original = task_dispatcher.run_single_task_implementation
+    signature = inspect.signature(original)
 
     def wrapped(*args, **kwargs):
-        name = kwargs.get("component_name") or (args[1] if len(args) > 1 else "task")
+        call = signature.bind(*args, **kwargs).arguments
+        name = call["component_name"]
         record = TaskRecord(name=name.replace("comp-", "", 1))
         records.append(record)
         started = time.monotonic()
+
+        def violations():
+            return launcher_contract.check_file(
+                record.name, _executor_output_path(executor_input_utils, call),
+                _parameter_types(call["component_spec"]))
+
         try:
-            outputs, status = original(*args, **kwargs)
+            try:
+                outputs, task_status = original(*args, **kwargs)
+            except Exception:
+                # kfp.local itself cannot read some of what the launcher refuses (a NaN in
+                # metadata fails its MessageToDict): name the violation, not its symptom.
+                found = violations()
+                if not found:
+                    raise
+                outputs, task_status = {}, status.Status.SUCCESS
+            else:
+                found = violations() if task_status == status.Status.SUCCESS else []
         except BaseException:
             record.status = "FAILURE"
             raise
         finally:
             record.seconds = round(time.monotonic() - started, 2)
-        record.status = getattr(status, "name", str(status))
         record.outputs = {k: _describe(v) for k, v in (outputs or {}).items()}
-        return outputs, status
+        if found:
+            record.error = launcher_contract.describe(found)
+            logger.error("Task %s: %s", record.name, record.error)
+            if call["raise_on_error"]:
+                record.status = "FAILURE"
+                raise RuntimeError(f"Task {record.name}: {record.error}")
+            outputs, task_status = {}, status.Status.FAILURE
+        record.status = getattr(task_status, "name", str(task_status))
+        return outputs, task_status
 
     task_dispatcher.run_single_task_implementation = wrapped
     try:
@@ -126,13 +220,20 @@ def run(pipeline_name: str, parameters: Dict[str, Any], output_dir: str,
         output_dir: kfp.local's pipeline root: every task's outputs land below it.
         runner: ``subprocess`` (this interpreter) or ``docker`` (the component images).
     """
+    from kfp_mlops.pipelines import catalog
+
+    return run_pipeline(catalog.get(pipeline_name), parameters, output_dir, runner,
+                        name=pipeline_name)
+
+
+def run_pipeline(pipeline, parameters: Dict[str, Any], output_dir: str,
+                 runner: str = "subprocess", name: str = "") -> RunSummary:
+    """:func:`run` for any ``@dsl.pipeline`` (``name``: how the summary calls it)."""
     import warnings
 
     from kfp import local
 
-    from kfp_mlops.pipelines import catalog
-
-    pipeline = catalog.get(pipeline_name)
+    pipeline_name = name or pipeline.name
     output_dir = os.path.abspath(output_dir)
     os.makedirs(output_dir, exist_ok=True)
     local.init(runner=make_runner(runner), pipeline_root=output_dir, raise_on_error=False)
@@ -153,6 +254,8 @@ def run(pipeline_name: str, parameters: Dict[str, Any], output_dir: str,
             error = f"{type(e).__name__}: {e}"
             logger.error("Pipeline %s could not run: %s", pipeline_name, error)
     failed = error or any(r.status != "SUCCESS" for r in records)
+    if not error:
+        error = "; ".join(r.error for r in records if r.error)
     return RunSummary(
         pipeline=pipeline_name,
         status="FAILURE" if failed else "SUCCESS",
@@ -179,6 +282,8 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"Error: {summary.error}")
     for task in summary.tasks:
         lines.append(f"  {task.name:<12} {task.status:<8} {task.seconds:7.1f} s")
+        if task.error:
+            lines.append(f"      error: {task.error}")
         for name, value in task.outputs.items():
             if isinstance(value, dict) and "uri" in value:
                 lines.append(f"      {name} ({value['type']}): {value['uri']}")
