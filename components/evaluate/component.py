@@ -40,7 +40,8 @@ def evaluate(
             Vertex UIs; empty for regression.
         blessing: Output. ``blessing.json`` ({"blessed", "reasons", "checks", "metrics",
             "champion"}) and ``evaluation.json`` (all metrics, per class and per slice).
-            Metadata: blessed, reasons, champion_version.
+            Metadata: blessed, reasons, champion_version (absent when there was no
+            champion).
         report: Output. An HTML page with the metrics, slices, confusion matrix and the
             blessing reasons.
         label_column: The label; empty takes the label the model was trained on.

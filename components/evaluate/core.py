@@ -146,10 +146,16 @@ class EvaluateResult:
 
     def metadata(self) -> Dict[str, Any]:
         """Metadata for the blessing artifact."""
-        return {"blessed": self.blessed, "reasons": list(self.reasons),
-                "task": self.evaluation.task, "main_metric": MAIN_METRIC[self.evaluation.task],
-                "champion_version": (self.champion or {}).get("version"),
-                "evaluated_rows": self.evaluation.rows}
+        out = {"blessed": self.blessed, "reasons": list(self.reasons),
+               "task": self.evaluation.task, "main_metric": MAIN_METRIC[self.evaluation.task],
+               "evaluated_rows": self.evaluation.rows}
+        # No champion (a first run), no key: the Kubeflow launcher cannot record a top-level
+        # null (kubeflow/pipelines backend/src/v2/metadata/converter.go,
+        # StructValueToMLMDValue); see kfp_mlops.pipelines.launcher_contract.
+        version = (self.champion or {}).get("version")
+        if version is not None:
+            out["champion_version"] = version
+        return out
 
 
 def _defined(v) -> bool:

@@ -137,7 +137,7 @@ class MonitorResult:
     def metadata(self) -> Dict[str, Any]:
         """JSON-serialisable metadata for the output artifacts."""
         top_skew, top_drift = self._top(self.skew), self._top(self.drift)
-        return {
+        out = {
             "drift_detected": self.drift_detected,
             "reasons": self.reasons,
             "finding_count": len(self.findings),
@@ -149,10 +149,17 @@ class MonitorResult:
             "rows": self.rows,
             "max_skew_feature": top_skew.feature if top_skew else "",
             "max_drift_feature": top_drift.feature if top_drift else "",
-            "drift_compared_with": (self.drift_baseline or {}).get("seq"),
             "monitoring_entry": self.monitoring_entry,
-            "monitoring_seq": self.monitoring_seq,
         }
+        # Absent, not null, when there is no value: the Kubeflow launcher cannot record a
+        # top-level null (kubeflow/pipelines backend/src/v2/metadata/converter.go,
+        # StructValueToMLMDValue); see kfp_mlops.pipelines.launcher_contract.
+        compared_with = (self.drift_baseline or {}).get("seq")
+        if compared_with is not None:   # a first monitored batch has nothing to compare with
+            out["drift_compared_with"] = compared_with
+        if self.monitoring_seq is not None:     # not recorded in the registry's history
+            out["monitoring_seq"] = self.monitoring_seq
+        return out
 
     def to_json(self) -> Dict[str, Any]:
         """The whole report (``report.json``): decision, findings, every feature's distances."""

@@ -7,6 +7,7 @@ from kfp.dsl import HTML, Artifact, Dataset, Metrics
 
 from kfp_mlops.components._shared import registry as reg
 from kfp_mlops.components.monitor.component import monitor
+from kfp_mlops.pipelines import launcher_contract
 from tests.components.monitor.conftest import DRIFTED_CSV, SERVING_CSV
 
 
@@ -21,9 +22,15 @@ def artifacts(tmp_path, prefix):
 def test_shell_outputs_and_decision(registry, batch, tmp_path):
     serving = Dataset(name="d", uri=batch(SERVING_CSV, "serving"), metadata={})
     drifted = Dataset(name="d", uri=batch(DRIFTED_CSV, "drifted"), metadata={})
+    first_out = artifacts(tmp_path, "a")
     first = monitor.python_func(dataset=serving, registry_uri=registry, model_name="penguins",
-                                run_name="r1", **artifacts(tmp_path, "a"))
+                                run_name="r1", **first_out)
     assert first.drift_detected is False and first.model_version == "1"
+    # a first batch has nothing to compare drift with: the key is absent, not null
+    assert "drift_compared_with" not in first_out["drift_report"].metadata
+    assert first_out["drift_report"].metadata["monitoring_seq"] == 1
+    for name, artifact in first_out.items():
+        assert launcher_contract.check_metadata("monitor", name, artifact.metadata) == []
 
     out = artifacts(tmp_path, "b")
     second = monitor.python_func(dataset=drifted, registry_uri=registry, model_name="penguins",

@@ -7,6 +7,7 @@ import pytest
 
 from kfp_mlops.components._shared import registry as reg
 from kfp_mlops.components.monitor import core
+from kfp_mlops.pipelines import launcher_contract
 from tests.components.monitor.conftest import DRIFTED_CSV, SERVING_CSV, register_version
 
 FEATURES = ["species", "island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm",
@@ -52,6 +53,9 @@ def test_known_distances(synthetic_registry, batch, outputs, tmp_path):
     assert result.drift_detected
     assert {(f.kind, f.feature) for f in result.findings} == {("skew", "x"), ("skew", "c")}
     assert result.anomalies == []     # the label is missing, and that is expected
+    # a feature with no distance (the label) leaves no null or NaN in what Kubeflow records
+    assert launcher_contract.check_metadata("monitor", "drift_report", result.metadata()) == []
+    assert launcher_contract.check_metadata("monitor", "metrics", result.metrics()) == []
 
 
 def test_same_distribution_is_not_drift(synthetic_registry, batch, outputs):
@@ -142,8 +146,14 @@ def test_per_feature_thresholds(registry, batch, outputs):
 
 
 def test_record_history_off_leaves_no_entry(registry, batch, outputs):
-    run(batch(SERVING_CSV), registry, outputs, record_history=False)
+    result = run(batch(SERVING_CSV), registry, outputs, record_history=False)
     assert reg.monitoring_history(registry, "penguins", 1) == []
+    # nothing recorded, nothing compared: the keys are absent (the launcher refuses a null)
+    meta = result.metadata()
+    assert "monitoring_seq" not in meta and "drift_compared_with" not in meta
+    assert meta["monitoring_entry"] == ""
+    assert launcher_contract.check_metadata("monitor", "drift_report", meta) == []
+    assert launcher_contract.check_metadata("monitor", "metrics", result.metrics()) == []
 
 
 # ------------------------------------------------------------------ bad input
