@@ -27,6 +27,7 @@ import dataclasses
 import importlib
 import importlib.util
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -765,6 +766,15 @@ def train(dataset_dir: str, schema_path: str, model_dir: str, tensorboard_dir: s
         for key, value in details.items():
             if key.startswith(("train_", "eval_")) and isinstance(value, (int, float)):
                 metrics.setdefault(key, float(value))
+        # A diverged model (or a trainer module) can score NaN or Infinity; those cannot be
+        # recorded on Kubeflow (protobuf JSON has no such numbers; see
+        # kfp_mlops.pipelines.launcher_contract): undefined, so left out, and said so.
+        undefined = sorted(k for k, v in metrics.items() if not math.isfinite(v))
+        if undefined:
+            logger.warning("metrics %s are not finite numbers (%s), so they are left out; a "
+                           "model that diverged scores NaN", ", ".join(undefined),
+                           {k: metrics[k] for k in undefined})
+            metrics = {k: v for k, v in metrics.items() if k not in undefined}
         result = TrainResult(
             model_dir=model_dir, tensorboard_dir=tensorboard_dir, task=task, label=label,
             label_vocabulary=vocabulary, features=features, trainer=trainer,

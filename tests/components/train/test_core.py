@@ -10,6 +10,7 @@ import pytest
 from kfp_mlops.components._shared import dataset as ds
 from kfp_mlops.components._shared import model_io
 from kfp_mlops.components.train import core
+from kfp_mlops.pipelines import launcher_contract
 
 FEATURES = ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g",
             "sex", "year"]
@@ -269,11 +270,18 @@ def test_user_trainer_module_by_dotted_name(tmp_path, monkeypatch, penguins_data
     package = tmp_path / "acme_models"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "prior.py").write_text(USER_MODULE)
+    # its run_fn also reports metrics of its own, two of them not finite numbers
+    (package / "prior.py").write_text(USER_MODULE.replace(
+        'return {"epochs_run": 1}', 'return {"epochs_run": 1, "train_custom": float("nan"), '
+        '"eval_custom": float("inf"), "train_kept": 0.5}'))
     monkeypatch.syspath_prepend(str(tmp_path))
     result = core.train(penguins_dataset, schema_for("species"), str(tmp_path / "m" / "model"),
                         "", trainer_module="acme_models.prior")
     assert result.trainer == "module:acme_models.prior"
+    # NaN and Infinity cannot be recorded on Kubeflow: left out; finite ones are kept
+    assert result.metrics["train_kept"] == 0.5
+    assert "train_custom" not in result.metrics and "eval_custom" not in result.metrics
+    assert launcher_contract.check_metadata("train", "metrics", result.metrics) == []
     assert model_io.load(result.model_dir).task == "classification"
 
 
