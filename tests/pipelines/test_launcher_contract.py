@@ -201,3 +201,86 @@ def test_a_changed_kfp_local_stops_every_run(monkeypatch, tmp_path):
     monkeypatch.setattr(task_dispatcher, "run_single_task_implementation", renamed)
     with pytest.raises(RuntimeError, match="takes no component_name, component_spec"):
         local.run_pipeline(good, {}, str(tmp_path))
+
+
+def assert_run_passes_the_contract(pipeline_name, output_dir, task_names):
+    """Every task of a finished run wrote an executor output the launcher accepts.
+
+    Re-reads the files themselves (not only the run's status), with the parameter types
+    declared in the compiled pipeline, so a test of a real run shows the check ran on it.
+    """
+    import glob
+    import os
+
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    from kfp_mlops.pipelines import catalog
+
+    enum = pipeline_spec_pb2.ParameterType.ParameterTypeEnum
+    components = catalog.get(pipeline_name).pipeline_spec.components
+    files = {os.path.basename(os.path.dirname(p)): p for p in
+             glob.glob(os.path.join(str(output_dir), "*", "*", lc.EXECUTOR_OUTPUT_FILE))}
+    assert sorted(files) == sorted(task_names), files
+    for task, path in files.items():
+        declared = {n: enum.Name(s.parameter_type) for n, s in
+                    components[f"comp-{task}"].output_definitions.parameters.items()}
+        with open(path, encoding="utf-8") as f:
+            data = lc.parse(f.read())
+        assert data.get("artifacts") or data.get("parameterValues"), path
+        assert lc.check(task, data, declared) == [], path
+
+
+@pytest.fixture
+def regression_csv(tmp_path):
+    """Generated regression data, not penguins: a constant column, missing values, a
+    category, a real-valued target."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    n = 300
+    x = rng.normal(size=n)
+    frame = pd.DataFrame({
+        "x": x, "constant": 1.0,
+        "sparse": np.where(np.arange(n) % 3 == 0, np.nan, rng.random(n)),
+        "colour": rng.choice(["red", "green", "blue"], size=n),
+        "y": 3 * x + rng.normal(scale=0.1, size=n)})
+    path = tmp_path / "regression.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.mark.slow
+def test_generated_regression_data_through_data_validation_passes_the_contract(
+        tmp_path, regression_csv):
+    summary = local.run("data-validation", {"data_uri": regression_csv, "label_column": "y"},
+                        str(tmp_path / "run"))
+    assert summary.status == "SUCCESS", local.format_summary(summary)
+    assert [(t.name, t.error) for t in summary.tasks] == [("ingest", ""), ("validate", "")]
+    assert_run_passes_the_contract("data-validation", tmp_path / "run", ["ingest", "validate"])
+
+    # the end-to-end tests' helper is not vacuous: with a null put in the files, it fails
+    import glob
+    [path] = glob.glob(str(tmp_path / "run" / "*" / "validate" / lc.EXECUTOR_OUTPUT_FILE))
+    data = json.load(open(path))
+    data["artifacts"]["report"]["artifacts"][0]["metadata"]["passed"] = None
+    json.dump(data, open(path, "w"))
+    with pytest.raises(AssertionError, match="passed"):
+        assert_run_passes_the_contract("data-validation", tmp_path / "run",
+                                       ["ingest", "validate"])
+
+
+def test_the_command_exits_non_zero_and_says_which_value(monkeypatch, tmp_path, capsys):
+    from kfp_mlops.pipelines import catalog, cli
+
+    monkeypatch.setitem(catalog.PIPELINES, "contract-bad-null",
+                        "tests.pipelines.test_launcher_contract:bad_null")
+    summary_path = tmp_path / "summary.json"
+    code = cli.main(["run", "contract-bad-null", "--local", "--output-dir", str(tmp_path / "out"),
+                     "--summary-json", str(summary_path)])
+    assert code == 1
+    printed = capsys.readouterr().out
+    assert "Pipeline contract-bad-null: FAILURE" in printed
+    assert "task 'writes-null': artifact 'out' metadata key 'x' = null" in printed
+    summary = json.loads(summary_path.read_text())
+    assert "'x' = null" in summary["error"] and summary["tasks"][0]["status"] == "FAILURE"

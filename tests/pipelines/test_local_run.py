@@ -51,6 +51,8 @@ def test_data_validation_pipeline_on_penguins(tmp_path):
     assert "Pipeline data-validation: SUCCESS" in result.stdout
     assert outputs["statistics"]["uri"] in result.stdout
     assert "anomaly_count = 0" in result.stdout
+    from tests.pipelines.test_launcher_contract import assert_run_passes_the_contract
+    assert_run_passes_the_contract("data-validation", tmp_path / "out", ["ingest", "validate"])
 
 
 def test_failing_pipeline_exits_non_zero(tmp_path):

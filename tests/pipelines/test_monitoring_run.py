@@ -12,6 +12,7 @@ import pytest
 from kfp_mlops.components._shared import registry as reg
 from kfp_mlops.pipelines import local
 from tests.conftest import PENGUINS_CSV, ROOT
+from tests.pipelines.test_launcher_contract import assert_run_passes_the_contract
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +50,10 @@ def test_undrifted_then_drifted_with_local_retraining(trained):
     assert outputs(first, "monitor")["drift_detected"] is False
     assert outputs(first, "ingest")["dataset"]["metadata"]["splits"]["train"] == 150
     assert outputs(first, "retrain")["started"] is False
+    # a first monitored batch has no earlier one to measure drift against: key absent
+    assert "drift_compared_with" not in outputs(first, "monitor")["drift_report"]["metadata"]
+    assert_run_passes_the_contract("monitoring", trained["root"] / "first",
+                                   [t.name for t in first.tasks])
 
     second = monitoring(
         trained, "second", data_uri=DRIFTED_CSV, retrain_on_drift=True,
@@ -83,6 +88,9 @@ def test_undrifted_then_drifted_with_local_retraining(trained):
     assert os.path.isfile(meta["summary_path"])
     assert reg.open_registry(trained["registry"]).resolve("penguins").version == 2
     assert meta["parameters"]["data_uri"] == PENGUINS_CSV
+    assert monitored["drift_report"]["metadata"]["drift_compared_with"] == 1
+    assert_run_passes_the_contract("monitoring", trained["root"] / "second",
+                                   [t.name for t in second.tasks])
 
 
 def test_unknown_model_fails_and_writes_nothing(trained):

@@ -7,6 +7,7 @@ import pytest
 
 from kfp_mlops.components._shared import registry as reg
 from tests.conftest import PENGUINS_CSV
+from tests.pipelines.test_launcher_contract import assert_run_passes_the_contract
 from tests.pipelines.test_local_run import run_cli
 
 pytestmark = pytest.mark.slow
@@ -51,6 +52,15 @@ def test_every_task_succeeds_and_the_model_is_registered(first_run):
     assert tasks["train"]["outputs"]["model"]["uri"] in stdout
 
 
+def test_first_run_without_a_champion_passes_the_launcher_contract(first_run):
+    tmp_path, _, summary, tasks, _ = first_run
+    blessing = tasks["evaluate"]["outputs"]["blessing"]["metadata"]
+    assert any("no champion" in r for r in blessing["reasons"])
+    assert "champion_version" not in blessing          # absent, not null
+    assert summary["error"] == "" and all(t["error"] == "" for t in tasks.values())
+    assert_run_passes_the_contract("training", tmp_path / "first", list(tasks))
+
+
 def test_registry_holds_version_aliases_schema_statistics_evaluation_lineage(first_run):
     _, registry, _, tasks, _ = first_run
     version = reg.LocalRegistry(registry).resolve("penguins", "champion")
@@ -75,6 +85,8 @@ def test_second_run_compares_with_the_champion(first_run):
     _, tasks, stdout = train(tmp_path, registry, "second")
     reasons = tasks["evaluate"]["outputs"]["blessing"]["metadata"]["reasons"]
     assert any(r.startswith("passed champion comparison: accuracy") for r in reasons)
+    assert tasks["evaluate"]["outputs"]["blessing"]["metadata"]["champion_version"] == "1"
+    assert_run_passes_the_contract("training", tmp_path / "second", list(tasks))
     # the same data and seed train the same model: no second version
     assert tasks["push"]["outputs"]["version"] == "1"
     assert "already registered, so no new version" in stdout
