@@ -292,3 +292,36 @@ def test_help(capsys):
                  "--max-concurrent-runs N", "--start-time TIME", "--no-cache",
                  "every task of the monitoring pipeline never reuse an earlier result"):
         assert text in out, text
+
+
+def _readme_commands(prefix):
+    """The README's shell commands starting with ``prefix``, continuation lines joined."""
+    import pathlib
+    import shlex
+
+    text = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    commands = re.findall(rf"^\s*({re.escape(prefix)}(?:.*\\\n)*.*)$", text, re.M)
+    substitutions = {'"$(git rev-parse --short HEAD)"': TAG, "https://KFP_HOST": "https://kfp.test",
+                     "REGISTRY": REGISTRY, "TAG": TAG}
+    out = []
+    for command in commands:
+        command = command.replace("\\\n", " ")
+        for placeholder, value in substitutions.items():
+            command = command.replace(placeholder, value)
+        out.append(shlex.split(command)[1:])
+    return out
+
+
+def test_the_readme_schedules_run_as_written(tmp_path, capsys):
+    commands = _readme_commands(".venv/bin/kfp-mlops schedule monitoring")
+    assert [c[2] for c in commands] == ["--vertex", "--kubeflow"]
+    for argv in commands:
+        with mocked_clients() as clients:
+            assert run_cli(argv + ["--dry-run", "--spec-dir", str(tmp_path)]) == 0, \
+                capsys.readouterr().err
+        assert not any((clients.job.called, clients.schedule.called, clients.kfp.called))
+        printed = json.loads(capsys.readouterr().out)
+        assert printed["action"] == "schedule"
+        caching = printed["job"]["enable_caching"] if printed["target"] == "vertex" else \
+            printed["recurring_run"]["enable_caching"]
+        assert caching is None
