@@ -3,9 +3,12 @@
     kfp-mlops list
     kfp-mlops compile [--output-dir DIR] [--image-registry R] [--image-tag T]
     kfp-mlops run PIPELINE --local [--param NAME=VALUE ...] [--output-dir DIR]
-                  [--summary-json FILE] [--runner subprocess|docker]
+                  [--summary-json FILE] [--runner subprocess|docker] [--no-cache]
     kfp-mlops submit PIPELINE (--vertex --project P --region R --pipeline-root gs://...
-                  | --kubeflow --host URL) [--param NAME=VALUE ...] [--no-cache] [--dry-run]
+                  | --kubeflow --host URL) [--param NAME=VALUE ...] [--cache | --no-cache]
+                  [--experiment NAME] [--dry-run]
+    kfp-mlops schedule PIPELINE (--vertex ... | --kubeflow ...) --cron "0 6 * * *"
+                  [--param NAME=VALUE ...] [--dry-run]
     kfp-mlops publish --project P --region R --repository REPO --image-registry R
     kfp-mlops components [--check]        the per-component YAML catalogue
     kfp-mlops images (build|check) [--engine auto|docker|podman] [--image NAME]
@@ -65,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--runner", choices=("subprocess", "docker"), default="subprocess",
                      help="subprocess: this Python environment; docker: the component images "
                           "(default: %(default)s)")
+    cloud_cli.add_cache_options(run, local=True)
     cloud_cli.add_parsers(sub)
     images_cli.add_parsers(sub)
     return parser
@@ -109,6 +113,9 @@ def _cmd_compile(args) -> int:
 def _cmd_run(args) -> int:
     from kfp_mlops.pipelines import catalog, local
 
+    if args.enable_caching:
+        raise ValueError("--cache: kfp.local has no cache, every task runs every time; "
+                         "--cache and --no-cache choose caching for submit and schedule")
     catalog.get(args.pipeline)
     parameters = local.parse_parameters(args.pipeline, args.param)
     logger.info("Running %s locally (%s runner); outputs under %s", args.pipeline, args.runner,

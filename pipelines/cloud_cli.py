@@ -1,10 +1,15 @@
-"""The cloud commands of ``kfp-mlops``: submit runs, publish templates, compile components.
+"""The cloud commands of ``kfp-mlops``: submit runs, schedule them, publish templates, compile
+components.
 
     kfp-mlops submit PIPELINE --vertex --project P --region R --pipeline-root gs://B/ROOT
                      --image-registry REG [--image-tag T] [--service-account SA]
-                     [--param NAME=VALUE ...] [--no-cache] [--run-name NAME] [--dry-run]
+                     [--experiment NAME] [--param NAME=VALUE ...] [--cache | --no-cache]
+                     [--run-name NAME] [--dry-run]
     kfp-mlops submit PIPELINE --kubeflow --host URL [--experiment E] [--namespace NS]
                      [--service-account SA] [--image-registry REG] [--image-tag T] ...
+    kfp-mlops schedule PIPELINE (--vertex ... | --kubeflow ...) --cron "0 6 * * *"
+                     [--name NAME] [--max-concurrent-runs N] [--max-runs N]
+                     [--start-time T] [--end-time T] [--param ...] [--dry-run]
     kfp-mlops publish --project P --region R --repository REPO --image-registry REG
                       [--image-tag T] [--pipeline NAME ...] [--tag EXTRA ...] [--dry-run]
     kfp-mlops components [--output-root components] [--check]
@@ -16,11 +21,11 @@ import json
 import logging
 import os
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 logger = logging.getLogger("kfp-mlops")
 
-COMMANDS = ("submit", "publish", "components")
+COMMANDS = ("submit", "schedule", "publish", "components")
 
 
 def _image_options(parser: argparse.ArgumentParser, required_registry: bool) -> None:
@@ -33,40 +38,115 @@ def _image_options(parser: argparse.ArgumentParser, required_registry: bool) -> 
                              "package version)")
 
 
-def add_parsers(subparsers) -> None:
-    """Adds ``submit``, ``publish`` and ``components`` to the ``kfp-mlops`` sub-commands."""
-    sub = subparsers.add_parser(
-        "submit", help="compile a pipeline and start a run on Vertex AI or Kubeflow",
-        description="Compiles PIPELINE for the given images and starts one run. --dry-run "
-                    "prints the exact call as JSON and sends nothing.")
+def add_cache_options(parser: argparse.ArgumentParser, local: bool = False) -> None:
+    """``--cache`` / ``--no-cache`` (mutually exclusive) as ``args.enable_caching``: True,
+    False, or None (the default: each task's compiled setting, see pipelines/caching.py)."""
+    group = parser.add_mutually_exclusive_group()
+    if local:
+        group.add_argument(
+            "--cache", dest="enable_caching", action="store_const", const=True,
+            help="refused: kfp.local has no cache, so every task runs every time "
+                 "(--cache is for submit and schedule)")
+        group.add_argument(
+            "--no-cache", dest="enable_caching", action="store_const", const=False,
+            help="accepted and changes nothing: kfp.local never reuses a result")
+    else:
+        group.add_argument(
+            "--cache", dest="enable_caching", action="store_const", const=True,
+            help="let every task reuse cached results, even ingest, evaluate, push and "
+                 "the monitoring tasks, which never do by default")
+        group.add_argument(
+            "--no-cache", dest="enable_caching", action="store_const", const=False,
+            help="run every task again, also validate and train")
+    parser.set_defaults(enable_caching=None)
+
+
+_CACHE_DEFAULT = ("Caching: by default each task keeps the setting compiled into the spec: "
+                  "ingest, evaluate, push, and every task of the monitoring pipeline never "
+                  "reuse an earlier result; validate and train do only for the very same "
+                  "input artifacts, which a new ingest never hands them. --cache / "
+                  "--no-cache override every task.")
+
+
+def _target_options(sub: argparse.ArgumentParser, command: str) -> None:
+    """The options shared by ``submit`` and ``schedule``: target, where, as whom, what."""
+    verb = "run" if command == "submit" else "schedule runs"
     sub.add_argument("pipeline", help="pipeline name (see `kfp-mlops list`)")
     target = sub.add_mutually_exclusive_group(required=True)
-    target.add_argument("--vertex", action="store_true", help="run on Vertex AI Pipelines")
-    target.add_argument("--kubeflow", action="store_true", help="run on a Kubeflow Pipelines host")
+    target.add_argument("--vertex", action="store_true", help=f"{verb} on Vertex AI Pipelines")
+    target.add_argument("--kubeflow", action="store_true",
+                        help=f"{verb} on a Kubeflow Pipelines host")
     vertex = sub.add_argument_group("Vertex AI (--vertex)")
     vertex.add_argument("--project", help="Google Cloud project")
     vertex.add_argument("--region", help="Vertex AI region, e.g. europe-west4")
     vertex.add_argument("--pipeline-root", help="gs:// folder for every task's outputs")
     kubeflow = sub.add_argument_group("Kubeflow (--kubeflow)")
     kubeflow.add_argument("--host", help="Kubeflow Pipelines endpoint, http(s)://...")
-    kubeflow.add_argument("--experiment", default=None, help="experiment to file the run under")
     kubeflow.add_argument("--namespace", default=None,
                           help="Kubernetes namespace (multi-user Kubeflow)")
+    if command == "submit":
+        sub.add_argument("--experiment", default=None, metavar="NAME",
+                         help="Vertex AI: the Vertex AI experiment the run is associated with "
+                              "(created if missing; 4-128 lowercase letters, digits, '-'); "
+                              "Kubeflow: the KFP experiment the run is filed under "
+                              "(default: Default)")
+    else:
+        kubeflow.add_argument("--experiment", default=None, metavar="NAME",
+                              help="KFP experiment the runs are filed under, created if "
+                                   "missing (default: Default)")
     sub.add_argument("--service-account", default=None,
-                     help="identity the run acts as (Vertex: a Google service account e-mail; "
+                     help="identity the runs act as (Vertex: a Google service account e-mail; "
                           "Kubeflow: a Kubernetes service account)")
     sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="a pipeline parameter; lists and dicts as JSON (repeatable)")
-    sub.add_argument("--no-cache", action="store_true",
-                     help="run every task again instead of reusing cached results")
-    sub.add_argument("--run-name", default=None, help="display name of the run")
+                     help="a pipeline parameter; lists and dicts as JSON (repeatable). "
+                          "Locations (data_uri, registry_uri, schema_uri, ...) must be "
+                          "reachable from the target: no local paths, and /gcs/ only on "
+                          "Vertex AI")
+    add_cache_options(sub)
     sub.add_argument("--dry-run", action="store_true",
                      help="print the call as JSON and send nothing")
-    sub.add_argument("--spec-dir", default=os.path.join("build", "submit"),
+    sub.add_argument("--spec-dir", default=os.path.join("build", command),
                      help="where the compiled spec is kept (default: %(default)s)")
     sub.add_argument("--git-commit", default=None, metavar="SHA",
-                     help="commit for the run's git-commit label (default: asked of git)")
+                     help="commit for the runs' git-commit label (default: asked of git)")
     _image_options(sub, required_registry=False)
+
+
+def add_parsers(subparsers) -> None:
+    """Adds ``submit``, ``schedule``, ``publish`` and ``components`` to the ``kfp-mlops``
+    sub-commands."""
+    sub = subparsers.add_parser(
+        "submit", help="compile a pipeline and start a run on Vertex AI or Kubeflow",
+        description="Compiles PIPELINE for the given images and starts one run. --dry-run "
+                    "prints the exact call as JSON and sends nothing. " + _CACHE_DEFAULT)
+    _target_options(sub, "submit")
+    sub.add_argument("--run-name", default=None, help="display name of the run")
+
+    sched = subparsers.add_parser(
+        "schedule", help="compile a pipeline and run it on a cron schedule on Vertex AI or "
+                         "Kubeflow",
+        description="Compiles PIPELINE for the given images and creates a schedule: a Vertex "
+                    "AI PipelineJobSchedule, or a Kubeflow recurring run. --dry-run prints "
+                    "the exact calls as JSON and sends nothing. " + _CACHE_DEFAULT)
+    _target_options(sched, "schedule")
+    sched.add_argument("--cron", required=True, metavar="EXPRESSION",
+                       help="standard 5-field cron: minute hour day-of-month month "
+                            "day-of-week, e.g. '0 6 * * *' (06:00 daily). Vertex AI: may "
+                            "start with TZ=Area/City, e.g. 'TZ=Europe/Berlin 0 6 * * *'. "
+                            "Kubeflow: "
+                            "turned into Kubeflow's 6 fields with seconds first ('0 0 6 * * "
+                            "*'), in the time zone of Kubeflow's scheduler")
+    sched.add_argument("--name", default=None,
+                       help="name of the schedule (default: PIPELINE-schedule)")
+    sched.add_argument("--max-concurrent-runs", type=int, default=1, metavar="N",
+                       help="most runs of the schedule at one time (default: %(default)s)")
+    sched.add_argument("--max-runs", type=int, default=None, metavar="N",
+                       help="Vertex AI: end the schedule after N runs (default: no limit)")
+    sched.add_argument("--start-time", default=None, metavar="TIME",
+                       help="first possible run, RFC 3339, e.g. 2026-01-31T06:00:00Z "
+                            "(default: now)")
+    sched.add_argument("--end-time", default=None, metavar="TIME",
+                       help="no run after this time, RFC 3339 (default: never)")
 
     pub = subparsers.add_parser(
         "publish", help="compile pipelines and upload them as templates to Artifact Registry",
@@ -106,7 +186,10 @@ def _compile(pipeline: str, spec_dir: str, registry: Optional[str], tag: Optiona
     return compiling.compile_pipeline(pipeline, spec_dir, registry, tag)
 
 
-def _cmd_submit(args) -> int:
+def _run_request_builder(args, command: str,
+                         run_name: Optional[str]) -> Callable[[str], Dict[str, Any]]:
+    """Checks the pipeline, its parameters and the target options of ``submit`` or
+    ``schedule`` before anything is compiled, and returns ``spec path -> run request``."""
     from kfp_mlops.pipelines import catalog, cloud, local
 
     catalog.get(args.pipeline)
@@ -123,24 +206,30 @@ def _cmd_submit(args) -> int:
                                                          "image_registry")
                    if not getattr(args, n)]
         if missing:
-            raise ValueError(f"submit --vertex needs {', '.join(missing)} (Vertex AI cannot "
-                             "pull images built on this machine, hence --image-registry)")
+            raise ValueError(f"{command} --vertex needs {', '.join(missing)} (Vertex AI "
+                             "cannot pull images built on this machine, hence "
+                             "--image-registry)")
     elif not args.host:
-        raise ValueError("submit --kubeflow needs --host, e.g. --host http://localhost:8080")
-    # Check every option before compiling, so a typo costs nothing.
-    common = dict(parameters=parameters, enable_caching=not args.no_cache,
-                  service_account=args.service_account or None, run_name=args.run_name)
-    placeholder = os.path.join(args.spec_dir, f"{args.pipeline}.yaml")
+        raise ValueError(f"{command} --kubeflow needs --host, e.g. --host "
+                         "http://localhost:8080")
+    common = dict(parameters=parameters, enable_caching=args.enable_caching,
+                  service_account=args.service_account or None, run_name=run_name)
     if args.vertex:
         commit = args.git_commit or cloud.git_commit()
-        build = lambda spec: cloud.vertex_request(  # noqa: E731
+        return lambda spec: cloud.vertex_request(
             args.pipeline, spec, project=args.project, region=args.region,
-            pipeline_root=args.pipeline_root, commit=commit, **common)
-    else:
-        build = lambda spec: cloud.kubeflow_request(  # noqa: E731
-            args.pipeline, spec, host=args.host, experiment=args.experiment,
-            namespace=args.namespace, **common)
-    build(placeholder)
+            pipeline_root=args.pipeline_root, commit=commit, experiment=args.experiment,
+            **common)
+    return lambda spec: cloud.kubeflow_request(
+        args.pipeline, spec, host=args.host, experiment=args.experiment,
+        namespace=args.namespace, **common)
+
+
+def _compile_and_send(args, build: Callable[[str], Dict[str, Any]]) -> int:
+    """Checks ``build`` on the spec's future path, compiles, then prints or sends."""
+    from kfp_mlops.pipelines import cloud
+
+    build(os.path.join(args.spec_dir, f"{args.pipeline}.yaml"))  # every check, before compiling
     if args.image_registry or args.image_tag:
         from kfp_mlops import images
         from kfp_mlops.pipelines import compiling
@@ -152,11 +241,37 @@ def _cmd_submit(args) -> int:
     if args.dry_run:
         _print_json(request)
         return 0
-    logger.info("Submitting %s to %s", args.pipeline, request["target"])
+    logger.info("%s %s on %s", "Scheduling" if request["action"] == "schedule" else
+                "Submitting", args.pipeline, request["target"])
     result = cloud.send(request)
     for key, value in result.items():
         print(f"{key}: {value}")
     return 0
+
+
+def _cmd_submit(args) -> int:
+    return _compile_and_send(args, _run_request_builder(args, "submit", args.run_name))
+
+
+def _cmd_schedule(args) -> int:
+    from kfp_mlops.pipelines import cloud
+
+    # The cron first: it is the option most often mistyped.
+    (cloud.vertex_cron if args.vertex else cloud.kubeflow_cron)(args.cron)
+    name = args.name or f"{args.pipeline}-schedule"
+    if args.kubeflow and args.max_runs is not None:
+        raise ValueError("--max-runs: Kubeflow recurring runs have no run limit; use "
+                         "--end-time to end the schedule")
+    run = _run_request_builder(args, "schedule", name)
+    window = dict(cron=args.cron, max_concurrent_runs=args.max_concurrent_runs,
+                  start_time=args.start_time, end_time=args.end_time)
+    if args.vertex:
+        build = lambda spec: cloud.vertex_schedule_request(  # noqa: E731
+            run(spec), display_name=name, max_runs=args.max_runs, **window)
+    else:
+        build = lambda spec: cloud.kubeflow_schedule_request(  # noqa: E731
+            run(spec), name=name, **window)
+    return _compile_and_send(args, build)
 
 
 def _cmd_publish(args) -> int:
@@ -222,7 +337,7 @@ def dispatch(args) -> Optional[int]:
     Raises:
         ValueError, KeyError: bad options (``cli.main`` prints them as errors).
     """
-    handlers: Dict[str, Any] = {"submit": _cmd_submit, "publish": _cmd_publish,
-                                "components": _cmd_components}
+    handlers: Dict[str, Any] = {"submit": _cmd_submit, "schedule": _cmd_schedule,
+                                "publish": _cmd_publish, "components": _cmd_components}
     handler = handlers.get(getattr(args, "command", None))
     return None if handler is None else handler(args)

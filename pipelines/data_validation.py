@@ -5,6 +5,7 @@ from kfp import dsl
 
 from kfp_mlops.components.ingest.component import ingest
 from kfp_mlops.components.validate.component import validate
+from kfp_mlops.pipelines import caching
 
 NAME = "data-validation"
 
@@ -51,3 +52,4 @@ def data_validation(
         fail_on_anomalies=fail_on_anomalies,
     )
     validate_task.set_display_name("validate")
+    caching.apply(ingest_task, validate_task)

@@ -7,7 +7,8 @@ Logging and optionally sent to a webhook and a Pub/Sub topic; with ``retrain_on_
 detected drift starts the training pipeline (locally or on Vertex AI).
 
 The gates live in the components (``dsl.If`` does not run under kfp.local): alert and
-retrain always run and record what they did and why.
+retrain always run and record what they did and why. No task is ever cached
+(``pipelines/caching.py``), so a scheduled run on the same ``data_uri`` reads the new batch.
 """
 from typing import Dict
 
@@ -17,6 +18,7 @@ from kfp_mlops.components.alert.component import alert
 from kfp_mlops.components.ingest.component import ingest
 from kfp_mlops.components.monitor.component import monitor
 from kfp_mlops.components.retrain.component import retrain
+from kfp_mlops.pipelines import caching
 
 NAME = "monitoring"
 
@@ -100,7 +102,7 @@ def monitoring(
         webhook_url=webhook_url, pubsub_topic=pubsub_topic, notify_always=notify_always,
         labels=alert_labels, fail_on_delivery_error=fail_on_delivery_error,
         run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER).set_display_name("alert")
-    retrain(
+    retrained = retrain(
         drift_report=checked.outputs["drift_report"], retrain_on_drift=retrain_on_drift,
         retrain_target=retrain_target, retrain_data_uri=retrain_data_uri,
         label_column=label_column, model_name=model_name, registry_uri=registry_uri,
@@ -109,3 +111,7 @@ def monitoring(
         pipeline_root=pipeline_root, service_account=service_account,
         source_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
     ).set_display_name("retrain").after(alerted)
+    # Nothing of a monitoring run is reused: it is about the data and the registry as they
+    # are now (a scheduled run on the same data_uri must read the new batch, add to the
+    # history and alert again).
+    caching.apply(batch, checked, alerted, retrained, reuse=False)

@@ -9,6 +9,9 @@ stack runs does not execute conditions, and one compiled spec must run everywher
   champion on the same test data;
 * push registers only a blessed model, and otherwise records why it did not.
 
+Ingest, evaluate and push run on every run; validate and train may reuse an earlier result
+for the very same input artifacts (``pipelines/caching.py`` says why that is safe).
+
 The train task's CPU, memory and accelerator are chosen when compiling
 (``kfp-mlops compile --train-cpu 8 --train-memory 32G --train-accelerator NVIDIA_TESLA_T4``).
 """
@@ -22,6 +25,7 @@ from kfp_mlops.components.ingest.component import ingest
 from kfp_mlops.components.push.component import push
 from kfp_mlops.components.train.component import train
 from kfp_mlops.components.validate.component import validate
+from kfp_mlops.pipelines import caching
 
 NAME = "training"
 
@@ -126,13 +130,14 @@ def build(train_resources: Optional[Resources] = None) -> Callable:
             label_column=label_column, thresholds=thresholds, max_regression=max_regression,
             slice_columns=slice_columns, registry_uri=registry_uri,
             model_name=model_name).set_display_name("evaluate")
-        push(
+        pushed = push(
             model=trained.outputs["model"], blessing=evaluated.outputs["blessing"],
             schema=checks.outputs["schema"], statistics=checks.outputs["statistics"],
             dataset=data.outputs["dataset"], registry_uri=registry_uri, model_name=model_name,
             aliases=aliases, endpoint_name=endpoint_name,
             traffic_percentage=traffic_percentage,
             pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER).set_display_name("push")
+        caching.apply(data, checks, trained, evaluated, pushed)
 
     return training
 

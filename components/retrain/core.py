@@ -165,9 +165,15 @@ def _child(mode: str, params: Dict[str, Any], output_dir: str = "", summary_path
 
 def vertex_request(params: Dict[str, Any], training_template_uri: str, project: str,
                    region: str, pipeline_root: str, service_account: str = "",
-                   run_name: str = "", source_run: str = "", enable_caching: bool = False
-                   ) -> Dict[str, Any]:
-    """The ``aiplatform.PipelineJob(**job).submit(**submit)`` call that retrains."""
+                   run_name: str = "", source_run: str = "",
+                   enable_caching: Optional[bool] = None) -> Dict[str, Any]:
+    """The ``aiplatform.PipelineJob(**job).submit(**submit)`` call that retrains.
+
+    ``enable_caching`` None keeps the caching compiled into the training template (ingest,
+    evaluate and push never reuse a result; ``kfp_mlops/pipelines/caching.py``), as
+    ``kfp-mlops submit`` does; a bool would override every task ("If this is set, the
+    setting applies to all tasks in the pipeline", ``aiplatform.PipelineJob``).
+    """
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
     job_id = run_name or f"{TRAINING}-retrain-{_label(params['model_name'])}-{stamp}"
     job_id = re.sub(r"[^a-z0-9-]", "-", job_id.lower())[:128].strip("-")

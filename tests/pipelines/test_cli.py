@@ -72,3 +72,25 @@ def test_list_shows_parameters(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
     assert "data-validation" in out and "data_uri" in out and "required" in out
+
+
+def test_run_refuses_cache_because_kfp_local_has_none(capsys):
+    assert cli.main(["run", "data-validation", "--local", "--cache",
+                     "--param", "data_uri=x.csv"]) == 2
+    assert "--cache: kfp.local has no cache, every task runs every time" in \
+        capsys.readouterr().err
+
+
+def test_run_accepts_no_cache(capsys):
+    # accepted (it is what always happens locally): the run fails on the parameter instead
+    assert cli.main(["run", "data-validation", "--local", "--no-cache",
+                     "--param", "data_uri=x.csv", "--param", "colour=blue"]) == 2
+    assert "has no parameter 'colour'" in capsys.readouterr().err
+
+
+def test_run_help_says_what_the_cache_flags_do(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--cache refused: kfp.local has no cache" in out
+    assert "--no-cache accepted and changes nothing: kfp.local never reuses a result" in out

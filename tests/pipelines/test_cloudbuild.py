@@ -160,7 +160,9 @@ def test_submit_step_sends_the_training_run(build, tmp_path, capsys):
         "registry_uri": "vertex://projects/my-project/locations/europe-west4"}
     assert job["labels"]["git-commit"] == "abc1234"
     assert job["pipeline_root"] == "gs://my-bucket/pipeline-root"
-    assert printed["submit"] == {"service_account": "runner@my-project.iam.gserviceaccount.com"}
+    assert printed["submit"] == {"service_account": "runner@my-project.iam.gserviceaccount.com",
+                                 "experiment": None}
+    assert job["enable_caching"] is None  # the compiled per-task settings
 
 
 def test_submit_step_with_defaults_fails_clearly(build, tmp_path, capsys):

@@ -73,7 +73,7 @@ def test_vertex_submits_the_training_template(tmp_path):
         pipeline_root="gs://bucket/root",
         parameter_values={"data_uri": "bq://p.d.penguins", "label_column": "species",
                           "model_name": "penguins", "registry_uri": "/reg", "epochs": 50},
-        enable_caching=False,
+        enable_caching=None,  # the template's compiled per-task caching
         labels={"managed_by": "kfp-mlops", "trigger": "drift", "model_name": "penguins",
                 "monitoring_run": "monitoring-2024"},
         project="proj-1",
