@@ -170,9 +170,40 @@ def isfile(uri: str) -> bool:
     return fs.isfile(path)
 
 
-def listdir(uri: str) -> List[str]:
-    """Names (not paths) directly inside a folder, sorted; [] when it does not exist."""
+def modified(uri: str) -> float:
+    """When the file at ``uri`` was last written, in seconds since the epoch.
+
+    The store's own clock (S3 ``LastModified``, Cloud Storage ``updated``, the local
+    ``st_mtime``), so writers on machines whose clocks disagree agree on an object's age.
+
+    Raises:
+        FileNotFoundError: nothing is at ``uri``.
+    """
+    import datetime
+
+    if not is_remote(uri):
+        return os.stat(strip_file_scheme(uri)).st_mtime
     fs, path = filesystem(uri)
+    # a fresh answer: an object may have been rewritten since fsspec cached its listing
+    fs.invalidate_cache(path)
+    try:
+        stamp = fs.modified(path)
+    except (IsADirectoryError, KeyError):
+        raise FileNotFoundError(f"{uri!r} is not a file") from None
+    if isinstance(stamp, datetime.datetime):
+        if stamp.tzinfo is None:  # gcsfs and s3fs give UTC
+            stamp = stamp.replace(tzinfo=datetime.timezone.utc)
+        return stamp.timestamp()
+    return float(stamp)
+
+
+def listdir(uri: str) -> List[str]:
+    """Names (not paths) directly inside a folder, sorted; [] when it does not exist.
+
+    Always asks the store: fsspec caches listings per process, and another process may
+    have written since (the registry polls folders that other writers fill)."""
+    fs, path = filesystem(uri)
+    fs.invalidate_cache(path)
     try:
         entries = fs.ls(path, detail=False)
     except FileNotFoundError:

@@ -89,6 +89,19 @@ def test_create_exclusive_refuses_an_existing_name(root):
     assert io.listdir(io.join(root, "claims")) == ["1.json"]  # no temporary left behind
 
 
+def test_modified_is_the_stores_clock(root):
+    import time
+
+    target = io.join(root, "aged.json")
+    before = time.time()
+    io.write_bytes(target, b"1")
+    stamp = io.modified(target)
+    # the servers run on this machine; allow for the store's one-second resolution
+    assert before - 2 <= stamp <= time.time() + 2
+    with pytest.raises(FileNotFoundError):
+        io.modified(io.join(root, "missing.json"))
+
+
 def _race(target: str, env: dict, who: int) -> bool:
     os.environ.update(env)
     return io.create_exclusive(target, str(who).encode())
@@ -104,6 +117,18 @@ def test_create_exclusive_has_one_winner_among_processes(root):
         results = list(pool.map(_race, [target] * 8, [env] * 8, range(8)))
     assert results.count(True) == 1
     assert io.read_bytes(target) == str(results.index(True)).encode()
+
+
+def test_listdir_sees_what_other_processes_wrote(root):
+    """A listing is never answered from fsspec's cache of an earlier one."""
+    io.write_bytes(io.join(root, "seen", "1.json"), b"1")
+    assert io.listdir(io.join(root, "seen")) == ["1.json"]
+    env = {k: v for k, v in os.environ.items()
+           if k.startswith(("AWS_", "STORAGE_EMULATOR_HOST", "NO_GCE_CHECK", "GOOGLE_CLOUD"))}
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        assert pool.submit(_race, io.join(root, "seen", "2.json"), env, 2).result()
+    assert io.listdir(io.join(root, "seen")) == ["1.json", "2.json"]
 
 
 def test_object_store_endpoints_come_from_the_standard_variables(object_store):
