@@ -2,48 +2,116 @@
 
 Two back ends, chosen by the registry URI (see :func:`parse_registry_uri`):
 
-* a **local registry** -- a local path or ``file://`` URI (also a Cloud Storage FUSE path
-  such as ``/gcs/bucket/registry`` on Vertex AI) -- laid out as::
+* a **folder registry** (:class:`FolderRegistry`, also named :class:`LocalRegistry`) on a
+  local path / ``file://`` URI, ``gs://bucket/folder`` or ``s3://bucket/folder`` (MinIO,
+  Kubeflow's artifact store). A ``/gcs/bucket/folder`` path is used as
+  ``gs://bucket/folder``: the Vertex AI mount is Cloud Storage FUSE, which has neither
+  atomic renames nor preconditions, so the registry talks to Cloud Storage itself. All
+  storage goes through :mod:`kfp_mlops.components._shared.io`, one code path for every
+  store. Layout::
 
       <root>/<model_name>/
-        aliases.json                      {"champion": 3, ...}, replaced atomically
-        .lock                             fcntl lock: one writer at a time per model
-        versions/<n>/                     n = 1, 2, ...; appears only when complete
+        claims/<n>.json                   create-only: version n is taken (owner, model hash)
+        versions/<n>/                     written only by the owner of claims/<n>.json
           model/                          the TF SavedModel, byte for byte
           schema/schema.pbtxt
           statistics/Split-<split>/FeatureStats.pb   (the whole statistics artifact)
           evaluation.json                 the evaluation the version was blessed with
           lineage.json                    data hash and source, pipeline run, model hash, ...
-          version.json                    written last: marks the version complete
-          monitoring/<seq>-<time>/        one folder per monitoring run (record.json last)
-
-  A version is staged in a hidden ``.partial-*`` folder of the model folder and renamed
-  into place as the last step, under the model's lock; a crash leaves nothing that lists.
-  On a Cloud Storage FUSE mount, where renaming a folder is not possible, the version is
-  written in place and ``version.json`` (written last) is what makes it count.
+          version.json                    the manifest: create-only, written last
+          monitoring/claims/<seq>.json    create-only: monitoring entry seq is taken
+          monitoring/<seq>-<time>/        statistics/ and record.json (create-only, last)
+        aliases/<seq>.json                create-only alias records; the highest is current
 
 * **Vertex AI Model Registry** -- ``vertex://projects/<project>/locations/<region>``. Each
   push uploads a version of the Vertex model whose display name is the model name, with
   the labels ``model_hash``, ``data_hash``, ``pipeline_run`` and ``managed_by``. The
-  schema, statistics, evaluation and lineage are copied beside the SavedModel, into the
-  *companion folder* ``<model artifact uri>.kfp_mlops/`` (same layout as a local version,
-  plus ``kfp_mlops.json`` naming every file), so monitoring finds them from the model's
-  ``artifact_uri`` alone; the version description names that folder too.
+  schema, statistics, evaluation and lineage are written straight to Cloud Storage beside
+  the SavedModel, into the *companion folder* ``<model gs:// uri>.kfp_mlops/`` (same layout
+  as a version folder, plus ``kfp_mlops.json`` naming every file, written last), so
+  monitoring finds them from the model's ``artifact_uri`` alone; the version description
+  names that folder too. Its monitoring history uses the folder registry's create-only
+  protocol in ``<companion>/monitoring/``.
+
+How a folder registry stays consistent without locks or renames
+----------------------------------------------------------------
+Object stores give two things: one object is written whole or not at all, and a write can
+be made conditional on the name being free (:func:`io.create_exclusive`: Cloud Storage
+``ifGenerationMatch=0``, S3 ``If-None-Match: *``, locally ``link(2)``). Everything below
+is built on those; the same code runs on a local folder (no fcntl lock, no rename), so the
+guarantees are the same on every store.
+
+1. **A version number is claimed before anything is written.** A push takes
+   ``n = highest number seen + 1`` and creates ``claims/<n>.json`` create-only; when
+   another writer got there first it tries ``n + 1``. Claims are never deleted, so the
+   claimed numbers stay contiguous and two writers never share a number -- and therefore
+   never write into the same ``versions/<n>/`` folder: only the claim's owner writes there.
+2. **A version counts only once its manifest exists.** ``version.json`` is created
+   create-only after every other file; readers list only numbers whose manifest exists
+   and is not a tombstone, and read nothing else of a version without one.
+3. **Idempotence.** The model's content hash (SHA-256 of every file) is in the claim and
+   the manifest. A push of bytes that are already a complete version adds nothing
+   (``reused=True``). Two pushes of the same bytes that race: the lowest live claim with
+   that hash wins; a higher one waits for it (polling) and then reuses its version,
+   turning its own number into a tombstone -- so version numbers may have gaps.
+4. **Abandoned pushes.** A push that fails cleans up after itself: it creates its
+   manifest as a *tombstone* (``{"state": "abandoned"}``) and removes its files. A push
+   that was killed leaves a claim without a manifest; the next push treats a claim older
+   than ``stale_after`` seconds (default :data:`DEFAULT_STALE_SECONDS`, by the store's
+   clock: :func:`io.modified`) as abandoned: it creates the tombstone (create-only, so if
+   the slow owner's manifest got there first, the version stands, and if the tombstone
+   got there first, the owner's manifest write fails and that push reports an error) and
+   removes the files. A number is never reused.
+5. **Aliases** are an append-only sequence of records, ``aliases/<seq>.json``, each
+   holding the whole alias map, created create-only; the current aliases are the highest
+   record. An update reads record ``s`` and creates ``s + 1``; if another writer created
+   it first, it rereads and retries, so no concurrent update is ever lost, and the
+   records are an audit trail (:meth:`FolderRegistry.alias_history`).
+   :meth:`FolderRegistry.compare_and_set_alias` moves an alias only if it still points
+   at the version the caller expects (:class:`AliasConflictError` otherwise). Aliases are
+   moved only after the version's manifest exists, so an alias never names a version
+   that does not list. (A registry written before this protocol keeps working: its
+   ``aliases.json`` is read as record 0, and its versions have manifests.)
+6. **Monitoring history** uses the same scheme per version: ``monitoring/claims/<seq>.json``
+   create-only, then the entry's statistics, then its ``record.json`` create-only; an entry
+   counts when its record exists.
+
+A push killed at any instant therefore leaves either nothing listed, or a complete version
+(and the aliases either before or after its move); listing, ``resolve`` and the aliases
+stay consistent, and the next push removes what is stale.
+
+Guarantees per registry URI
+---------------------------
+=====================  ============================================================
+local path, file://    all of the above (create-only via ``link(2)``); needs a file
+                       system with hard links (local disk, NFS)
+gs://bucket/folder     all of the above (``ifGenerationMatch=0``)
+s3://bucket/folder     all of the above (``If-None-Match: *``: AWS S3 since 2024-08,
+                       MinIO since RELEASE.2024-11; an older MinIO ignores it, and
+                       then two racing writers may take one number)
+/gcs/bucket/folder     used as gs://bucket/folder: the same guarantees
+vertex://...           versions, numbers and aliases are Vertex AI's (atomic per
+                       upload / alias call); pushing the same bytes again is found by
+                       the ``model_hash`` label, but two pushes of the same bytes racing
+                       may both upload. The companion folder is written before the upload,
+                       so an uploaded version always has it; monitoring history is
+                       create-only as above
+=====================  ============================================================
 
 Pure Python: no kfp import; ``google.cloud.aiplatform`` is imported inside functions.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
-import errno
+import json
 import logging
 import os
 import re
-import shutil
+import signal
+import time
 import uuid
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from kfp_mlops.components._shared import io
 
@@ -63,17 +131,30 @@ STATISTICS_DIR = "statistics"
 EVALUATION_FILE = "evaluation.json"
 LINEAGE_FILE = "lineage.json"
 VERSION_FILE = "version.json"
+VERSIONS_DIR = "versions"
+CLAIMS_DIR = "claims"
+ALIASES_DIR = "aliases"
+#: The alias file of registries written before the alias records; read as record 0.
 ALIASES_FILE = "aliases.json"
-LOCK_FILE = ".lock"
 MONITORING_DIR = "monitoring"
 MONITORING_RECORD = "record.json"
 COMPANION_SUFFIX = ".kfp_mlops"
 COMPANION_FILE = "kfp_mlops.json"
+#: What a tombstone manifest (or monitoring record) holds in ``state``.
+ABANDONED = "abandoned"
+#: A claim without a manifest older than this (seconds) is an abandoned push.
+DEFAULT_STALE_SECONDS = 15 * 60
+#: How long a push waits for a racing push of the same model bytes (seconds); past it
+#: the racing claim is treated as abandoned only once it is stale.
+POLL_SECONDS = 0.25
 #: Where Cloud Storage is mounted in a task (Vertex AI Pipelines: /gcs/); tests point it
 #: at a temporary folder.
 GCS_MOUNT = io.GCS_FUSE_ROOT
 #: Hex digits of a content hash kept in a Vertex label (labels hold at most 63 characters).
 HASH_LABEL_CHARS = 32
+#: Fault injection for the tests: the name of a step (see :func:`_step`) at which the
+#: process kills itself with SIGKILL, as a node failure would.
+FAULT_ENV = "KFP_MLOPS_REGISTRY_KILL_AT"
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Valid on both back ends: Vertex aliases are [a-z][a-zA-Z0-9-]{0,126}[a-z0-9].
@@ -81,6 +162,12 @@ _ALIAS = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _RESERVED_ALIASES = (LATEST, "default")
 _VERTEX_URI = re.compile(r"^vertex://projects/([^/]+)/locations/([^/]+)/?$")
 _LABEL_BAD = re.compile(r"[^a-z0-9_-]+")
+_SEQ_NAME = re.compile(r"^(\d+)\.json$")
+_ENTRY_NAME = re.compile(r"^(\d+)-")
+_FORMS = ("a local path, a file:///absolute/path URI, gs://<bucket>/<folder>, "
+          "s3://<bucket>/<folder>, /gcs/<bucket>/<folder> (Vertex AI's Cloud Storage "
+          "mount, used as gs://<bucket>/<folder>) or "
+          "vertex://projects/<project>/locations/<region>")
 
 
 class RegistryError(ValueError):
@@ -95,9 +182,22 @@ class VersionNotFoundError(RegistryError, LookupError):
     """The model has no version for that alias, number or ``latest``."""
 
 
+class AliasConflictError(RegistryError):
+    """A compare-and-set of an alias found it pointing elsewhere than expected."""
+
+
+class AbandonedError(RegistryError):
+    """A push's claim was declared abandoned (stale) by another push before it finished."""
+
+
 @dataclasses.dataclass
 class ModelVersion:
-    """One registered version of a model, with everything monitoring needs to find."""
+    """One registered version of a model, with everything monitoring needs to find.
+
+    On an object-store registry (and Vertex AI), ``model_dir``, ``schema_path``,
+    ``statistics_dir`` and ``uri`` are ``gs://`` / ``s3://`` URIs: read them with
+    :func:`io.local_copy`.
+    """
 
     model_name: str
     version: Union[int, str]
@@ -119,7 +219,8 @@ class ModelVersion:
 
 @dataclasses.dataclass(frozen=True)
 class RegistryLocation:
-    """A parsed registry URI: ``kind`` is ``local`` (with ``root``) or ``vertex``."""
+    """A parsed registry URI: ``kind`` is ``local``, ``gs`` or ``s3`` (with ``root``, the
+    folder as :mod:`io` addresses it) or ``vertex`` (with ``project`` and ``location``)."""
 
     kind: str
     root: str = ""
@@ -130,18 +231,18 @@ class RegistryLocation:
 # --------------------------------------------------------------------------- helpers
 
 def parse_registry_uri(uri: str) -> RegistryLocation:
-    """Tells a local registry from Vertex AI Model Registry.
+    """Tells a folder registry (local, ``gs://``, ``s3://``) from Vertex AI Model Registry.
 
     Args:
-        uri: A local path or ``file://`` URI (a local registry, created on first push), or
-            ``vertex://projects/<project>/locations/<region>``.
+        uri: A local path or ``file://`` URI, ``gs://bucket/folder``, ``s3://bucket/folder``,
+            ``/gcs/bucket/folder`` (read as ``gs://bucket/folder``) -- a folder registry,
+            created on first push -- or ``vertex://projects/<project>/locations/<region>``.
 
     Raises:
         RegistryError: anything else, with the accepted forms.
     """
-    forms = ("a local path, a file:// URI or vertex://projects/<project>/locations/<region>")
     if not isinstance(uri, str) or not uri.strip():
-        raise RegistryError(f"registry_uri is empty; expected {forms}")
+        raise RegistryError(f"registry_uri is empty; expected {_FORMS}")
     uri = uri.strip()
     if uri.startswith(VERTEX_PREFIX):
         match = _VERTEX_URI.match(uri)
@@ -149,27 +250,26 @@ def parse_registry_uri(uri: str) -> RegistryLocation:
             raise RegistryError(f"registry_uri {uri!r} is not a Vertex AI registry URI; "
                                 "expected vertex://projects/<project>/locations/<region>")
         return RegistryLocation(kind="vertex", project=match.group(1), location=match.group(2))
-    if uri.startswith(io.FILE_PREFIX):
-        path = io.strip_file_scheme(uri)
-        if not path.startswith("/"):
-            raise RegistryError(f"registry_uri {uri!r}: a file:// URI needs an absolute path")
-        return RegistryLocation(kind="local", root=path)
-    if io.is_gcs(uri):
-        raise RegistryError(
-            f"registry_uri {uri!r}: a gs:// registry is not supported; use Vertex AI "
-            f"(vertex://projects/<project>/locations/<region>) or, inside a Vertex AI "
-            f"pipeline, the Cloud Storage mount path /gcs/{uri[len(io.GCS_PREFIX):]}")
-    if "://" in uri:
-        raise RegistryError(f"registry_uri {uri!r} has an unknown scheme; expected {forms}")
-    return RegistryLocation(kind="local", root=os.path.abspath(uri))
+    if uri.startswith(io.FILE_PREFIX) and not io.strip_file_scheme(uri).startswith("/"):
+        raise RegistryError(f"registry_uri {uri!r}: a file:// URI needs an absolute path; "
+                            f"expected {_FORMS}")
+    try:
+        root = io.canonical_uri(uri)
+    except ValueError as e:
+        raise RegistryError(f"registry_uri {uri!r}: {e}; expected {_FORMS}") from None
+    if io.is_gcs(root):
+        return RegistryLocation(kind="gs", root=root)
+    if io.is_s3(root):
+        return RegistryLocation(kind="s3", root=root)
+    return RegistryLocation(kind="local", root=root)
 
 
-def open_registry(registry_uri: str) -> Union["LocalRegistry", "VertexRegistry"]:
-    """The registry a URI names: a :class:`LocalRegistry` or a :class:`VertexRegistry`."""
+def open_registry(registry_uri: str) -> Union["FolderRegistry", "VertexRegistry"]:
+    """The registry a URI names: a :class:`FolderRegistry` or a :class:`VertexRegistry`."""
     where = parse_registry_uri(registry_uri)
     if where.kind == "vertex":
         return VertexRegistry(where.project, where.location)
-    return LocalRegistry(where.root)
+    return FolderRegistry(where.root)
 
 
 def find_champion(registry_uri: str, model_name: str) -> Optional[ModelVersion]:
@@ -237,32 +337,85 @@ def to_gcs_uri(path: str, mount: str = io.GCS_FUSE_ROOT) -> str:
     return uri
 
 
-def _is_on_mount(path: str) -> bool:
-    return os.path.abspath(path).startswith(io.GCS_FUSE_ROOT)
+def _step(name: str) -> None:
+    """A fault-injection point: SIGKILL this process here when :data:`FAULT_ENV` names it."""
+    if os.environ.get(FAULT_ENV) == name:
+        logger.warning("%s=%s: killing this process", FAULT_ENV, name)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
-@contextlib.contextmanager
-def _locked(path: str) -> Iterator[None]:
-    """Holds an exclusive ``fcntl.flock`` on ``path`` (created if missing)."""
-    import fcntl
-
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        except OSError as e:  # file systems without locks (some FUSE mounts)
-            if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
-                raise
-            logger.warning("cannot lock %s (%s); concurrent pushes are not safe here", path, e)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+def _dumps(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8")
 
 
-def _copy_dir(src: str, dst: str) -> None:
-    shutil.copytree(src, dst)
+def _read_json_or_none(uri: str) -> Optional[Dict]:
+    """The JSON object at ``uri``, or None when nothing is there."""
+    try:
+        return io.read_json(uri)
+    except FileNotFoundError:
+        return None
+
+
+def _read_json_or_empty(uri: str) -> Dict:
+    try:
+        return io.read_json(uri)
+    except (OSError, ValueError) as e:
+        logger.warning("cannot read %s: %s", uri, e)
+        return {}
+
+
+def _numbered(folder: str, pattern: "re.Pattern") -> Dict[int, str]:
+    """``{number: name}`` of the entries of ``folder`` whose name ``pattern`` matches."""
+    found = {}
+    for name in io.listdir(folder):
+        match = pattern.match(name)
+        if match:
+            found[int(match.group(1))] = name
+    return found
+
+
+def _claim(claims_dir: str, floor: int, body: Callable[[int], Dict]) -> int:
+    """Creates ``claims_dir/<n>.json`` for the lowest free ``n`` above every number taken.
+
+    ``floor`` is the highest number known to be taken otherwise (folders written before
+    claims existed). Create-only: of racing writers exactly one gets each number.
+    """
+    number = max([floor, *_numbered(claims_dir, _SEQ_NAME)], default=0) + 1
+    for _ in range(10000):
+        if io.create_exclusive(io.join(claims_dir, f"{number:06d}.json"), _dumps(body(number))):
+            return number
+        number += 1
+    raise RegistryError(f"could not claim a number in {claims_dir!r}")  # pragma: no cover
+
+
+def _age(uri: str) -> float:
+    """Seconds since ``uri`` was written (by the store's clock); 0 when it is gone."""
+    try:
+        return max(0.0, time.time() - io.modified(uri))
+    except FileNotFoundError:
+        return 0.0
+
+
+def _remove_all_but(folder: str, keep: str) -> None:
+    for name in io.listdir(folder):
+        if name != keep:
+            io.remove(io.join(folder, name), recursive=True)
+
+
+def _abandon(folder: str, manifest_name: str, reason: str) -> bool:
+    """Turns a slot without a manifest into a tombstone and removes its files.
+
+    Create-only: when the manifest exists already (the owner finished first), nothing is
+    touched. Returns True when ``folder`` is (now) a tombstone.
+    """
+    manifest = io.join(folder, manifest_name)
+    io.create_exclusive(manifest, _dumps({"state": ABANDONED, "reason": reason,
+                                          "abandoned_at": now()}))
+    body = _read_json_or_none(manifest) or {}
+    if body.get("state") != ABANDONED:
+        return False
+    _remove_all_but(folder, manifest_name)
+    return True
 
 
 def _check_inputs(model_dir: str, schema_dir: str, statistics_dir: str) -> str:
@@ -280,130 +433,164 @@ def _check_inputs(model_dir: str, schema_dir: str, statistics_dir: str) -> str:
 
 def _write_companions(target: str, model_dir: Optional[str], schema_file: str,
                       statistics_dir: str, evaluation: Dict, lineage: Dict) -> None:
-    """Fills a version folder (everything but version.json): model, schema, stats, json."""
+    """Fills a version folder (everything but its manifest): model, schema, stats, json."""
     if model_dir is not None:
-        _copy_dir(model_dir, os.path.join(target, MODEL_DIR))
-    os.makedirs(os.path.join(target, SCHEMA_DIR), exist_ok=True)
-    shutil.copyfile(schema_file, os.path.join(target, SCHEMA_DIR, SCHEMA_FILE))
-    _copy_dir(statistics_dir, os.path.join(target, STATISTICS_DIR))
-    io.write_json(os.path.join(target, EVALUATION_FILE), evaluation)
-    io.write_json(os.path.join(target, LINEAGE_FILE), lineage)
+        io.put_dir(model_dir, io.join(target, MODEL_DIR))
+        _step("model-written")
+    io.put_file(schema_file, io.join(target, SCHEMA_DIR, SCHEMA_FILE))
+    io.put_dir(statistics_dir, io.join(target, STATISTICS_DIR))
+    io.write_json(io.join(target, EVALUATION_FILE), evaluation)
+    io.write_json(io.join(target, LINEAGE_FILE), lineage)
 
 
-def _read_json_or_empty(path: str) -> Dict:
+# --------------------------------------------------------------------------- monitoring
+
+def _clean_monitoring(folder: str, stale_after: float) -> None:
+    """Turns monitoring entries claimed longer than ``stale_after`` ago without a record
+    into tombstones."""
+    claims = io.join(folder, CLAIMS_DIR)
+    entries = _numbered(folder, _ENTRY_NAME)
+    for seq, name in _numbered(claims, _SEQ_NAME).items():
+        entry = entries.get(seq) or (_read_json_or_none(io.join(claims, name)) or {}).get("entry")
+        if not entry or _read_json_or_none(io.join(folder, entry, MONITORING_RECORD)):
+            continue
+        if _age(io.join(claims, name)) >= stale_after:
+            _abandon(io.join(folder, entry), MONITORING_RECORD,
+                     f"monitoring entry {seq} claimed over {stale_after:.0f}s ago, no record")
+
+
+def _record_monitoring(folder: str, record: Dict, statistics_path: str,
+                       stale_after: float = DEFAULT_STALE_SECONDS) -> str:
+    """Adds ``<folder>/<seq>-<time>/`` holding record.json and a copy of the statistics.
+
+    The sequence number is claimed create-only (``<folder>/claims/<seq>.json``); the entry
+    counts once its record.json (create-only, last) exists.
+    """
+    if statistics_path and not io.exists(statistics_path):
+        raise RegistryError(f"statistics_path {statistics_path!r} does not exist")
+    _clean_monitoring(folder, stale_after)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    owner = uuid.uuid4().hex
+    seq = _claim(io.join(folder, CLAIMS_DIR), max(_numbered(folder, _ENTRY_NAME), default=0),
+                 lambda n: {"entry": f"{n:06d}-{stamp}", "owner": owner, "claimed_at": now()})
+    entry = io.join(folder, f"{seq:06d}-{stamp}")
     try:
-        if io.is_gcs(path):
-            import json
-
-            from pyarrow import fs
-
-            gcs = fs.GcsFileSystem(retry_time_limit=datetime.timedelta(seconds=30))
-            with gcs.open_input_stream(path[len(io.GCS_PREFIX):]) as f:
-                return json.loads(f.read().decode("utf-8"))
-        return io.read_json(path)
-    except (OSError, ValueError) as e:
-        logger.warning("cannot read %s: %s", path, e)
-        return {}
-
-
-def _record_monitoring(folder: str, lock_path: str, record: Dict,
-                       statistics_path: str) -> str:
-    """Adds ``<folder>/<seq>-<time>/`` holding record.json and a copy of the statistics."""
-    os.makedirs(folder, exist_ok=True)
-    with _locked(lock_path):
-        seqs = [int(n.split("-", 1)[0]) for n in os.listdir(folder)
-                if re.match(r"^\d+-", n)]
-        seq = max(seqs, default=0) + 1
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        entry = os.path.join(folder, f"{seq:06d}-{stamp}")
-        with io.output_dir(entry) as out:
-            stored = ""
-            if statistics_path:
-                if not os.path.exists(statistics_path):
-                    raise RegistryError(f"statistics_path {statistics_path!r} does not exist")
-                dst = os.path.join(out, STATISTICS_DIR)
-                if os.path.isdir(statistics_path):
-                    _copy_dir(statistics_path, dst)
+        stored = ""
+        if statistics_path:
+            dst = io.join(entry, STATISTICS_DIR)
+            with io.local_copy(statistics_path) as local:
+                if os.path.isdir(local):
+                    io.put_dir(local, dst)
                 else:
-                    os.makedirs(dst)
-                    shutil.copyfile(statistics_path,
-                                    os.path.join(dst, os.path.basename(statistics_path)))
-                stored = os.path.join(entry, STATISTICS_DIR)
-            body = dict(record)
-            body.update({"seq": seq, "recorded_at": now(), "statistics_path": stored})
-            io.write_json(os.path.join(out, MONITORING_RECORD), body)  # last: marks it complete
+                    io.put_file(local, io.join(dst, os.path.basename(local)))
+            stored = dst
+        body = dict(record)
+        body.update({"seq": seq, "recorded_at": now(), "statistics_path": stored})
+        if not io.create_exclusive(io.join(entry, MONITORING_RECORD), _dumps(body)):
+            raise AbandonedError(f"monitoring entry {entry!r} was declared abandoned before "
+                                 "its record was written; nothing was recorded")
+    except BaseException:
+        _abandon(entry, MONITORING_RECORD, "the recording failed")
+        raise
     logger.info("recorded monitoring entry %s", entry)
     return entry
 
 
 def _monitoring_history(folder: str) -> List[Dict]:
-    if not os.path.isdir(folder):
-        return []
     entries = []
-    for name in os.listdir(folder):
-        path = os.path.join(folder, name, MONITORING_RECORD)
-        if re.match(r"^\d+-", name) and os.path.isfile(path):
-            body = io.read_json(path)
-            body["entry"] = os.path.join(folder, name)
-            entries.append((int(name.split("-", 1)[0]), body))
+    for seq, name in _numbered(folder, _ENTRY_NAME).items():
+        body = _read_json_or_none(io.join(folder, name, MONITORING_RECORD))
+        if body is None or body.get("state") == ABANDONED:
+            continue
+        body["entry"] = io.join(folder, name)
+        entries.append((seq, body))
     return [body for _, body in sorted(entries, key=lambda e: e[0])]
 
 
-# --------------------------------------------------------------------------- local
+# --------------------------------------------------------------------------- folders
 
-class LocalRegistry:
-    """A model registry in a folder (local disk, NFS, or a Cloud Storage FUSE mount).
+class FolderRegistry:
+    """A model registry in a folder: local, ``gs://`` or ``s3://`` (see the module doc).
 
     Args:
-        root: The registry folder; created on first push.
-        in_place: Write versions in place (version.json last) instead of staging and
-            renaming; None picks in place on the ``/gcs/`` mount, where folders cannot be
-            renamed.
+        root: The registry folder (anything :func:`io.canonical_uri` takes); created on
+            first push.
+        stale_after: Seconds after which a claim without a manifest (a push that died) is
+            abandoned and cleaned up by the next push.
     """
 
-    def __init__(self, root: str, in_place: Optional[bool] = None):
-        self.root = os.path.abspath(io.strip_file_scheme(root))
-        self.in_place = _is_on_mount(self.root) if in_place is None else in_place
+    def __init__(self, root: str, stale_after: float = DEFAULT_STALE_SECONDS):
+        self.root = io.canonical_uri(root)
+        self.stale_after = float(stale_after)
 
     def __repr__(self) -> str:
-        return f"LocalRegistry({self.root!r})"
+        return f"{type(self).__name__}({self.root!r})"
 
     # paths
     def model_root(self, model_name: str) -> str:
-        return os.path.join(self.root, check_model_name(model_name))
+        return io.join(self.root, check_model_name(model_name))
 
     def _versions_root(self, model_name: str) -> str:
-        return os.path.join(self.model_root(model_name), "versions")
+        return io.join(self.model_root(model_name), VERSIONS_DIR)
+
+    def _claims_root(self, model_name: str) -> str:
+        return io.join(self.model_root(model_name), CLAIMS_DIR)
+
+    def _aliases_root(self, model_name: str) -> str:
+        return io.join(self.model_root(model_name), ALIASES_DIR)
 
     def version_dir(self, model_name: str, version: int) -> str:
-        return os.path.join(self._versions_root(model_name), str(int(version)))
-
-    def _lock(self, model_name: str):
-        return _locked(os.path.join(self.model_root(model_name), LOCK_FILE))
+        return io.join(self._versions_root(model_name), str(int(version)))
 
     # reading
-    def _numbers(self, model_name: str, complete_only: bool = True) -> List[int]:
+    def _manifests(self, model_name: str) -> Dict[int, Optional[Dict]]:
+        """``{number: manifest or None}`` for every version folder (tombstones included)."""
         root = self._versions_root(model_name)
-        if not os.path.isdir(root):
-            return []
-        return sorted(int(n) for n in os.listdir(root) if n.isdigit() and (
-            not complete_only or os.path.isfile(os.path.join(root, n, VERSION_FILE))))
+        return {int(n): _read_json_or_none(io.join(root, n, VERSION_FILE))
+                for n in io.listdir(root) if n.isdigit()}
+
+    @staticmethod
+    def _complete(manifests: Dict[int, Optional[Dict]]) -> Dict[int, Dict]:
+        return {n: m for n, m in sorted(manifests.items())
+                if m is not None and m.get("state") != ABANDONED}
+
+    def _numbers(self, model_name: str) -> List[int]:
+        return sorted(self._complete(self._manifests(model_name)))
+
+    def _alias_record(self, model_name: str) -> Tuple[int, Dict[str, int]]:
+        """``(seq, {alias: version})`` of the current alias record (0 for none or legacy)."""
+        records = _numbered(self._aliases_root(model_name), _SEQ_NAME)
+        if records:
+            seq = max(records)
+            body = io.read_json(io.join(self._aliases_root(model_name), records[seq]))
+            return seq, {k: int(v) for k, v in body.get("aliases", {}).items()}
+        legacy = _read_json_or_none(io.join(self.model_root(model_name), ALIASES_FILE))
+        return 0, {k: int(v) for k, v in (legacy or {}).items()}
 
     def _aliases(self, model_name: str) -> Dict[str, int]:
-        path = os.path.join(self.model_root(model_name), ALIASES_FILE)
-        return {k: int(v) for k, v in io.read_json(path).items()} if os.path.exists(path) else {}
+        return self._alias_record(model_name)[1]
 
-    def _load(self, model_name: str, number: int, aliases: Dict[str, int]) -> ModelVersion:
+    def aliases(self, model_name: str) -> Dict[str, int]:
+        """The current aliases of a model: ``{alias: version}``."""
+        return dict(self._aliases(model_name))
+
+    def alias_history(self, model_name: str) -> List[Dict]:
+        """Every alias record of a model, oldest first (``seq``, ``aliases``, ``changed``)."""
+        root = self._aliases_root(model_name)
+        return [io.read_json(io.join(root, name))
+                for _, name in sorted(_numbered(root, _SEQ_NAME).items())]
+
+    def _load(self, model_name: str, number: int, info: Dict,
+              aliases: Dict[str, int]) -> ModelVersion:
         folder = self.version_dir(model_name, number)
-        info = io.read_json(os.path.join(folder, VERSION_FILE))
         return ModelVersion(
             model_name=model_name,
             version=number,
-            model_dir=os.path.join(folder, MODEL_DIR),
-            schema_path=os.path.join(folder, SCHEMA_DIR, SCHEMA_FILE),
-            statistics_dir=os.path.join(folder, STATISTICS_DIR),
-            evaluation=io.read_json(os.path.join(folder, EVALUATION_FILE)),
-            lineage=io.read_json(os.path.join(folder, LINEAGE_FILE)),
+            model_dir=io.join(folder, MODEL_DIR),
+            schema_path=io.join(folder, SCHEMA_DIR, SCHEMA_FILE),
+            statistics_dir=io.join(folder, STATISTICS_DIR),
+            evaluation=io.read_json(io.join(folder, EVALUATION_FILE)),
+            lineage=io.read_json(io.join(folder, LINEAGE_FILE)),
             aliases=sorted(a for a, n in aliases.items() if n == number),
             uri=folder,
             model_hash=info.get("model_content_hash", ""),
@@ -412,8 +599,9 @@ class LocalRegistry:
 
     def versions(self, model_name: str) -> List[ModelVersion]:
         """Every complete version of a model, oldest first ([] for an unknown model)."""
+        complete = self._complete(self._manifests(model_name))
         aliases = self._aliases(model_name)
-        return [self._load(model_name, n, aliases) for n in self._numbers(model_name)]
+        return [self._load(model_name, n, m, aliases) for n, m in complete.items()]
 
     def resolve(self, model_name: str, ref: Union[str, int] = CHAMPION) -> ModelVersion:
         """The version an alias, a number (``3`` or ``"3"``) or ``"latest"`` names.
@@ -422,7 +610,8 @@ class LocalRegistry:
             ModelNotFoundError: the model has no version yet.
             VersionNotFoundError: no version matches ``ref``.
         """
-        numbers = self._numbers(model_name)
+        complete = self._complete(self._manifests(model_name))
+        numbers = sorted(complete)
         if not numbers:
             raise ModelNotFoundError(f"registry {self.root!r} holds no model {model_name!r}")
         aliases = self._aliases(model_name)
@@ -431,39 +620,124 @@ class LocalRegistry:
             number = numbers[-1]
         elif ref_text.isdigit():
             number = int(ref_text)
-            if number not in numbers:
+            if number not in complete:
                 raise VersionNotFoundError(
                     f"model {model_name!r} has no version {number}; versions are {numbers}")
-        elif ref_text in aliases and aliases[ref_text] in numbers:
+        elif ref_text in aliases and aliases[ref_text] in complete:
             number = aliases[ref_text]
         else:
             raise VersionNotFoundError(
                 f"model {model_name!r} has no version aliased {ref!r}; aliases are "
                 f"{sorted(aliases) or 'none'}, versions are {numbers} (or use 'latest')")
-        return self._load(model_name, number, aliases)
+        return self._load(model_name, number, complete[number], aliases)
 
-    def _find_hash(self, model_name: str, model_hash: str) -> Optional[int]:
-        for number in self._numbers(model_name):
-            info = io.read_json(os.path.join(self.version_dir(model_name, number), VERSION_FILE))
-            if info.get("model_content_hash") == model_hash:
-                return number
-        return None
+    # aliases
+    def _move_aliases(self, model_name: str, aliases: Sequence[str], number: int,
+                      expected: Optional[Dict[str, Optional[int]]] = None) -> Dict[str, int]:
+        """Creates the next alias record with ``aliases`` pointing at ``number``.
 
-    # writing
-    def _move_aliases(self, model_name: str, aliases: Sequence[str], number: int) -> None:
-        if not aliases:
-            return
-        current = self._aliases(model_name)
-        current.update({alias: number for alias in aliases})
-        io.write_json(os.path.join(self.model_root(model_name), ALIASES_FILE), current)
+        With ``expected`` (``{alias: version or None}``), only if each alias still points
+        there (None: the alias does not exist). Retries when another writer created the
+        record first, so no update is lost.
+
+        Raises:
+            AliasConflictError: an alias does not point where ``expected`` says.
+        """
+        root = self._aliases_root(model_name)
+        for attempt in range(1000):
+            seq, current = self._alias_record(model_name)
+            for alias, want in (expected or {}).items():
+                if current.get(alias) != want:
+                    raise AliasConflictError(
+                        f"alias {alias!r} of model {model_name!r} points at "
+                        f"{current.get(alias) or 'no version'}, not at "
+                        f"{want or 'no version'} as expected; not moved to {number}")
+            wanted = dict(current, **{alias: number for alias in aliases})
+            if wanted == current and expected is None:
+                return current
+            record = {"seq": seq + 1, "aliases": wanted, "at": now(),
+                      "changed": {a: {"from": current.get(a), "to": number} for a in aliases}}
+            if io.create_exclusive(io.join(root, f"{seq + 1:06d}.json"), _dumps(record)):
+                return wanted
+            time.sleep(0.01 * (attempt % 10))  # another writer got seq + 1: reread
+        raise RegistryError(f"could not update the aliases of {model_name!r}")  # pragma: no cover
 
     def set_alias(self, model_name: str, alias: str, version: Union[int, str]) -> ModelVersion:
         """Points ``alias`` at ``version`` (moving it from any other version)."""
         check_alias(alias)
-        with self._lock(model_name):
-            target = self.resolve(model_name, version)
-            self._move_aliases(model_name, [alias], int(target.version))
+        target = self.resolve(model_name, version)
+        self._move_aliases(model_name, [alias], int(target.version))
         return self.resolve(model_name, alias)
+
+    def compare_and_set_alias(self, model_name: str, alias: str, version: Union[int, str],
+                              expected: Optional[Union[int, str]]) -> ModelVersion:
+        """Points ``alias`` at ``version`` only if it points at ``expected`` now (None: only
+        if the alias does not exist yet); atomic against every other alias update.
+
+        Raises:
+            AliasConflictError: the alias points elsewhere; nothing was changed.
+        """
+        check_alias(alias)
+        target = self.resolve(model_name, version)
+        want = None if expected in (None, "") else int(expected)
+        self._move_aliases(model_name, [alias], int(target.version), expected={alias: want})
+        return self.resolve(model_name, alias)
+
+    # writing
+    def _clean_stale(self, model_name: str, manifests: Dict[int, Optional[Dict]]) -> None:
+        """Abandons claims older than ``stale_after`` without a manifest; removes files left
+        in tombstones (by a slow owner that kept writing after it was abandoned)."""
+        claims_root = self._claims_root(model_name)
+        for number, name in _numbered(claims_root, _SEQ_NAME).items():
+            manifest = manifests.get(number)
+            folder = self.version_dir(model_name, number)
+            if manifest is None:
+                age = _age(io.join(claims_root, name))
+                if age >= self.stale_after:
+                    logger.warning("model %r: version %d was claimed %.0fs ago and never "
+                                   "completed; abandoning it", model_name, number, age)
+                    _abandon(folder, VERSION_FILE, f"claim older than {self.stale_after:.0f}s")
+            elif manifest.get("state") == ABANDONED and io.listdir(folder) != [VERSION_FILE]:
+                _remove_all_but(folder, VERSION_FILE)
+
+    def _find_hash(self, manifests: Dict[int, Optional[Dict]], model_hash: str) -> Optional[int]:
+        for number, info in self._complete(manifests).items():
+            if info.get("model_content_hash") == model_hash:
+                return number
+        return None
+
+    def _wait_for_twin(self, model_name: str, number: int, model_hash: str) -> Optional[int]:
+        """A complete version holding ``model_hash`` claimed below ``number``, waiting for
+        racing pushes of the same bytes that claimed a lower number; None when none."""
+        claims_root = self._claims_root(model_name)
+        lower = {n: name for n, name in _numbered(claims_root, _SEQ_NAME).items() if n < number}
+        twins = []
+        for n, name in sorted(lower.items()):
+            claim = _read_json_or_none(io.join(claims_root, name)) or {}
+            if claim.get("model_content_hash") == model_hash:
+                twins.append((n, io.join(claims_root, name)))
+        waited = False
+        while twins:
+            pending = []
+            for n, claim_uri in twins:
+                manifest = _read_json_or_none(
+                    io.join(self.version_dir(model_name, n), VERSION_FILE))
+                if manifest is None:
+                    if _age(claim_uri) >= self.stale_after:
+                        _abandon(self.version_dir(model_name, n), VERSION_FILE,
+                                 f"claim older than {self.stale_after:.0f}s")
+                        continue
+                    pending.append((n, claim_uri))
+                elif manifest.get("state") != ABANDONED:
+                    return n
+            if pending and not waited:
+                logger.info("model %r: a push of the same model holds version %d; waiting "
+                            "for it", model_name, pending[0][0])
+                waited = True
+            twins = pending
+            if twins:
+                time.sleep(POLL_SECONDS)
+        return None
 
     def register(self, model_name: str, model_dir: str, schema_dir: str,
                  statistics_dir: str, evaluation: Dict, lineage: Dict,
@@ -472,7 +746,7 @@ class LocalRegistry:
 
         Args:
             model_name: Registered model name: letters, digits, ``-``, ``_``, ``.``.
-            model_dir: The TF SavedModel folder; copied into the version.
+            model_dir: The TF SavedModel folder (local); copied into the version.
             schema_dir: Folder holding ``schema.pbtxt``.
             statistics_dir: The statistics artifact folder (``Split-<split>/...``); copied.
             evaluation: The evaluation the model was blessed with.
@@ -482,62 +756,85 @@ class LocalRegistry:
 
         Returns:
             The registered version.
+
+        Raises:
+            RegistryError: a bad name, alias or input folder (nothing is written then);
+                :class:`AbandonedError` when this push took longer than ``stale_after``
+                and another push abandoned it.
         """
         check_model_name(model_name)
         aliases = check_aliases(aliases)
         schema_file = _check_inputs(model_dir, schema_dir, statistics_dir)
         model_hash = io.sha256_tree(model_dir)
-        model_root = self.model_root(model_name)
-        versions_root = self._versions_root(model_name)
-        os.makedirs(versions_root, exist_ok=True)
-        with self._lock(model_name):
-            existing = self._find_hash(model_name, model_hash)
+        manifests = self._manifests(model_name)
+        self._clean_stale(model_name, manifests)
+        existing = self._find_hash(manifests, model_hash)
+        if existing is not None:
+            return self._reuse(model_name, existing, model_hash, aliases)
+        owner = uuid.uuid4().hex
+        claimed_at = now()
+        number = _claim(self._claims_root(model_name), max(manifests, default=0),
+                        lambda n: {"version": n, "owner": owner, "claimed_at": claimed_at,
+                                   "model_content_hash": model_hash})
+        _step("claimed")
+        final = self.version_dir(model_name, number)
+        try:
+            existing = self._wait_for_twin(model_name, number, model_hash)
             if existing is not None:
-                logger.info("model %r: this model (sha256 %s) is already version %d; "
-                            "not adding a version", model_name, model_hash[:12], existing)
-                self._move_aliases(model_name, aliases, existing)
-                return dataclasses.replace(self.resolve(model_name, existing), reused=True)
-            number = max(self._numbers(model_name, complete_only=False), default=0) + 1
-            final = self.version_dir(model_name, number)
+                _abandon(final, VERSION_FILE, f"the same model is version {existing}")
+                return self._reuse(model_name, existing, model_hash, aliases)
             created = now()
             lineage = dict(lineage or {})
             lineage.update({"model_name": model_name, "version": number,
                             "model_content_hash": model_hash, "created": created})
             info = {"model_name": model_name, "version": number, "created": created,
                     "model_content_hash": model_hash, "registered_aliases": aliases,
+                    "owner": owner,
                     "files": {"model": MODEL_DIR, "schema": f"{SCHEMA_DIR}/{SCHEMA_FILE}",
                               "statistics": STATISTICS_DIR, "evaluation": EVALUATION_FILE,
                               "lineage": LINEAGE_FILE}}
-            target = final if self.in_place else os.path.join(
-                model_root, f".partial-{number}-{uuid.uuid4().hex[:8]}")
-            os.makedirs(target)
-            try:
-                _write_companions(target, model_dir, schema_file, statistics_dir,
-                                  dict(evaluation or {}), lineage)
-                io.write_json(os.path.join(target, VERSION_FILE), info)
-                if target != final:
-                    os.rename(target, final)  # the version appears whole, or not at all
-            except BaseException:
-                shutil.rmtree(target, ignore_errors=True)
-                raise
-            self._move_aliases(model_name, aliases, number)
-            logger.info("registered %r version %d at %s (aliases %s)", model_name, number,
-                        final, aliases or "none")
+            _write_companions(final, model_dir, schema_file, statistics_dir,
+                              dict(evaluation or {}), lineage)
+            _step("files-written")
+            if not io.create_exclusive(io.join(final, VERSION_FILE), _dumps(info)):
+                raise AbandonedError(
+                    f"model {model_name!r}: version {number} was declared abandoned by another "
+                    f"push (its claim was older than {self.stale_after:.0f}s) before this push "
+                    "finished writing it; nothing was registered")
+        except BaseException as e:
+            if not isinstance(e, AbandonedError):
+                _abandon(final, VERSION_FILE, f"the push failed: {type(e).__name__}")
+            raise
+        _step("manifest-written")
+        self._move_aliases(model_name, aliases, number)
+        _step("aliases-moved")
+        logger.info("registered %r version %d at %s (aliases %s)", model_name, number,
+                    final, aliases or "none")
         return self.resolve(model_name, number)
+
+    def _reuse(self, model_name: str, number: int, model_hash: str,
+               aliases: Sequence[str]) -> ModelVersion:
+        logger.info("model %r: this model (sha256 %s) is already version %d; not adding a "
+                    "version", model_name, model_hash[:12], number)
+        self._move_aliases(model_name, aliases, number)
+        return dataclasses.replace(self.resolve(model_name, number), reused=True)
 
     # monitoring
     def record_monitoring(self, model_name: str, version: Union[int, str], record: Dict,
                           statistics_path: str = "") -> str:
-        """Stores one monitoring run of a version; returns the entry's folder."""
+        """Stores one monitoring run of a version; returns the entry's folder (URI)."""
         target = self.resolve(model_name, version)
-        return _record_monitoring(os.path.join(target.uri, MONITORING_DIR),
-                                  os.path.join(self.model_root(model_name), LOCK_FILE),
-                                  record, statistics_path)
+        return _record_monitoring(io.join(target.uri, MONITORING_DIR), record,
+                                  statistics_path, self.stale_after)
 
     def monitoring_history(self, model_name: str, version: Union[int, str]) -> List[Dict]:
         """Monitoring records of a version, oldest first (each with ``entry`` and ``seq``)."""
         target = self.resolve(model_name, version)
-        return _monitoring_history(os.path.join(target.uri, MONITORING_DIR))
+        return _monitoring_history(io.join(target.uri, MONITORING_DIR))
+
+
+#: The folder registry's former name; a local path, gs:// and s3:// alike.
+LocalRegistry = FolderRegistry
 
 
 # --------------------------------------------------------------------------- Vertex AI
@@ -549,12 +846,17 @@ class VertexRegistry:
         project: Google Cloud project.
         location: Region, e.g. ``us-central1``.
         gcs_mount: Where Cloud Storage is mounted in the task; default :data:`GCS_MOUNT`.
+            Only the push's inputs (the task's ``/gcs/...`` artifact paths) are read
+            through it; the registry writes and reads Cloud Storage itself.
+        stale_after: Seconds after which an unfinished monitoring entry is abandoned.
     """
 
-    def __init__(self, project: str, location: str, gcs_mount: Optional[str] = None):
+    def __init__(self, project: str, location: str, gcs_mount: Optional[str] = None,
+                 stale_after: float = DEFAULT_STALE_SECONDS):
         self.project = project
         self.location = location
         self.gcs_mount = gcs_mount or GCS_MOUNT
+        self.stale_after = float(stale_after)
 
     def __repr__(self) -> str:
         return f"VertexRegistry(project={self.project!r}, location={self.location!r})"
@@ -578,13 +880,12 @@ class VertexRegistry:
         return model_uri.rstrip("/") + COMPANION_SUFFIX
 
     def _local(self, uri: str) -> str:
+        """An input of the push as this task reads it (``gs://b/x`` through the mount)."""
         return io.to_mount_path(uri, self.gcs_mount)
 
     def _version(self, model_name: str, model) -> ModelVersion:
         model_uri = model.uri
         companion = self.companion_uri(model_uri)
-        # Inside a Vertex AI task, read through the mount; elsewhere straight from gs://.
-        readable = self._local(companion) if os.path.isdir(self.gcs_mount) else companion
         labels = dict(model.labels or {})
         return ModelVersion(
             model_name=model_name,
@@ -592,8 +893,8 @@ class VertexRegistry:
             model_dir=model_uri,
             schema_path=f"{companion}/{SCHEMA_DIR}/{SCHEMA_FILE}",
             statistics_dir=f"{companion}/{STATISTICS_DIR}",
-            evaluation=_read_json_or_empty(os.path.join(readable, EVALUATION_FILE)),
-            lineage=_read_json_or_empty(os.path.join(readable, LINEAGE_FILE)),
+            evaluation=_read_json_or_empty(io.join(companion, EVALUATION_FILE)),
+            lineage=_read_json_or_empty(io.join(companion, LINEAGE_FILE)),
             aliases=sorted(model.version_aliases or []),
             uri=f"{model.resource_name}@{model.version_id}",
             model_hash=labels.get("model_hash", ""),
@@ -652,7 +953,8 @@ class VertexRegistry:
 
         ``model_dir`` must be in Cloud Storage (a ``/gcs/...`` path in a Vertex AI task).
         The schema, statistics, evaluation and lineage are written to the companion folder
-        ``<model_dir>.kfp_mlops/`` first, then the version is uploaded with
+        ``<model_dir>.kfp_mlops/`` first (straight to Cloud Storage, ``kfp_mlops.json``
+        last), then the version is uploaded with
         ``artifact_uri`` = the model's ``gs://`` URI. With ``endpoint_name``, the version is
         deployed to that endpoint (created when missing) with ``traffic_percentage`` of the
         traffic (Vertex AI gives the first model on an empty endpoint 100).
@@ -686,21 +988,20 @@ class VertexRegistry:
                 return dataclasses.replace(self._version(model_name, model), reused=True)
 
         companion = self.companion_uri(artifact_uri)
-        local_companion = self._local(companion)
         lineage.update({"model_name": model_name, "model_content_hash": model_hash,
                         "created": now(), "model_uri": artifact_uri})
-        if os.path.isdir(local_companion):  # left by an upload that failed after it
-            shutil.rmtree(local_companion)
-        with io.output_dir(local_companion) as out:
-            _write_companions(out, None, schema_file, self._local(statistics_dir),
-                              dict(evaluation or {}), lineage)
-            io.write_json(os.path.join(out, COMPANION_FILE), {
-                "model_name": model_name, "model_uri": artifact_uri,
-                "model_content_hash": model_hash,
-                "schema": f"{companion}/{SCHEMA_DIR}/{SCHEMA_FILE}",
-                "statistics": f"{companion}/{STATISTICS_DIR}",
-                "evaluation": f"{companion}/{EVALUATION_FILE}",
-                "lineage": f"{companion}/{LINEAGE_FILE}"})
+        # Written in place, in Cloud Storage: the folder belongs to this model artifact
+        # alone, and a failed upload leaves it to be overwritten by the task's retry. No
+        # version refers to it before the upload below succeeds.
+        _write_companions(companion, None, schema_file, self._local(statistics_dir),
+                          dict(evaluation or {}), lineage)
+        io.write_json(io.join(companion, COMPANION_FILE), {
+            "model_name": model_name, "model_uri": artifact_uri,
+            "model_content_hash": model_hash,
+            "schema": f"{companion}/{SCHEMA_DIR}/{SCHEMA_FILE}",
+            "statistics": f"{companion}/{STATISTICS_DIR}",
+            "evaluation": f"{companion}/{EVALUATION_FILE}",
+            "lineage": f"{companion}/{LINEAGE_FILE}"})
         run = str(lineage.get("pipeline_run", ""))
         labels = {
             "managed_by": "kfp-mlops",
@@ -754,15 +1055,13 @@ class VertexRegistry:
     def record_monitoring(self, model_name: str, version: Union[int, str], record: Dict,
                           statistics_path: str = "") -> str:
         target = self.resolve(model_name, version)
-        folder = self._local(self.companion_uri(target.model_dir))
-        return _record_monitoring(os.path.join(folder, MONITORING_DIR),
-                                  os.path.join(folder, LOCK_FILE), record,
-                                  self._local(statistics_path) if statistics_path else "")
+        folder = io.join(self.companion_uri(target.model_dir), MONITORING_DIR)
+        return _record_monitoring(folder, record, statistics_path, self.stale_after)
 
     def monitoring_history(self, model_name: str, version: Union[int, str]) -> List[Dict]:
         target = self.resolve(model_name, version)
-        folder = self._local(self.companion_uri(target.model_dir))
-        return _monitoring_history(os.path.join(folder, MONITORING_DIR))
+        return _monitoring_history(io.join(self.companion_uri(target.model_dir),
+                                           MONITORING_DIR))
 
 
 def record_monitoring(registry_uri: str, model_name: str, version: Union[int, str],

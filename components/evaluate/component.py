@@ -58,29 +58,30 @@ def evaluate(
     Returns:
         blessed: whether the model passed every check.
     """
+    import contextlib
     from collections import namedtuple
-
-    import os
 
     from kfp_mlops.components._shared import io, logs
     from kfp_mlops.components.evaluate import core
 
     logs.setup()
-    champion_dir, champion_version = None, ""
-    if registry_uri and model_name:
-        from kfp_mlops.components._shared import registry
+    with contextlib.ExitStack() as stack:
+        champion_dir, champion_version, champion_uri = None, "", ""
+        if registry_uri and model_name:
+            from kfp_mlops.components._shared import registry
 
-        champion = registry.find_champion(registry_uri, model_name)
-        if champion is not None:
-            champion_dir, champion_version = champion.model_dir, str(champion.version)
-            # On Vertex AI, read a gs:// champion through the Cloud Storage mount.
-            if os.path.isdir(registry.GCS_MOUNT):
-                champion_dir = io.to_mount_path(champion_dir)
-    result = core.evaluate(
-        dataset_dir=dataset.path, model_dir=model.path, blessing_dir=blessing.path,
-        report_path=report.path, label_column=label_column, thresholds=dict(thresholds),
-        max_regression=dict(max_regression), slice_columns=list(slice_columns),
-        champion_model_dir=champion_dir, champion_version=champion_version)
+            champion = registry.find_champion(registry_uri, model_name)
+            if champion is not None:
+                # a gs:// or s3:// champion (object-store or Vertex AI registry) is copied
+                # to a temporary folder for the run
+                champion_dir = stack.enter_context(io.local_copy(champion.model_dir))
+                champion_version, champion_uri = str(champion.version), champion.model_dir
+        result = core.evaluate(
+            dataset_dir=dataset.path, model_dir=model.path, blessing_dir=blessing.path,
+            report_path=report.path, label_column=label_column, thresholds=dict(thresholds),
+            max_regression=dict(max_regression), slice_columns=list(slice_columns),
+            champion_model_dir=champion_dir, champion_version=champion_version,
+            champion_uri=champion_uri)
     for name, value in sorted(result.scalar_metrics().items()):
         evaluation.log_metric(name, value)
     ev = result.evaluation

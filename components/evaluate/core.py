@@ -412,7 +412,8 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
              label_column: str = "", thresholds: Optional[Mapping[str, float]] = None,
              max_regression: Optional[Mapping[str, float]] = None,
              slice_columns: Sequence[str] = (), champion_model_dir: Optional[str] = None,
-             champion_version: str = "", split: str = "test") -> EvaluateResult:
+             champion_version: str = "", split: str = "test",
+             champion_uri: str = "") -> EvaluateResult:
     """Evaluates ``model_dir`` on one split of ``dataset_dir`` and decides the blessing.
 
     Args:
@@ -428,6 +429,9 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
       slice_columns: columns to slice metrics by (each value; at most 100 per column).
       champion_model_dir: the current champion's model directory, or None/"" for none.
       champion_version: how reasons name the champion (e.g. its registry version).
+      champion_uri: where the champion lives in the registry, recorded in the blessing
+        (``champion_model_dir`` may be a temporary local copy of it); "" records
+        ``champion_model_dir``.
       split: the split to evaluate on.
 
     Raises:
@@ -458,12 +462,13 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
     reasons = [] if thresholds else ["no thresholds given"]
     champion = None
     if champion_model_dir:
-        name = champion_version or champion_model_dir
+        name = champion_version or champion_uri or champion_model_dir
+        recorded_dir = champion_uri or champion_model_dir
         try:
             champion_eval = evaluate_model(champion_model_dir, frame, label)
         except (EvaluateError, model_io.ModelError, OSError) as e:
             logger.error("champion %s could not be evaluated: %s", name, e)
-            champion = {"version": champion_version or None, "model_dir": champion_model_dir,
+            champion = {"version": champion_version or None, "model_dir": recorded_dir,
                         "metrics": None, "error": str(e)}
             checks.append(Check("champion", ",".join(sorted(max_regression)), None, None, "",
                                 False, f"FAILED champion comparison: champion {name} could not "
@@ -472,7 +477,7 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
             if champion_eval.task != task:
                 raise EvaluateError(f"champion {name!r} is a {champion_eval.task} model; the "
                                     f"challenger is a {task} model")
-            champion = {"version": champion_version or None, "model_dir": champion_model_dir,
+            champion = {"version": champion_version or None, "model_dir": recorded_dir,
                         "metrics": champion_eval.metrics, "rows": champion_eval.rows}
             checks += champion_checks(evaluation.metrics, champion_eval.metrics,
                                       max_regression, name)

@@ -231,21 +231,35 @@ def _resolve(registry_uri: str, model_name: str, model_version: str):
                            f"not in the registry {registry_uri!r}: {e}") from e
 
 
-def _local(path: str) -> str:
-    """A registry path as this task reads it (``gs://b/x`` through the ``/gcs/`` mount)."""
-    from kfp_mlops.components._shared import io
-
-    return io.to_mount_path(path)
-
-
 def load_schema(path: str):
+    """The schema at ``path``: a local file or a ``gs://`` / ``s3://`` URI (a registry's)."""
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    if not os.path.isfile(path):
-        raise MonitorError(f"the registered schema {path!r} does not exist")
-    with open(path, encoding="utf-8") as f:
-        return text_format.Parse(f.read(), schema_pb2.Schema())
+    from kfp_mlops.components._shared import io
+
+    try:
+        text = io.read_text(path)
+    except FileNotFoundError:
+        raise MonitorError(f"the registered schema {path!r} does not exist") from None
+    return text_format.Parse(text, schema_pb2.Schema())
+
+
+def load_registered_statistics(uri: str, name: str):
+    """A statistics file of the registry (local, ``gs://`` or ``s3://``), read from a local
+    copy when it is remote."""
+    from kfp_mlops.components._shared import io
+    from kfp_mlops.components._shared import tfdv_utils
+
+    with io.local_copy(uri) as path:
+        return tfdv_utils.load_statistics(path, name)
+
+
+def _stats_file(statistics_dir: str, split: str) -> str:
+    from kfp_mlops.components._shared import io
+    from kfp_mlops.components._shared import tfdv_utils
+
+    return io.join(statistics_dir, tfdv_utils.SPLIT_PREFIX + split, tfdv_utils.STATS_FILE)
 
 
 def serving_schema(schema, label_column: str = ""):
@@ -278,11 +292,10 @@ def label_of(version, schema) -> str:
 
 
 def _baseline_path(statistics_dir: str) -> str:
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared import io
 
-    path = os.path.join(tfdv_utils.split_dir(_local(statistics_dir), BASELINE_SPLIT),
-                        tfdv_utils.STATS_FILE)
-    if not os.path.isfile(path):
+    path = _stats_file(statistics_dir, BASELINE_SPLIT)
+    if not io.isfile(path):
         raise MonitorError(f"the registered baseline statistics {path!r} do not exist "
                            f"(expected Split-{BASELINE_SPLIT}/FeatureStats.pb in "
                            f"{statistics_dir!r})")
@@ -291,15 +304,14 @@ def _baseline_path(statistics_dir: str) -> str:
 
 def _previous_batch(history: Sequence[Mapping[str, Any]]):
     """The newest history entry with statistics, and its statistics file (or None, "")."""
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared import io
 
     for entry in reversed(list(history)):
         stats_dir = entry.get("statistics_path") or ""
         if not stats_dir:
             continue
-        path = os.path.join(tfdv_utils.split_dir(_local(stats_dir), SERVING_SPLIT),
-                            tfdv_utils.STATS_FILE)
-        if os.path.isfile(path):
+        path = _stats_file(stats_dir, SERVING_SPLIT)
+        if io.isfile(path):
             return entry, path
         logger.warning("monitoring entry %s has no %s; skipped", entry.get("entry"), path)
     return None, ""
@@ -386,7 +398,7 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
     # 1. everything that can be wrong with the input, before anything is computed or written
     splits = _batch_splits(dataset_dir)
     registry, version = _resolve(registry_uri, model_name, model_version)
-    schema = load_schema(_local(version.schema_path))
+    schema = load_schema(version.schema_path)
     label = label_of(version, schema)
     schema = serving_schema(schema, label)
     baseline_path = _baseline_path(version.statistics_dir)
@@ -415,7 +427,7 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
     options = tfdv_utils.stats_options(tfdv_utils.bool_columns(arrow), schema)
     stats = batch_statistics(dataset_dir, present, options, skip, batch_rows)
     rows = int(stats.datasets[0].num_examples)
-    baseline = tfdv_utils.load_statistics(baseline_path, BASELINE_SPLIT)
+    baseline = load_registered_statistics(baseline_path, BASELINE_SPLIT)
     logger.info("batch: %d rows from splits %s; model %r version %s (%s); baseline %s",
                 rows, present, model_name, version.version, model_version, baseline_path)
 
@@ -426,7 +438,7 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
                                         skew_thresholds, mode="skew")
     drift, drift_baseline = [], None
     if previous is not None:
-        previous_stats = tfdv_utils.load_statistics(previous_path, "previous")
+        previous_stats = load_registered_statistics(previous_path, "previous")
         drift = tfdv_utils.feature_distances(previous_stats, stats, schema, drift_threshold,
                                              drift_thresholds, mode="drift")
         drift_baseline = {"seq": previous.get("seq"), "entry": previous.get("entry", ""),

@@ -121,7 +121,9 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
         schema_dir: Schema folder from validate (``schema.pbtxt``).
         statistics_dir: Statistics folder from validate (``Split-<split>/FeatureStats.pb``);
             stored whole, its train split is the monitoring baseline.
-        registry_uri: Local path / ``file://`` URI, or ``vertex://projects/P/locations/R``.
+        registry_uri: A folder registry -- local path / ``file://`` URI, ``gs://B/F``,
+            ``s3://B/F`` or ``/gcs/B/F`` (used as ``gs://B/F``) -- or
+            ``vertex://projects/P/locations/R``.
         model_name: Registered model name (letters, digits, ``-``, ``_``, ``.``).
         dataset_info: The training dataset's ``dataset.json`` (content hash, source).
         pipeline_run: Pipeline run name or ID, recorded in the lineage (and Vertex labels).
@@ -170,7 +172,7 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
         "previous_champion": champion,
     }
     registry = reg.open_registry(registry_uri)
-    if location.kind == "local":
+    if location.kind != "vertex":
         version = registry.register(model_name, model_dir, schema_dir, statistics_dir,
                                     evaluation, lineage, aliases=aliases)
         if endpoint_name:

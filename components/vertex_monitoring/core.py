@@ -134,7 +134,6 @@ def plan(project: str, region: str, endpoint: str, registry_uri: str, model_name
          enable_logging: bool = True, display_name: str = "",
          labels: Optional[Mapping[str, str]] = None) -> MonitoringPlan:
     """Checks the settings and reads the model's features; nothing is called yet."""
-    from kfp_mlops.components._shared import io
     from kfp_mlops.components._shared import registry as reg
     from kfp_mlops.components.monitor import core as monitor_core
 
@@ -161,7 +160,7 @@ def plan(project: str, region: str, endpoint: str, registry_uri: str, model_name
     except (reg.ModelNotFoundError, reg.VersionNotFoundError) as e:
         raise VertexMonitoringError(f"model {model_name!r} ({model_version}) is not in the "
                                     f"registry {registry_uri!r}: {e}") from e
-    schema = monitor_core.load_schema(io.to_mount_path(version.schema_path))
+    schema = monitor_core.load_schema(version.schema_path)  # local, gs:// or s3://
     label = label_column or monitor_core.label_of(version, schema)
     features = [f.name for f in schema.feature if f.name != label]
     source = training_data_uri or str((version.lineage or {}).get("data_source", ""))

@@ -47,13 +47,14 @@ def write_statistics(path: str, splits=("train", "eval")) -> str:
 
 @pytest.fixture(scope="session")
 def parts(tmp_path_factory):
-    """Two SavedModels with different bytes, a schema folder and a statistics folder."""
+    """Four SavedModels with different bytes, a schema folder and a statistics folder."""
     root = tmp_path_factory.mktemp("registry_parts")
     base = save_tiny_model(str(root / "base"))
     return {
         "model_a": model_variant(base, str(root / "model_a"), "a"),
         "model_b": model_variant(base, str(root / "model_b"), "b"),
         "model_c": model_variant(base, str(root / "model_c"), "c"),
+        "model_d": model_variant(base, str(root / "model_d"), "d"),
         "schema": write_schema(str(root / "schema")),
         "statistics": write_statistics(str(root / "statistics")),
     }

@@ -1,8 +1,13 @@
-"""The model registry: a local folder registry on real files, and Vertex AI with only
+"""The model registry: a folder registry on a local folder and on the S3 and Cloud Storage
+servers on loopback (real concurrent processes, real SIGKILLs), and Vertex AI with only
 ``google.cloud.aiplatform`` mocked (asserting the exact requests)."""
+import multiprocessing
 import os
 import shutil
-import threading
+import subprocess
+import sys
+import textwrap
+import time
 from unittest import mock
 
 import pytest
@@ -11,6 +16,8 @@ from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import registry as reg
 
 EVALUATION = {"metrics": {"accuracy": 0.9}, "slices": {}}
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 
 
 def lineage(run="run-1"):
@@ -22,24 +29,53 @@ def register(registry, parts, model="model_a", name="penguins", **kwargs):
                              EVALUATION, lineage(), **kwargs)
 
 
+@pytest.fixture(params=["local", "s3", "gs"])
+def store(request, tmp_path):
+    """A fresh registry root on each back end: a local folder, s3:// and gs://."""
+    if request.param == "local":
+        return str(tmp_path / "registry")
+    _, bucket = request.getfixturevalue("bucket_on")(request.param)
+    return f"{request.param}://{bucket}/registry"
+
+
+def tree_hash(uri: str) -> str:
+    with io.local_copy(uri) as local:
+        return io.sha256_tree(local)
+
+
 # --------------------------------------------------------------------------- URIs
 
 def test_parse_registry_uri(tmp_path):
     assert reg.parse_registry_uri(str(tmp_path)) == reg.RegistryLocation("local", str(tmp_path))
     assert reg.parse_registry_uri(f"file://{tmp_path}/r").root == f"{tmp_path}/r"
+    assert reg.parse_registry_uri("gs://bucket/registry/") == \
+        reg.RegistryLocation("gs", "gs://bucket/registry")
+    assert reg.parse_registry_uri("s3://bucket/a/registry") == \
+        reg.RegistryLocation("s3", "s3://bucket/a/registry")
+    # the Vertex AI mount is Cloud Storage FUSE (no atomic rename, no preconditions)
+    assert reg.parse_registry_uri("/gcs/bucket/registry") == \
+        reg.RegistryLocation("gs", "gs://bucket/registry")
     assert reg.parse_registry_uri("vertex://projects/my-proj/locations/us-central1") == \
         reg.RegistryLocation("vertex", project="my-proj", location="us-central1")
     assert isinstance(reg.open_registry(str(tmp_path)), reg.LocalRegistry)
+    assert reg.open_registry("/gcs/b/r").root == "gs://b/r"
+    assert reg.open_registry("s3://b/r").root == "s3://b/r"
     vertex = reg.open_registry("vertex://projects/p/locations/europe-west4")
     assert (vertex.project, vertex.location) == ("p", "europe-west4")
 
 
+ALL_FORMS = (r"a local path, a file:///absolute/path URI, gs://<bucket>/<folder>, "
+             r"s3://<bucket>/<folder>, /gcs/<bucket>/<folder> \(Vertex AI's Cloud Storage "
+             r"mount, used as gs://<bucket>/<folder>\) or "
+             r"vertex://projects/<project>/locations/<region>")
+
+
 @pytest.mark.parametrize("uri, message", [
-    ("", "registry_uri is empty"),
-    ("gs://bucket/registry", "use Vertex AI .* /gcs/bucket/registry"),
-    ("s3://bucket/registry", "unknown scheme"),
+    ("", "registry_uri is empty; expected " + ALL_FORMS),
+    ("hdfs://bucket/registry", "unsupported scheme.*; expected " + ALL_FORMS),
+    ("gs:///registry", "expected gs://BUCKET/PATH; expected " + ALL_FORMS),
     ("vertex://projects/p", "expected vertex://projects/<project>/locations/<region>"),
-    ("file://relative/path", "absolute path"),
+    ("file://relative/path", "absolute path; expected " + ALL_FORMS),
 ])
 def test_parse_registry_uri_rejects(uri, message):
     with pytest.raises(reg.RegistryError, match=message):
@@ -64,10 +100,10 @@ def test_label_value_follows_vertex_rules():
     assert long == "r" * 63
 
 
-# --------------------------------------------------------------------------- local
+# --------------------------------------------------------------------------- every store
 
-def test_versions_are_numbered_and_champion_moves(tmp_path, parts):
-    registry = reg.LocalRegistry(str(tmp_path / "registry"))
+def test_versions_are_numbered_and_champion_moves(store, parts):
+    registry = reg.open_registry(store)
     v1 = register(registry, parts, "model_a")
     v2 = register(registry, parts, "model_b")
     assert (v1.version, v2.version) == (1, 2)
@@ -76,29 +112,36 @@ def test_versions_are_numbered_and_champion_moves(tmp_path, parts):
     assert registry.resolve("penguins").version == 2
     assert registry.resolve("penguins", 1).aliases == []
     assert [v.version for v in registry.versions("penguins")] == [1, 2]
-    assert io.read_json(str(tmp_path / "registry" / "penguins" / "aliases.json")) == {"champion": 2}
+    assert registry.aliases("penguins") == {"champion": 2}
+    history = registry.alias_history("penguins")
+    assert [(h["seq"], h["aliases"], h["changed"]) for h in history] == [
+        (1, {"champion": 1}, {"champion": {"from": None, "to": 1}}),
+        (2, {"champion": 2}, {"champion": {"from": 1, "to": 2}})]
 
-    folder = tmp_path / "registry" / "penguins" / "versions" / "2"
-    assert v2.uri == str(folder)
-    assert io.sha256_tree(v2.model_dir) == io.sha256_tree(parts["model_b"])
+    folder = io.join(store, "penguins", "versions", "2")
+    assert v2.uri == folder
+    assert v2.model_dir == io.join(folder, "model")
+    assert tree_hash(v2.model_dir) == io.sha256_tree(parts["model_b"])
     assert v2.model_hash == io.sha256_tree(parts["model_b"])
-    assert os.path.isfile(folder / "model" / "saved_model.pb")
-    with open(v2.schema_path) as got, open(os.path.join(parts["schema"], "schema.pbtxt")) as want:
-        assert got.read() == want.read()
-    assert io.sha256_tree(v2.statistics_dir) == io.sha256_tree(parts["statistics"])
-    assert os.path.isfile(folder / "statistics" / "Split-train" / "FeatureStats.pb")
+    assert io.isfile(io.join(folder, "model", "saved_model.pb"))
+    with open(os.path.join(parts["schema"], "schema.pbtxt")) as want:
+        assert io.read_text(v2.schema_path) == want.read()
+    assert tree_hash(v2.statistics_dir) == io.sha256_tree(parts["statistics"])
+    assert io.isfile(io.join(folder, "statistics", "Split-train", "FeatureStats.pb"))
     assert v2.evaluation == EVALUATION
     assert v2.lineage["data_content_hash"] == "d" * 64
     assert v2.lineage["data_source"] == "penguins.csv"
     assert v2.lineage["pipeline_run"] == "run-1"
     assert v2.lineage["model_content_hash"] == v2.model_hash
     assert v2.lineage["version"] == 2 and v2.lineage["created"] == v2.created
-    info = io.read_json(str(folder / "version.json"))
+    info = io.read_json(io.join(folder, "version.json"))
     assert info["model_content_hash"] == v2.model_hash and info["version"] == 2
+    claim = io.read_json(io.join(store, "penguins", "claims", "000002.json"))
+    assert claim["model_content_hash"] == v2.model_hash and claim["owner"] == info["owner"]
 
 
-def test_resolve_by_alias_number_and_latest(tmp_path, parts):
-    registry = reg.LocalRegistry(str(tmp_path))
+def test_resolve_by_alias_number_and_latest(store, parts):
+    registry = reg.open_registry(store)
     register(registry, parts, "model_a")
     register(registry, parts, "model_b", aliases=("candidate",))
     assert registry.resolve("penguins", "champion").version == 1
@@ -111,8 +154,29 @@ def test_resolve_by_alias_number_and_latest(tmp_path, parts):
     assert registry.resolve("penguins", 1).aliases == []
 
 
-def test_unknown_refs_give_clear_errors(tmp_path, parts):
-    registry = reg.LocalRegistry(str(tmp_path))
+def test_compare_and_set_alias(store, parts):
+    registry = reg.open_registry(store)
+    register(registry, parts, "model_a")
+    register(registry, parts, "model_b", aliases=())
+    register(registry, parts, "model_c", aliases=())
+    with pytest.raises(reg.AliasConflictError,
+                       match="alias 'champion' of model 'penguins' points at 1, not at 2"):
+        registry.compare_and_set_alias("penguins", "champion", 3, expected=2)
+    assert registry.aliases("penguins") == {"champion": 1}  # nothing changed
+    assert registry.compare_and_set_alias("penguins", "champion", 2, expected=1).version == 2
+    with pytest.raises(reg.AliasConflictError, match="points at 2, not at 1"):
+        registry.compare_and_set_alias("penguins", "champion", 3, expected=1)
+    # None: only when the alias does not exist yet
+    assert registry.compare_and_set_alias("penguins", "blue", 3, expected=None).version == 3
+    with pytest.raises(reg.AliasConflictError, match="points at 3, not at no version"):
+        registry.compare_and_set_alias("penguins", "blue", 1, expected=None)
+    assert registry.aliases("penguins") == {"champion": 2, "blue": 3}
+    with pytest.raises(reg.VersionNotFoundError, match="has no version 9"):
+        registry.compare_and_set_alias("penguins", "champion", 9, expected=2)
+
+
+def test_unknown_refs_give_clear_errors(store, parts):
+    registry = reg.open_registry(store)
     with pytest.raises(reg.ModelNotFoundError, match="holds no model 'penguins'"):
         registry.resolve("penguins")
     register(registry, parts, "model_a")
@@ -139,20 +203,21 @@ def test_bad_aliases(tmp_path, parts, alias):
     registry = reg.LocalRegistry(str(tmp_path))
     with pytest.raises(reg.RegistryError, match="alias .* is not valid"):
         register(registry, parts, aliases=[alias])
-    assert not os.path.exists(tmp_path / "penguins" / "versions" / "1")
+    assert os.listdir(tmp_path) == []
 
 
-def test_bad_inputs_name_the_input(tmp_path, parts):
-    registry = reg.LocalRegistry(str(tmp_path / "r"))
+def test_bad_inputs_name_the_input(store, parts):
+    registry = reg.open_registry(store)
     with pytest.raises(reg.RegistryError, match="model_dir .* saved_model.pb is missing"):
         registry.register("m", parts["schema"], parts["schema"], parts["statistics"], {}, {})
     with pytest.raises(reg.RegistryError, match="schema_dir .* holds no schema.pbtxt"):
         registry.register("m", parts["model_a"], parts["statistics"], parts["statistics"], {}, {})
     assert registry.versions("m") == []
+    assert io.listdir(store) == []  # nothing written
 
 
-def test_same_model_twice_is_one_version(tmp_path, parts):
-    registry = reg.LocalRegistry(str(tmp_path))
+def test_same_model_twice_is_one_version(store, parts):
+    registry = reg.open_registry(store)
     first = register(registry, parts, "model_a", aliases=())
     register(registry, parts, "model_b")
     again = register(registry, parts, "model_a")  # same bytes: no new version, alias moves
@@ -161,108 +226,308 @@ def test_same_model_twice_is_one_version(tmp_path, parts):
     assert again.aliases == ["champion"]
     assert [v.version for v in registry.versions("penguins")] == [1, 2]
     assert registry.resolve("penguins").version == 1
+    assert io.listdir(io.join(store, "penguins", "claims")) == ["000001.json", "000002.json"]
+    assert register(registry, parts, "model_a").reused  # aliases already there: no record
+    assert len(registry.alias_history("penguins")) == 2
 
 
-def test_crash_mid_copy_leaves_no_version(tmp_path, parts):
-    registry = reg.LocalRegistry(str(tmp_path))
+def test_a_failed_push_leaves_a_tombstone_and_no_version(store, parts, tmp_path):
+    registry = reg.open_registry(store)
     register(registry, parts, "model_a")
     broken = tmp_path / "broken_stats"
     shutil.copytree(parts["statistics"], broken)
     os.symlink(tmp_path / "nowhere", broken / "dangling")  # copying it fails mid-copy
-    with pytest.raises(shutil.Error):
+    with pytest.raises(OSError):
         registry.register("penguins", parts["model_b"], parts["schema"], str(broken),
                           EVALUATION, lineage())
-    model_root = tmp_path / "penguins"
-    assert sorted(os.listdir(model_root / "versions")) == ["1"]
-    assert not [n for n in os.listdir(model_root) if n.startswith(".partial")]
+    assert [v.version for v in registry.versions("penguins")] == [1]
     assert registry.resolve("penguins").version == 1  # the champion did not move
-    assert register(registry, parts, "model_b").version == 2
+    tombstone = io.join(store, "penguins", "versions", "2")
+    assert io.listdir(tombstone) == ["version.json"]  # its files are gone
+    assert io.read_json(io.join(tombstone, "version.json"))["state"] == "abandoned"
+    assert register(registry, parts, "model_b").version == 3  # a number is never reused
 
 
-def test_crash_in_place_leaves_no_version(tmp_path, parts):
-    """On a FUSE mount versions are written in place; a failure removes the folder."""
-    registry = reg.LocalRegistry(str(tmp_path), in_place=True)
-    broken = tmp_path / "broken_stats"
-    shutil.copytree(parts["statistics"], broken)
-    os.symlink(tmp_path / "nowhere", broken / "dangling")
-    with pytest.raises(shutil.Error):
-        registry.register("penguins", parts["model_a"], parts["schema"], str(broken),
-                          EVALUATION, lineage())
-    assert os.listdir(tmp_path / "penguins" / "versions") == []
-    assert register(registry, parts, "model_a").version == 1
-
-
-def test_listing_ignores_partial_and_incomplete_folders(tmp_path, parts):
-    registry = reg.LocalRegistry(str(tmp_path))
+def test_listing_ignores_claims_partial_folders_and_tombstones(store, parts):
+    registry = reg.open_registry(store)
     register(registry, parts, "model_a")
-    os.makedirs(tmp_path / "penguins" / ".partial-2-abc" / "model")
-    os.makedirs(tmp_path / "penguins" / "versions" / "2" / "model")  # no version.json
+    model = io.join(store, "penguins")
+    # a push in progress: a claim and some files, no manifest
+    assert io.create_exclusive(io.join(model, "claims", "000002.json"), b'{"version": 2}')
+    io.put_dir(parts["model_b"], io.join(model, "versions", "2", "model"))
+    # a folder written before claims existed, never completed
+    io.write_json(io.join(model, "versions", "3", "lineage.json"), {})
+    # a tombstone
+    io.write_json(io.join(model, "versions", "4", "version.json"), {"state": "abandoned"})
     assert [v.version for v in registry.versions("penguins")] == [1]
     assert registry.resolve("penguins", "latest").version == 1
-    assert register(registry, parts, "model_b").version == 3  # never reuses folder 2
+    with pytest.raises(reg.VersionNotFoundError, match=r"versions are \[1\]"):
+        registry.resolve("penguins", 2)
+    assert register(registry, parts, "model_c").version == 5  # never reuses 2, 3 or 4
+    # the claim of 2 is young: a push in progress is left alone
+    assert io.listdir(io.join(model, "versions", "2")) == ["model"]
 
 
-def test_concurrent_registers_get_distinct_numbers(tmp_path, parts):
-    registry = reg.LocalRegistry(str(tmp_path))
-    start = threading.Barrier(3)
-    results, errors = [], []
-
-    def push(model):
-        start.wait()
-        try:
-            results.append(register(reg.LocalRegistry(str(tmp_path)), parts, model))
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=push, args=(m,)) for m in ("model_a", "model_b", "model_c")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert sorted(v.version for v in results) == [1, 2, 3]
-    by_version = {v.version: v.model_hash for v in registry.versions("penguins")}
-    assert sorted(by_version) == [1, 2, 3]
-    assert len(set(by_version.values())) == 3
-
-
-def test_find_champion(tmp_path, parts):
-    root = str(tmp_path / "registry")
-    assert reg.find_champion(root, "penguins") is None  # no registry yet
-    registry = reg.LocalRegistry(root)
+def test_legacy_aliases_file_is_read(store, parts):
+    registry = reg.open_registry(store)
     register(registry, parts, "model_a", aliases=())
-    assert reg.find_champion(root, "penguins") is None  # no champion yet
+    register(registry, parts, "model_b", aliases=())
+    io.write_json(io.join(store, "penguins", "aliases.json"), {"champion": 1})
+    assert registry.resolve("penguins").version == 1
+    registry.set_alias("penguins", "blue", 2)
+    assert registry.aliases("penguins") == {"champion": 1, "blue": 2}
+
+
+def test_find_champion(store, parts):
+    assert reg.find_champion(store, "penguins") is None  # no registry yet
+    registry = reg.open_registry(store)
+    register(registry, parts, "model_a", aliases=())
+    assert reg.find_champion(store, "penguins") is None  # no champion yet
     register(registry, parts, "model_b")
-    champion = reg.find_champion(f"file://{root}", "penguins")
+    champion = reg.find_champion(store, "penguins")
     assert champion.version == 2 and champion.evaluation == EVALUATION
-    assert reg.find_champion(root, "other-model") is None
+    assert reg.find_champion(store, "other-model") is None
     with pytest.raises(reg.RegistryError, match="model_name"):
-        reg.find_champion(root, "bad/name")
+        reg.find_champion(store, "bad/name")
 
 
-def test_monitoring_history(tmp_path, parts):
+def test_find_champion_through_file_uri(tmp_path, parts):
     root = str(tmp_path / "registry")
-    registry = reg.LocalRegistry(root)
+    register(reg.LocalRegistry(root), parts, "model_b")
+    assert reg.find_champion(f"file://{root}", "penguins").version == 1
+
+
+def test_monitoring_history(store, parts, tmp_path):
+    registry = reg.open_registry(store)
     register(registry, parts, "model_a")
     stats_file = os.path.join(parts["statistics"], "Split-eval", "FeatureStats.pb")
     first = registry.record_monitoring("penguins", 1, {"drift": False, "anomalies": []},
                                        stats_file)
-    second = reg.record_monitoring(root, "penguins", "champion",
+    second = reg.record_monitoring(store, "penguins", "champion",
                                    {"drift": True, "anomalies": ["x"]}, parts["statistics"])
     third = registry.record_monitoring("penguins", 1, {"drift": False}, "")
-    assert first.startswith(os.path.join(root, "penguins", "versions", "1", "monitoring"))
+    assert first.startswith(io.join(store, "penguins", "versions", "1", "monitoring", "000001-"))
     history = registry.monitoring_history("penguins", 1)
     assert [h["seq"] for h in history] == [1, 2, 3]
     assert [h["drift"] for h in history] == [False, True, False]
     assert [h["entry"] for h in history] == [first, second, third]
-    assert os.path.isfile(os.path.join(history[0]["statistics_path"], "FeatureStats.pb"))
-    assert os.path.isfile(os.path.join(history[1]["statistics_path"], "Split-train",
-                                       "FeatureStats.pb"))
+    assert io.isfile(io.join(history[0]["statistics_path"], "FeatureStats.pb"))
+    assert io.isfile(io.join(history[1]["statistics_path"], "Split-train", "FeatureStats.pb"))
     assert history[2]["statistics_path"] == ""
     assert history[0]["recorded_at"] < history[1]["recorded_at"]
     with pytest.raises(reg.RegistryError, match="statistics_path .* does not exist"):
         registry.record_monitoring("penguins", 1, {}, str(tmp_path / "missing.pb"))
-    assert len(reg.monitoring_history(root, "penguins", 1)) == 3
+    assert len(reg.monitoring_history(store, "penguins", 1)) == 3
+    # an entry being written (claimed, no record) is not listed, and a stale one is abandoned
+    folder = io.join(store, "penguins", "versions", "1", "monitoring")
+    assert io.create_exclusive(io.join(folder, "claims", "000004.json"),
+                               b'{"entry": "000004-x"}')
+    io.write_json(io.join(folder, "000004-x", "statistics", "a.json"), {})
+    assert len(registry.monitoring_history("penguins", 1)) == 3
+    reg.FolderRegistry(store, stale_after=0).record_monitoring("penguins", 1, {"drift": 1})
+    assert [h["seq"] for h in registry.monitoring_history("penguins", 1)] == [1, 2, 3, 5]
+    assert io.listdir(io.join(folder, "000004-x")) == ["record.json"]
+
+
+# --------------------------------------------------------------------------- processes
+
+def _child(kind, root, args, barrier, results):
+    """Runs in a spawned process: waits for the others, then does one registry operation."""
+    registry = reg.FolderRegistry(root)
+    barrier.wait(60)
+    try:
+        if kind == "register":
+            model_dir, schema, stats, aliases = args
+            v = registry.register("penguins", model_dir, schema, stats, EVALUATION,
+                                  lineage(), aliases=aliases)
+            results.put((v.version, v.reused, v.model_hash))
+        elif kind == "aliases":
+            alias, versions = args
+            for version in versions:
+                registry.set_alias("penguins", alias, version)
+            results.put(alias)
+        elif kind == "cas":
+            version, expected = args
+            try:
+                registry.compare_and_set_alias("penguins", "champion", version, expected)
+                results.put(("moved", version))
+            except reg.AliasConflictError:
+                results.put(("conflict", version))
+        elif kind == "monitor":
+            results.put(registry.record_monitoring("penguins", 1, {"who": args}, ""))
+    except BaseException as e:  # reported to the test
+        results.put(("error", repr(e)))
+
+
+def in_processes(kind, root, arg_list, timeout=120):
+    """Runs ``_child`` in one spawned process per argument, all starting at once."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(arg_list))
+    results = context.Queue()
+    processes = [context.Process(target=_child, args=(kind, root, args, barrier, results))
+                 for args in arg_list]
+    for p in processes:
+        p.start()
+    out = [results.get(timeout=timeout) for _ in processes]
+    for p in processes:
+        p.join(30)
+        assert p.exitcode == 0
+    errors = [r for r in out if isinstance(r, tuple) and r and r[0] == "error"]
+    assert errors == []
+    return out
+
+
+def test_concurrent_pushes_of_distinct_models_lose_nothing(store, parts):
+    models = ["model_a", "model_b", "model_c", "model_d"]
+    out = in_processes("register", store, [(parts[m], parts["schema"], parts["statistics"],
+                                            ["champion"]) for m in models])
+    registry = reg.open_registry(store)
+    numbers = sorted(v for v, _, _ in out)
+    assert len(set(numbers)) == 4 and not any(reused for _, reused, _ in out)
+    listed = registry.versions("penguins")
+    assert [v.version for v in listed] == numbers
+    assert {v.model_hash for v in listed} == {io.sha256_tree(parts[m]) for m in models}
+    for v in listed:  # every version whole: its model is the one its manifest names
+        assert tree_hash(v.model_dir) == v.model_hash
+        assert tree_hash(v.statistics_dir) == io.sha256_tree(parts["statistics"])
+    # every push's alias move is a record; the champion is the last one's
+    history = registry.alias_history("penguins")
+    assert sorted(h["changed"]["champion"]["to"] for h in history) == numbers
+    assert registry.aliases("penguins") == {"champion": history[-1]["aliases"]["champion"]}
+
+
+def test_concurrent_pushes_of_one_model_make_one_version(store, parts):
+    out = in_processes("register", store, [(parts["model_a"], parts["schema"],
+                                            parts["statistics"], ["champion"])] * 4)
+    registry = reg.open_registry(store)
+    assert [v.version for v in registry.versions("penguins")] == [1]
+    assert {v for v, _, _ in out} == {1}
+    assert sorted(reused for _, reused, _ in out) == [False, True, True, True]
+    assert registry.aliases("penguins") == {"champion": 1}
+    # the losers' numbers are tombstones, with no files
+    for number in io.listdir(io.join(store, "penguins", "versions")):
+        if number != "1":
+            folder = io.join(store, "penguins", "versions", number)
+            assert io.listdir(folder) == ["version.json"]
+
+
+def test_concurrent_alias_moves_lose_no_update(store, parts):
+    registry = reg.open_registry(store)
+    for model in ("model_a", "model_b", "model_c"):
+        register(registry, parts, model, aliases=())
+    moves = [1, 2, 3, 1, 2]
+    # four writers: two move their own alias, two move the same one
+    in_processes("aliases", store, [("blue", moves), ("green", moves),
+                                    ("canary", moves), ("canary", moves[::-1])])
+    history = registry.alias_history("penguins")
+    assert [h["seq"] for h in history] == list(range(1, len(history) + 1))
+    changes = [a for h in history for a in h["changed"]]
+    # a move to where the alias already points writes no record; count the real moves
+    assert changes.count("blue") == changes.count("green") == len(moves)
+    assert 1 <= changes.count("canary") <= 2 * len(moves)
+    current = registry.aliases("penguins")
+    assert current["blue"] == current["green"] == moves[-1]
+    assert current["canary"] in (moves[-1], moves[::-1][-1])
+    # no record lost another's change: each record keeps every alias set before it
+    for before, after in zip(history, history[1:]):
+        assert set(before["aliases"]) <= set(after["aliases"])
+
+
+def test_concurrent_compare_and_set_has_one_winner(store, parts):
+    registry = reg.open_registry(store)
+    register(registry, parts, "model_a")
+    for model in ("model_b", "model_c", "model_d"):
+        register(registry, parts, model, aliases=())
+    out = in_processes("cas", store, [(2, 1), (3, 1), (4, 1), (2, 1)])
+    moved = [v for what, v in out if what == "moved"]
+    assert len(moved) == 1
+    assert registry.aliases("penguins") == {"champion": moved[0]}
+
+
+def test_concurrent_monitoring_records_get_distinct_seqs(store, parts):
+    registry = reg.open_registry(store)
+    register(registry, parts, "model_a")
+    entries = in_processes("monitor", store, [0, 1, 2, 3])
+    history = registry.monitoring_history("penguins", 1)
+    assert [h["seq"] for h in history] == [1, 2, 3, 4]
+    assert sorted(h["who"] for h in history) == [0, 1, 2, 3]
+    assert sorted(h["entry"] for h in history) == sorted(entries)
+
+
+KILL_STEPS = ["claimed", "model-written", "files-written", "manifest-written", "aliases-moved"]
+
+_KILLED_PUSH = textwrap.dedent("""
+    import sys
+    from kfp_mlops.components._shared import registry as reg
+    root, name, model, schema, stats = sys.argv[1:]
+    reg.FolderRegistry(root).register(name, model, schema, stats, {}, {})
+    print("the push was not killed")
+""")
+
+
+def test_a_push_killed_at_any_step_leaves_the_registry_consistent(store, parts):
+    """A real push per step, each of its own model, killed with SIGKILL at that step."""
+    registry = reg.open_registry(store)
+    children = {}
+    for step in KILL_STEPS:
+        register(registry, parts, "model_a", name=step)  # version 1, the champion
+        env = dict(os.environ, **{reg.FAULT_ENV: step}, PYTHONPATH=ROOT)
+        children[step] = subprocess.Popen(
+            [sys.executable, "-c", _KILLED_PUSH, store, step, parts["model_b"], parts["schema"],
+             parts["statistics"]], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+    for step, child in children.items():
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == -9, (step, out, err[-2000:])
+
+    model_b = io.sha256_tree(parts["model_b"])
+    for step in KILL_STEPS:
+        complete = step in ("manifest-written", "aliases-moved")
+        listed = registry.versions(step)
+        assert [v.version for v in listed] == ([1, 2] if complete else [1]), step
+        for v in listed:
+            assert tree_hash(v.model_dir) == v.model_hash
+        champion = registry.resolve(step)
+        assert champion.version == (2 if step == "aliases-moved" else 1), step
+        assert set(registry.aliases(step).values()) <= {v.version for v in listed}
+
+        # a push with the default grace period leaves a young claim alone ...
+        if not complete:
+            other = register(registry, parts, "model_c", name=step, aliases=())
+            assert other.version == 3
+            assert io.read_json(io.join(store, step, "claims", "000002.json"))["version"] == 2
+            assert reg.VERSION_FILE not in io.listdir(io.join(store, step, "versions", "2"))
+        # ... and once it is stale, the next push abandons it, cleans up and succeeds
+        again = register(reg.FolderRegistry(store, stale_after=0), parts, "model_b", name=step)
+        assert again.model_hash == model_b and registry.resolve(step).version == again.version
+        if complete:
+            assert again.reused and again.version == 2
+        else:
+            assert not again.reused and again.version == 4
+            assert io.listdir(io.join(store, step, "versions", "2")) == ["version.json"]
+            assert io.read_json(io.join(store, step, "versions", "2", "version.json"))[
+                "state"] == "abandoned"
+
+
+def test_a_slow_push_abandoned_as_stale_registers_nothing(store, parts, monkeypatch):
+    """The owner of a claim declared stale finds its manifest taken by the tombstone."""
+    registry = reg.open_registry(store)
+    real = reg._write_companions
+    calls = []
+
+    def slow(target, *args):
+        real(target, *args)
+        calls.append(target)
+        if len(calls) == 1:  # meanwhile another push decides this claim is stale
+            register(reg.FolderRegistry(store, stale_after=0), parts, "model_c", aliases=())
+
+    monkeypatch.setattr(reg, "_write_companions", slow)
+    with pytest.raises(reg.AbandonedError, match="version 1 was declared abandoned"):
+        register(registry, parts, "model_b")
+    monkeypatch.setattr(reg, "_write_companions", real)
+    assert [v.version for v in registry.versions("penguins")] == [2]
+    assert registry.versions("penguins")[0].model_hash == io.sha256_tree(parts["model_c"])
+    assert io.listdir(io.join(store, "penguins", "versions", "1")) == ["version.json"]
 
 
 # --------------------------------------------------------------------------- Vertex AI
@@ -272,28 +537,43 @@ PARENT = f"projects/{PROJECT}/locations/{REGION}/models/123"
 
 
 @pytest.fixture
-def gcs(tmp_path, parts):
-    """A stand-in for the /gcs mount with a pipeline run's artifacts in it."""
+def gcs(tmp_path, parts, bucket_on):
+    """A pipeline run's artifacts in a bucket of the Cloud Storage emulator, as a Vertex AI
+    task sees them: through a stand-in for the /gcs mount (the push's inputs), while the
+    registry writes and reads the bucket itself."""
+    _, bucket = bucket_on("gs")
     mount = tmp_path / "gcs"
-    run = mount / "bucket" / "root" / "run-7"
+    run = mount / bucket / "root" / "run-7"
     shutil.copytree(parts["model_a"], run / "train" / "model")
     shutil.copytree(parts["model_b"], run / "train2" / "model")
     shutil.copytree(parts["schema"], run / "validate" / "schema")
     shutil.copytree(parts["statistics"], run / "validate" / "statistics")
+    io.put_dir(str(mount / bucket), f"gs://{bucket}")  # the mount shows the bucket
     return {"mount": str(mount), "model": str(run / "train" / "model"),
             "model2": str(run / "train2" / "model"), "schema": str(run / "validate" / "schema"),
-            "statistics": str(run / "validate" / "statistics")}
+            "statistics": str(run / "validate" / "statistics"),
+            "run": f"gs://{bucket}/root/run-7", "bucket": bucket}
 
 
 @pytest.fixture
 def vertex():
-    """google.cloud.aiplatform with init, Model and Endpoint mocked (nothing else)."""
+    """google.cloud.aiplatform with init, Model and Endpoint mocked (nothing else), each
+    with the real signatures."""
     from google.cloud import aiplatform
 
-    with mock.patch.object(aiplatform, "init") as init, \
-            mock.patch.object(aiplatform, "Model") as model, \
-            mock.patch.object(aiplatform, "Endpoint") as endpoint:
+    with mock.patch.object(aiplatform, "init", autospec=True) as init, \
+            mock.patch.object(aiplatform, "Model", autospec=True) as model, \
+            mock.patch.object(aiplatform, "Endpoint", autospec=True) as endpoint:
         yield mock.Mock(init=init, Model=model, Endpoint=endpoint)
+
+
+def model_mock(**attributes):
+    """A Vertex AI model (version) with the real class's interface."""
+    from google.cloud.aiplatform import models  # the real classes, also while patched
+
+    model = mock.create_autospec(models.Model, instance=True)
+    model.configure_mock(**attributes)
+    return model
 
 
 def vertex_register(gcs, model="model", **kwargs):
@@ -303,8 +583,16 @@ def vertex_register(gcs, model="model", **kwargs):
 
 
 def uploaded(vertex, version_id):
-    model = mock.MagicMock(version_id=version_id, resource_name=PARENT)
+    model = model_mock(version_id=version_id, resource_name=PARENT)
     vertex.Model.upload.return_value = model
+    return model
+
+
+def parent_model(**attributes):
+    model = model_mock(resource_name=PARENT, **attributes)
+    from google.cloud.aiplatform import models
+
+    model.versioning_registry = mock.create_autospec(models.ModelRegistry, instance=True)
     return model
 
 
@@ -316,10 +604,10 @@ def test_vertex_first_upload_request(vertex, gcs):
     vertex.init.assert_called_with(project=PROJECT, location=REGION)
     vertex.Model.list.assert_called_once_with(filter='display_name="penguins"',
                                               order_by="update_time desc")
-    companion = "gs://bucket/root/run-7/train/model.kfp_mlops"
+    companion = gcs["run"] + "/train/model.kfp_mlops"
     vertex.Model.upload.assert_called_once_with(
         display_name="penguins",
-        artifact_uri="gs://bucket/root/run-7/train/model",
+        artifact_uri=gcs["run"] + "/train/model",
         serving_container_image_uri="us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-16:latest",
         parent_model=None,
         is_default_version=True,
@@ -332,20 +620,21 @@ def test_vertex_first_upload_request(vertex, gcs):
     )
     vertex.Endpoint.list.assert_not_called()
     assert version.version == "1" and version.uri == f"{PARENT}@1"
-    assert version.model_dir == "gs://bucket/root/run-7/train/model"
+    assert version.model_dir == gcs["run"] + "/train/model"
     assert version.schema_path == f"{companion}/schema/schema.pbtxt"
     assert version.statistics_dir == f"{companion}/statistics"
-    local = gcs["model"] + ".kfp_mlops"
-    assert io.sha256_tree(os.path.join(local, "statistics")) == io.sha256_tree(gcs["statistics"])
-    assert os.path.isfile(os.path.join(local, "schema", "schema.pbtxt"))
-    assert io.read_json(os.path.join(local, "evaluation.json")) == EVALUATION
-    assert io.read_json(os.path.join(local, "lineage.json"))["model_content_hash"] == model_hash
-    assert io.read_json(os.path.join(local, "kfp_mlops.json"))["statistics"] == \
+    # written to Cloud Storage itself, not through the mount
+    assert not os.path.exists(gcs["model"] + ".kfp_mlops")
+    assert tree_hash(f"{companion}/statistics") == io.sha256_tree(gcs["statistics"])
+    assert io.isfile(f"{companion}/schema/schema.pbtxt")
+    assert io.read_json(f"{companion}/evaluation.json") == EVALUATION
+    assert io.read_json(f"{companion}/lineage.json")["model_content_hash"] == model_hash
+    assert io.read_json(f"{companion}/kfp_mlops.json")["statistics"] == \
         f"{companion}/statistics"
 
 
 def test_vertex_second_version_has_parent(vertex, gcs):
-    parent = mock.MagicMock(resource_name=PARENT)
+    parent = parent_model()
     parent.versioning_registry.list_versions.return_value = []
     vertex.Model.list.return_value = [parent]
     uploaded(vertex, "2")
@@ -357,19 +646,19 @@ def test_vertex_second_version_has_parent(vertex, gcs):
     kwargs = vertex.Model.upload.call_args.kwargs
     assert kwargs["parent_model"] == PARENT
     assert kwargs["version_aliases"] == ["champion", "blue"]
-    assert kwargs["artifact_uri"] == "gs://bucket/root/run-7/train2/model"
+    assert kwargs["artifact_uri"] == gcs["run"] + "/train2/model"
     assert kwargs["serving_container_image_uri"].endswith("tf2-cpu.2-15:latest")
     assert kwargs["labels"]["model_hash"] == model_hash[:32]
     assert version.version == "2" and version.aliases == ["blue", "champion"]
 
 
 def test_vertex_same_model_is_not_uploaded_again(vertex, gcs):
-    parent = mock.MagicMock(resource_name=PARENT)
+    parent = parent_model()
     hit = mock.Mock(version_id="3", version_aliases=["blue"])
     parent.versioning_registry.list_versions.return_value = [hit]
     vertex.Model.list.return_value = [parent]
     existing = vertex.Model.return_value
-    existing.configure_mock(uri="gs://bucket/root/run-7/train/model", version_id="3",
+    existing.configure_mock(uri=gcs["run"] + "/train/model", version_id="3",
                             resource_name=PARENT, version_aliases=["blue", "champion"],
                             labels={"model_hash": "h"})
     version = vertex_register(gcs)
@@ -378,7 +667,7 @@ def test_vertex_same_model_is_not_uploaded_again(vertex, gcs):
         new_aliases=["champion"], version="3")
     vertex.Model.assert_called_with(model_name=PARENT, version="3")
     assert version.reused and version.version == "3" and version.uri == f"{PARENT}@3"
-    assert not os.path.exists(gcs["model"] + ".kfp_mlops")  # nothing written either
+    assert io.listdir(gcs["run"] + "/train") == ["model"]  # nothing written either
 
 
 def test_vertex_deploy_canary_to_new_endpoint(vertex, gcs):
@@ -396,8 +685,10 @@ def test_vertex_deploy_canary_to_new_endpoint(vertex, gcs):
 
 def test_vertex_deploy_to_existing_endpoint_once(vertex, gcs):
     vertex.Model.list.return_value = []
+    from google.cloud.aiplatform import models
+
     model = uploaded(vertex, "1")
-    endpoint = mock.MagicMock()
+    endpoint = mock.create_autospec(models.Endpoint, instance=True)
     endpoint.list_models.return_value = []
     vertex.Endpoint.list.return_value = [endpoint]
     vertex_register(gcs, endpoint_name="ep", traffic_percentage=100)
@@ -407,7 +698,6 @@ def test_vertex_deploy_to_existing_endpoint_once(vertex, gcs):
                                          deployed_model_display_name="penguins-v1")
     # already deployed there: no second deployment
     endpoint.list_models.return_value = [mock.Mock(model=PARENT, model_version_id="1")]
-    shutil.rmtree(gcs["model"] + ".kfp_mlops")
     model.deploy.reset_mock()
     vertex_register(gcs, endpoint_name="ep", traffic_percentage=100)
     model.deploy.assert_not_called()
@@ -431,15 +721,15 @@ def test_vertex_resolve_and_find_champion(vertex, gcs):
     uri = "vertex://projects/my-proj/locations/us-central1"
     with mock.patch.object(reg, "GCS_MOUNT", gcs["mount"]):
         assert reg.find_champion(uri, "penguins") is None  # Model.list -> [] : no model
-        parent = mock.MagicMock(resource_name=PARENT)
+        parent = parent_model()
         vertex.Model.list.return_value = [parent]
         vertex.Model.return_value.configure_mock(
-            uri="gs://bucket/root/run-7/train/model", version_id="1", resource_name=PARENT,
+            uri=gcs["run"] + "/train/model", version_id="1", resource_name=PARENT,
             version_aliases=["champion"], labels={"model_hash": "abc"})
         champion = reg.find_champion(uri, "penguins")
         vertex.Model.assert_called_with(model_name=PARENT, version="champion")
         assert champion.version == "1" and champion.model_hash == "abc"
-        assert champion.model_dir == "gs://bucket/root/run-7/train/model"
+        assert champion.model_dir == gcs["run"] + "/train/model"
         assert champion.evaluation == EVALUATION
         assert champion.lineage["pipeline_run"] == "Training-Run 42"
         assert champion.schema_path.endswith("model.kfp_mlops/schema/schema.pbtxt")
@@ -461,13 +751,18 @@ def test_vertex_monitoring_history(vertex, gcs):
     registry = reg.VertexRegistry(PROJECT, REGION, gcs_mount=gcs["mount"])
     registry.register("penguins", gcs["model"], gcs["schema"], gcs["statistics"], EVALUATION,
                       lineage())
-    vertex.Model.list.return_value = [mock.MagicMock(resource_name=PARENT)]
+    vertex.Model.list.return_value = [parent_model()]
     vertex.Model.return_value.configure_mock(
-        uri="gs://bucket/root/run-7/train/model", version_id="1", resource_name=PARENT,
+        uri=gcs["run"] + "/train/model", version_id="1", resource_name=PARENT,
         version_aliases=["champion"], labels={})
     entry = registry.record_monitoring("penguins", "1", {"drift": True},
-                                       "gs://bucket/root/run-7/validate/statistics")
-    assert entry.startswith(gcs["model"] + ".kfp_mlops/monitoring/000001-")
+                                       gcs["run"] + "/validate/statistics")
+    companion = gcs["run"] + "/train/model.kfp_mlops"
+    assert entry.startswith(f"{companion}/monitoring/000001-")
+    assert io.isfile(f"{companion}/monitoring/claims/000001.json")
+    second = registry.record_monitoring("penguins", "1", {"drift": False}, gcs["statistics"])
     history = registry.monitoring_history("penguins", "champion")
-    assert [h["drift"] for h in history] == [True]
-    assert os.path.isdir(os.path.join(history[0]["statistics_path"], "Split-train"))
+    assert [h["drift"] for h in history] == [True, False]
+    assert [h["entry"] for h in history] == [entry, second]
+    for h in history:
+        assert tree_hash(h["statistics_path"]) == io.sha256_tree(gcs["statistics"])

@@ -110,8 +110,8 @@ def test_bad_inputs_name_the_input(inputs, tmp_path):
     with pytest.raises(core.PushError, match="model .* is not a TF SavedModel"):
         core.push(inputs["schema"], inputs["blessed"], inputs["schema"],
                   inputs["statistics"], str(tmp_path / "registry"), "penguins", None)
-    with pytest.raises(reg.RegistryError, match="unknown scheme"):
-        run_push(inputs, "s3://bucket/registry")
+    with pytest.raises(reg.RegistryError, match="unsupported scheme.*expected a local path"):
+        run_push(inputs, "hdfs://bucket/registry")
     with pytest.raises(reg.RegistryError, match="model_name 'pen/guins' is not valid"):
         core.push(inputs["model"], inputs["blessed"], inputs["schema"], inputs["statistics"],
                   str(tmp_path / "registry"), "pen/guins", None)
@@ -125,17 +125,34 @@ def test_dataset_info_prefers_dataset_json(inputs, tmp_path):
     assert core.dataset_info("", None) == {}
 
 
-def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch):
+def test_object_store_registry(inputs, object_store, tmp_path):
+    """The same push to s3:// and gs://: the version, its files and a repush that adds none."""
+    scheme, _, bucket = object_store
+    registry_uri = f"{scheme}://{bucket}/registry"
+    result = run_push(inputs, registry_uri, pipeline_run="run-3")
+    assert result.pushed and result.version == "1" and not result.already_registered
+    assert result.model_uri == f"{registry_uri}/penguins/versions/1/model"
+    version = reg.open_registry(registry_uri).resolve("penguins", "champion")
+    assert result.version_uri == version.uri
+    with io.local_copy(version.model_dir) as model:
+        assert io.sha256_tree(model) == io.sha256_tree(inputs["model"])
+    assert version.lineage["pipeline_run"] == "run-3"
+    again = run_push(inputs, registry_uri)
+    assert again.already_registered and again.version == "1"
+
+
+def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_on):
     from google.cloud import aiplatform
 
+    _, bucket = bucket_on("gs")
     mount = tmp_path / "gcs"
-    run = mount / "bucket" / "root" / "run-1"
+    run = mount / bucket / "root" / "run-1"
     for name in ("model", "schema", "statistics"):
         shutil.copytree(inputs[name], run / name)
     monkeypatch.setattr(reg, "GCS_MOUNT", str(mount))
-    with mock.patch.object(aiplatform, "init") as init, \
-            mock.patch.object(aiplatform, "Model") as model_cls, \
-            mock.patch.object(aiplatform, "Endpoint") as endpoint_cls:
+    with mock.patch.object(aiplatform, "init", autospec=True) as init, \
+            mock.patch.object(aiplatform, "Model", autospec=True) as model_cls, \
+            mock.patch.object(aiplatform, "Endpoint", autospec=True) as endpoint_cls:
         model_cls.list.return_value = []
         uploaded = model_cls.upload.return_value
         uploaded.configure_mock(version_id="1", resource_name="projects/p/locations/r/models/9")
@@ -147,7 +164,7 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch):
                            traffic_percentage=20)
     init.assert_called_with(project="p", location="r")
     kwargs = model_cls.upload.call_args.kwargs
-    assert kwargs["artifact_uri"] == "gs://bucket/root/run-1/model"
+    assert kwargs["artifact_uri"] == f"gs://{bucket}/root/run-1/model"
     assert kwargs["labels"]["pipeline_run"] == "run-7"
     assert kwargs["labels"]["data_hash"] == ("c0ffee" * 10)[:32]
     assert kwargs["serving_container_image_uri"] == reg.DEFAULT_SERVING_IMAGE
@@ -155,8 +172,10 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch):
         endpoint=endpoint_cls.create.return_value, traffic_percentage=20,
         machine_type="n1-standard-2", deployed_model_display_name="penguins-v1")
     assert result.pushed and result.version == "1" and result.endpoint == "penguins-ep"
-    assert result.model_uri == "gs://bucket/root/run-1/model"
+    assert result.model_uri == f"gs://{bucket}/root/run-1/model"
     assert result.version_uri == "projects/p/locations/r/models/9@1"
-    lineage = io.read_json(str(run / "model.kfp_mlops" / "lineage.json"))
+    # the companion folder is written to Cloud Storage itself, not through the mount
+    assert not (run / "model.kfp_mlops").exists()
+    lineage = io.read_json(f"gs://{bucket}/root/run-1/model.kfp_mlops/lineage.json")
     assert lineage["pipeline_run"] == "Run 7"
     assert lineage["data_source"] == "gs://bucket/penguins.csv"
