@@ -331,130 +331,121 @@ def test_monitoring_history(store, parts, tmp_path):
 
 # --------------------------------------------------------------------------- processes
 
-def _child(kind, root, args, barrier, results):
-    """Runs in a spawned process: waits for the others, then does one registry operation."""
+def _child(root, phases, barrier, results):
+    """Runs in a spawned process: each phase starts when every process is ready for it."""
     registry = reg.FolderRegistry(root)
-    barrier.wait(60)
-    try:
-        if kind == "register":
-            model_dir, schema, stats, aliases = args
-            v = registry.register("penguins", model_dir, schema, stats, EVALUATION,
-                                  lineage(), aliases=aliases)
-            results.put((v.version, v.reused, v.model_hash))
-        elif kind == "aliases":
-            alias, versions = args
-            for version in versions:
-                registry.set_alias("penguins", alias, version)
-            results.put(alias)
-        elif kind == "cas":
-            version, expected = args
-            try:
-                registry.compare_and_set_alias("penguins", "champion", version, expected)
-                results.put(("moved", version))
-            except reg.AliasConflictError:
-                results.put(("conflict", version))
-        elif kind == "monitor":
-            results.put(registry.record_monitoring("penguins", 1, {"who": args}, ""))
-    except BaseException as e:  # reported to the test
-        results.put(("error", repr(e)))
+    for phase, (kind, args) in enumerate(phases):
+        barrier.wait(120)
+        try:
+            if kind == "register":
+                name, model_dir, schema, stats = args
+                v = registry.register(name, model_dir, schema, stats, EVALUATION, lineage())
+                out = (v.version, v.reused, v.model_hash)
+            elif kind == "aliases":
+                alias, versions = args
+                for version in versions:
+                    registry.set_alias("shared", alias, version)
+                out = alias
+            elif kind == "cas":
+                version, expected = args
+                try:
+                    registry.compare_and_set_alias("shared", "champion", version, expected)
+                    out = ("moved", version)
+                except reg.AliasConflictError:
+                    out = ("conflict", version)
+            else:  # monitor
+                out = registry.record_monitoring("shared", 1, {"who": args}, "")
+        except BaseException as e:  # reported to the test
+            out = ("error", repr(e))
+        results.put((phase, out))
 
 
-def in_processes(kind, root, arg_list, timeout=120):
-    """Runs ``_child`` in one spawned process per argument, all starting at once."""
+def in_processes(root, phases_per_process, timeout=180):
+    """Runs :func:`_child` in one spawned process per phase list, phase by phase together;
+    returns ``[[result of each process] for each phase]``."""
     context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(len(arg_list))
+    barrier = context.Barrier(len(phases_per_process))
     results = context.Queue()
-    processes = [context.Process(target=_child, args=(kind, root, args, barrier, results))
-                 for args in arg_list]
+    processes = [context.Process(target=_child, args=(root, phases, barrier, results))
+                 for phases in phases_per_process]
     for p in processes:
         p.start()
-    out = [results.get(timeout=timeout) for _ in processes]
+    out = [results.get(timeout=timeout)
+           for _ in range(sum(len(phases) for phases in phases_per_process))]
     for p in processes:
         p.join(30)
         assert p.exitcode == 0
-    errors = [r for r in out if isinstance(r, tuple) and r and r[0] == "error"]
-    assert errors == []
-    return out
+    assert [r for _, r in out if isinstance(r, tuple) and r and r[0] == "error"] == []
+    return [[r for phase, r in out if phase == n] for n in range(len(phases_per_process[0]))]
 
 
-def test_concurrent_pushes_of_distinct_models_lose_nothing(store, parts):
-    models = ["model_a", "model_b", "model_c", "model_d"]
-    out = in_processes("register", store, [(parts[m], parts["schema"], parts["statistics"],
-                                            ["champion"]) for m in models])
+def test_concurrent_processes_lose_nothing(store, parts):
+    """Four processes at once, phase by phase: pushing four models, pushing one model,
+    moving aliases, a compare-and-set of the champion, recording monitoring entries."""
     registry = reg.open_registry(store)
-    numbers = sorted(v for v, _, _ in out)
-    assert len(set(numbers)) == 4 and not any(reused for _, reused, _ in out)
-    listed = registry.versions("penguins")
+    for model in ("model_a", "model_b", "model_c", "model_d"):  # versions 1-4, champion 1
+        register(registry, parts, model, name="shared", aliases=["champion"] if
+                 model == "model_a" else ())
+    models = ["model_a", "model_b", "model_c", "model_d"]
+    moves = [1, 2, 3, 1, 2]
+    phases = [[("register", ("distinct", parts[m], parts["schema"], parts["statistics"])),
+               ("register", ("same", parts["model_a"], parts["schema"], parts["statistics"])),
+               # two move their own alias, two the same one
+               ("aliases", (alias, order)),
+               ("cas", (cas_to, 1)),
+               ("monitor", i)]
+              for i, (m, alias, order, cas_to) in enumerate(zip(
+                  models, ["blue", "green", "canary", "canary"],
+                  [moves, moves, moves, moves[::-1]], [2, 3, 4, 2]))]
+    distinct, same, _, cas, entries = in_processes(store, phases)
+
+    # four models at once: four distinct versions, none lost, each whole
+    numbers = sorted(v for v, _, _ in distinct)
+    assert len(set(numbers)) == 4 and not any(reused for _, reused, _ in distinct)
+    listed = registry.versions("distinct")
     assert [v.version for v in listed] == numbers
     assert {v.model_hash for v in listed} == {io.sha256_tree(parts[m]) for m in models}
-    for v in listed:  # every version whole: its model is the one its manifest names
+    for v in listed:  # its files are the ones its manifest names
         assert tree_hash(v.model_dir) == v.model_hash
         assert tree_hash(v.statistics_dir) == io.sha256_tree(parts["statistics"])
-    # every push's alias move is a record; the champion is the last one's
-    history = registry.alias_history("penguins")
+    history = registry.alias_history("distinct")  # every push's alias move is a record
     assert sorted(h["changed"]["champion"]["to"] for h in history) == numbers
-    assert registry.aliases("penguins") == {"champion": history[-1]["aliases"]["champion"]}
+    assert registry.aliases("distinct") == {"champion": history[-1]["aliases"]["champion"]}
 
-
-def test_concurrent_pushes_of_one_model_make_one_version(store, parts):
-    out = in_processes("register", store, [(parts["model_a"], parts["schema"],
-                                            parts["statistics"], ["champion"])] * 4)
-    registry = reg.open_registry(store)
-    assert [v.version for v in registry.versions("penguins")] == [1]
-    assert {v for v, _, _ in out} == {1}
-    assert sorted(reused for _, reused, _ in out) == [False, True, True, True]
-    assert registry.aliases("penguins") == {"champion": 1}
-    # the losers' numbers are tombstones, with no files
-    for number in io.listdir(io.join(store, "penguins", "versions")):
+    # one model four times at once: one version; the losers' numbers are empty tombstones
+    assert [v.version for v in registry.versions("same")] == [1]
+    assert {v for v, _, _ in same} == {1}
+    assert sorted(reused for _, reused, _ in same) == [False, True, True, True]
+    assert registry.aliases("same") == {"champion": 1}
+    for number in io.listdir(io.join(store, "same", "versions")):
         if number != "1":
-            folder = io.join(store, "penguins", "versions", number)
-            assert io.listdir(folder) == ["version.json"]
+            assert io.listdir(io.join(store, "same", "versions", number)) == ["version.json"]
 
-
-def test_concurrent_alias_moves_lose_no_update(store, parts):
-    registry = reg.open_registry(store)
-    for model in ("model_a", "model_b", "model_c"):
-        register(registry, parts, model, aliases=())
-    moves = [1, 2, 3, 1, 2]
-    # four writers: two move their own alias, two move the same one
-    in_processes("aliases", store, [("blue", moves), ("green", moves),
-                                    ("canary", moves), ("canary", moves[::-1])])
-    history = registry.alias_history("penguins")
+    # alias moves: none lost; each record keeps every alias set before it
+    history = registry.alias_history("shared")
     assert [h["seq"] for h in history] == list(range(1, len(history) + 1))
-    changes = [a for h in history for a in h["changed"]]
-    # a move to where the alias already points writes no record; count the real moves
-    assert changes.count("blue") == changes.count("green") == len(moves)
-    assert 1 <= changes.count("canary") <= 2 * len(moves)
-    current = registry.aliases("penguins")
-    assert current["blue"] == current["green"] == moves[-1]
-    assert current["canary"] in (moves[-1], moves[::-1][-1])
-    # no record lost another's change: each record keeps every alias set before it
+    moved = [a for h in history for a in h["changed"] if a != "champion"]
+    # (a move to where the alias already points writes no record)
+    assert moved.count("blue") == moved.count("green") == len(moves)
+    assert 1 <= moved.count("canary") <= 2 * len(moves)
     for before, after in zip(history, history[1:]):
         assert set(before["aliases"]) <= set(after["aliases"])
+    current = registry.aliases("shared")
+    assert current["blue"] == current["green"] == moves[-1]
+    assert current["canary"] in (moves[-1], moves[0])
+
+    # compare-and-set from version 1: exactly one winner
+    winners = [v for what, v in cas if what == "moved"]
+    assert len(winners) == 1 and current["champion"] == winners[0]
+
+    # monitoring: four entries, distinct sequence numbers
+    recorded = registry.monitoring_history("shared", 1)
+    assert [h["seq"] for h in recorded] == [1, 2, 3, 4]
+    assert sorted(h["who"] for h in recorded) == [0, 1, 2, 3]
+    assert sorted(h["entry"] for h in recorded) == sorted(entries)
 
 
-def test_concurrent_compare_and_set_has_one_winner(store, parts):
-    registry = reg.open_registry(store)
-    register(registry, parts, "model_a")
-    for model in ("model_b", "model_c", "model_d"):
-        register(registry, parts, model, aliases=())
-    out = in_processes("cas", store, [(2, 1), (3, 1), (4, 1), (2, 1)])
-    moved = [v for what, v in out if what == "moved"]
-    assert len(moved) == 1
-    assert registry.aliases("penguins") == {"champion": moved[0]}
-
-
-def test_concurrent_monitoring_records_get_distinct_seqs(store, parts):
-    registry = reg.open_registry(store)
-    register(registry, parts, "model_a")
-    entries = in_processes("monitor", store, [0, 1, 2, 3])
-    history = registry.monitoring_history("penguins", 1)
-    assert [h["seq"] for h in history] == [1, 2, 3, 4]
-    assert sorted(h["who"] for h in history) == [0, 1, 2, 3]
-    assert sorted(h["entry"] for h in history) == sorted(entries)
-
-
-KILL_STEPS = ["claimed", "model-written", "files-written", "manifest-written", "aliases-moved"]
+KILL_STEPS = ["claimed", "model-written", "files-written", "manifest-written"]
 
 _KILLED_PUSH = textwrap.dedent("""
     import sys
@@ -471,7 +462,8 @@ def test_a_push_killed_at_any_step_leaves_the_registry_consistent(store, parts):
     children = {}
     for step in KILL_STEPS:
         register(registry, parts, "model_a", name=step)  # version 1, the champion
-        env = dict(os.environ, **{reg.FAULT_ENV: step}, PYTHONPATH=ROOT)
+        env = dict(os.environ, **{reg.FAULT_ENV: step}, PYTHONPATH=os.pathsep.join(
+            [ROOT, os.environ.get("PYTHONPATH", "")]))
         children[step] = subprocess.Popen(
             [sys.executable, "-c", _KILLED_PUSH, store, step, parts["model_b"], parts["schema"],
              parts["statistics"]], env=env, cwd=ROOT, stdout=subprocess.PIPE,
@@ -482,13 +474,12 @@ def test_a_push_killed_at_any_step_leaves_the_registry_consistent(store, parts):
 
     model_b = io.sha256_tree(parts["model_b"])
     for step in KILL_STEPS:
-        complete = step in ("manifest-written", "aliases-moved")
+        complete = step == "manifest-written"
         listed = registry.versions(step)
         assert [v.version for v in listed] == ([1, 2] if complete else [1]), step
         for v in listed:
             assert tree_hash(v.model_dir) == v.model_hash
-        champion = registry.resolve(step)
-        assert champion.version == (2 if step == "aliases-moved" else 1), step
+        assert registry.resolve(step).version == 1, step  # the champion did not move
         assert set(registry.aliases(step).values()) <= {v.version for v in listed}
 
         # a push with the default grace period leaves a young claim alone ...

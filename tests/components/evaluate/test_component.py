@@ -79,6 +79,32 @@ def test_evaluate_component_compares_with_the_registry_champion(
     assert any("no champion" in r for r in b["blessing"].metadata["reasons"])
 
 
+@pytest.mark.parametrize("scheme", ["s3", "gs"])
+def test_evaluate_component_reads_a_champion_from_an_object_store(
+        tmp_path, penguins_dataset, species_model, weak_species_model, schema_for, bucket_on,
+        scheme):
+    """The champion SavedModel of a gs:// or s3:// registry is copied locally and scored."""
+    from kfp_mlops.components._shared import registry
+
+    _, bucket = bucket_on(scheme)
+    statistics = tmp_path / "statistics" / "Split-train"
+    statistics.mkdir(parents=True)
+    (statistics / "FeatureStats.pb").write_bytes(b"")
+    root = f"{scheme}://{bucket}/registry"
+    champion = registry.open_registry(root).register(
+        "penguins", species_model.model_dir, schema_for("species"),
+        str(tmp_path / "statistics"), evaluation={}, lineage={})
+
+    a = _artifacts(tmp_path, penguins_dataset, weak_species_model.model_dir)
+    out = evaluate.python_func(**a, registry_uri=root, model_name="penguins")
+    assert out.blessed is False
+    assert any(r.startswith("FAILED champion comparison: accuracy")
+               for r in a["blessing"].metadata["reasons"])
+    recorded = json.load(open(os.path.join(a["blessing"].path, "blessing.json")))["champion"]
+    assert recorded["version"] == "1" and recorded["metrics"]["accuracy"] > 0.9
+    assert recorded["model_dir"] == champion.model_dir  # the registry's URI, not a copy
+
+
 def test_evaluate_component_regression_leaves_classification_metrics_empty(
         tmp_path, penguins_dataset, mass_model):
     a = _artifacts(tmp_path, penguins_dataset, mass_model.model_dir)

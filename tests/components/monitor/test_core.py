@@ -119,6 +119,25 @@ def test_drifted_batch_and_history(registry, batch, outputs, tmp_path):
     assert second.metrics()["drift/island"] > 0.3
 
 
+def test_registry_on_an_object_store(penguins_registry, object_store, batch, outputs):
+    """The registered schema, baseline and history read from s3:// and gs:// (copies)."""
+    scheme, _, bucket = object_store
+    from kfp_mlops.components._shared import io
+
+    registry = f"{scheme}://{bucket}/registry"
+    io.put_dir(penguins_registry, registry)
+    first = run(batch(SERVING_CSV, "serving"), registry, outputs, "first", run_name="run-1")
+    second = run(batch(DRIFTED_CSV, "drifted"), registry, outputs, "second", run_name="run-2")
+    assert not first.drift_detected and second.drift_detected
+    assert ("drift", "island") in {(f.kind, f.feature) for f in second.findings}
+    assert second.drift_baseline["seq"] == 1 and second.monitoring_seq == 2
+    history = reg.monitoring_history(registry, "penguins", "champion")
+    assert [h["run_name"] for h in history] == ["run-1", "run-2"]
+    assert history[1]["statistics_path"].startswith(
+        f"{registry}/penguins/versions/1/monitoring/000002-")
+    assert io.isfile(f"{history[1]['statistics_path']}/Split-serving/FeatureStats.pb")
+
+
 def test_new_categorical_value_and_dropped_column(registry, batch, outputs, serving_frame):
     frame = serving_frame.drop(columns=["bill_length_mm"])
     frame.loc[frame.index[:75], "island"] = "Atlantis"
