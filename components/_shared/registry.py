@@ -86,9 +86,10 @@ Guarantees per registry URI
 local path, file://    all of the above (create-only via ``link(2)``); needs a file
                        system with hard links (local disk, NFS)
 gs://bucket/folder     all of the above (``ifGenerationMatch=0``)
-s3://bucket/folder     all of the above (``If-None-Match: *``: AWS S3 since 2024-08,
-                       MinIO since RELEASE.2024-11; an older MinIO ignores it, and
-                       then two racing writers may take one number)
+s3://bucket/folder     all of the above (``If-None-Match: *``: AWS S3 since 2024-08;
+                       MinIO releases since mid-2024, minio/minio#19681 and #20346;
+                       an older MinIO ignores the header, and then two racing
+                       writers may take one number)
 /gcs/bucket/folder     used as gs://bucket/folder: the same guarantees
 vertex://...           versions, numbers and aliases are Vertex AI's (atomic per
                        upload / alias call); pushing the same bytes again is found by
@@ -144,8 +145,8 @@ COMPANION_FILE = "kfp_mlops.json"
 ABANDONED = "abandoned"
 #: A claim without a manifest older than this (seconds) is an abandoned push.
 DEFAULT_STALE_SECONDS = 15 * 60
-#: How long a push waits for a racing push of the same model bytes (seconds); past it
-#: the racing claim is treated as abandoned only once it is stale.
+#: How often (seconds) a push polls a racing push of the same model bytes that claimed a
+#: lower number; it waits until that version is complete, abandoned, or stale.
 POLL_SECONDS = 0.25
 #: Where Cloud Storage is mounted in a task (Vertex AI Pipelines: /gcs/); tests point it
 #: at a temporary folder.

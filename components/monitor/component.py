@@ -49,7 +49,8 @@ def monitor(
         report: Output: an HTML page with the decision and every feature's distances.
         metrics: Output: ``skew/<feature>`` and ``drift/<feature>`` for every measured
             feature, max_skew, max_drift, rows, anomaly, skewed and drifted feature counts.
-        registry_uri: The registry push wrote: a local path or ``file://`` URI, or
+        registry_uri: The registry push wrote: a local path or ``file://`` URI, a
+            ``gs://`` / ``s3://`` / ``/gcs/`` folder, or
             ``vertex://projects/<project>/locations/<region>``.
         model_name: The registered model the batch is served to.
         model_version: A version number, an alias (``champion``) or ``latest``.

@@ -357,7 +357,8 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
     Args:
         dataset_dir: the serving batch: a kfp-mlops dataset artifact; every row of every
             split present is monitored, and the label may be absent.
-        registry_uri: the registry push wrote (local path, ``file://`` or ``vertex://``).
+        registry_uri: the registry push wrote (local path, ``file://``, ``gs://``,
+            ``s3://``, ``/gcs/`` or ``vertex://``).
         model_name: the registered model.
         statistics_dir: output directory: ``Split-serving/FeatureStats.pb``.
         report_dir: output directory: ``report.json`` (the whole report, see
