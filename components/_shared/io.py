@@ -314,16 +314,7 @@ def create_exclusive(uri: str, data: bytes) -> bool:
             return False
         return True
     if is_s3(uri):
-        fs, path = filesystem(uri)
-        try:
-            fs.pipe_file(path, data, IfNoneMatch="*")
-        except FileExistsError:
-            return False
-        except OSError as e:  # a 412 that s3fs did not translate
-            if "PreconditionFailed" in str(e) or "412" in str(e):
-                return False
-            raise
-        return True
+        return _s3_create_exclusive(uri, data)
     path = os.path.abspath(strip_file_scheme(uri))
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
@@ -341,6 +332,43 @@ def create_exclusive(uri: str, data: bytes) -> bool:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+
+
+class _ConditionalRequestConflict(OSError):
+    """S3 answered 409 ConditionalRequestConflict to a conditional write."""
+
+
+def _s3_create_exclusive(uri: str, data: bytes) -> bool:
+    """S3's create-only PUT, retrying a 409.
+
+    S3 answers a conditional write that races another write to the same key with either 412
+    PreconditionFailed (the other one won) or 409 ConditionalRequestConflict, for which its
+    documentation says to retry ("Conditional writes", "How to handle conflicts",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html); the retry
+    then gets 412 if the other write won, or succeeds.
+    """
+    import tenacity
+
+    fs, path = filesystem(uri)
+
+    @tenacity.retry(retry=tenacity.retry_if_exception_type(_ConditionalRequestConflict),
+                    stop=tenacity.stop_after_attempt(6),
+                    wait=tenacity.wait_exponential(multiplier=0.05, max=2), reraise=True)
+    def put() -> bool:
+        try:
+            fs.pipe_file(path, data, IfNoneMatch="*")
+        except FileExistsError:
+            return False
+        except OSError as e:
+            text = str(e)
+            if "ConditionalRequestConflict" in text or "409" in text:
+                raise _ConditionalRequestConflict(text) from e
+            if "PreconditionFailed" in text or "412" in text:  # a 412 s3fs did not translate
+                return False
+            raise
+        return True
+
+    return put()
 
 
 def put_dir(local_dir: str, uri: str) -> None:

@@ -139,3 +139,25 @@ def test_object_store_endpoints_come_from_the_standard_variables(object_store):
         assert fs.client_kwargs.get("endpoint_url") or fs.endpoint_url == env["AWS_ENDPOINT_URL"]
     else:
         assert fs._endpoint == env["STORAGE_EMULATOR_HOST"] and fs.credentials.token == "anon"
+
+
+def test_s3_create_exclusive_retries_a_409_conflict(bucket_on, monkeypatch):
+    """S3 may answer a racing conditional PUT with 409 ConditionalRequestConflict, to be retried
+    (moto never does, so the first answer is replaced here; the retry goes to the server)."""
+    _, bucket = bucket_on("s3")
+    fs, _ = io.filesystem(f"s3://{bucket}/x")
+    real = fs.pipe_file  # fsspec binds the sync methods per instance (instances are cached)
+    calls = []
+
+    def conflict_once(path, data, **kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise OSError("An error occurred (ConditionalRequestConflict) when calling the "
+                          "PutObject operation: 409")
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(fs, "pipe_file", conflict_once)
+    assert io.create_exclusive(f"s3://{bucket}/claim.json", b"mine") is True
+    assert io.create_exclusive(f"s3://{bucket}/claim.json", b"again") is False
+    assert [c.get("IfNoneMatch") for c in calls] == ["*", "*", "*"]
+    assert io.read_bytes(f"s3://{bucket}/claim.json") == b"mine"
