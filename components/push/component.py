@@ -5,6 +5,7 @@ from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Model, Output
 
 from kfp_mlops import images
+from kfp_mlops.components._shared.artifact_types import UnmanagedContainerModel, VertexModel
 
 
 @dsl.component(base_image=images.component_image("push"), install_kfp_package=False)
@@ -15,6 +16,8 @@ def push(
     statistics: Input[Artifact],
     dataset: Input[Dataset],
     pushed_model: Output[Model],
+    vertex_model: Output[VertexModel],
+    unmanaged_container_model: Output[UnmanagedContainerModel],
     registry_uri: str,
     model_name: str,
     aliases: List[str] = ["champion"],
@@ -40,6 +43,18 @@ def push(
         pushed_model: Output: ``push.json`` with the decision. Metadata: pushed, version,
             registry, model_name, model_uri (the registered model), version_uri, reasons,
             aliases, already_registered, endpoint.
+        vertex_model: Output: ``google.VertexModel`` for Google Cloud's components
+            (``ModelDeployOp``, ``ModelBatchPredictOp``, ``ModelUploadOp(parent_model=)``).
+            Pushed to Vertex AI: metadata ``resourceName`` = the registered version
+            ``projects/<p>/locations/<r>/models/<id>@<version>``, uri its
+            ``https://<r>-aiplatform.googleapis.com/v1/...`` address (this is what links
+            the Model Registry version to the run in Vertex AI lineage). Otherwise no
+            ``resourceName``: metadata ``available`` false and ``reason`` say why.
+        unmanaged_container_model: Output: ``google.UnmanagedContainerModel`` (for
+            ``ModelBatchPredictOp`` and ``ModelUploadOp``). Pushed: uri = the registered
+            SavedModel's folder (``gs://`` on Cloud Storage), metadata exactly
+            ``containerSpec.imageUri`` = ``serving_image`` and ``predictSchemata`` ``{}``.
+            Not pushed: metadata ``available`` false and ``reason``.
         registry_uri: A local path or ``file://`` URI (a folder registry), or
             ``vertex://projects/<project>/locations/<region>`` (Vertex AI Model Registry).
         model_name: Registered model name: letters, digits, ``-``, ``_`` and ``.``.
@@ -60,7 +75,7 @@ def push(
     """
     from collections import namedtuple
 
-    from kfp_mlops.components._shared import logs
+    from kfp_mlops.components._shared import artifact_types, logs
     from kfp_mlops.components.push import core
 
     logs.setup()
@@ -81,5 +96,19 @@ def push(
         output_dir=pushed_model.path,
     )
     pushed_model.metadata.update(result.metadata())
+    # "available", not "pushed": the run summary reads a boolean "pushed" as push's decision.
+    if not result.pushed:
+        why = "not pushed: " + "; ".join(result.reasons)
+        artifact_types.mark_empty(vertex_model, {"available": False, "reason": why})
+        artifact_types.mark_empty(unmanaged_container_model, {"available": False, "reason": why})
+    else:
+        if result.vertex_resource_name:
+            artifact_types.fill_vertex_model(vertex_model, result.vertex_resource_name)
+        else:
+            artifact_types.mark_empty(vertex_model, {
+                "available": False, "reason": f"registry {registry_uri!r} is not Vertex AI "
+                                              "Model Registry; no Vertex AI model to name"})
+        artifact_types.fill_unmanaged_container_model(
+            unmanaged_container_model, result.container_model_uri, result.serving_image)
     outputs = namedtuple("PushOutputs", ["pushed", "version"])
     return outputs(result.pushed, result.version)

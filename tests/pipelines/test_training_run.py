@@ -79,6 +79,15 @@ def test_registry_holds_version_aliases_schema_statistics_evaluation_lineage(fir
     assert version.lineage["data_content_hash"] == dataset["content_hash"]
     assert version.lineage["pipeline_run"].startswith("training-")
 
+    # push's Google Cloud artifacts came through kfp.local with the uri push gave them
+    outputs = tasks["push"]["outputs"]
+    container = outputs["unmanaged_container_model"]
+    assert container["uri"] == version.model_dir
+    assert container["metadata"] == {"predictSchemata": {},
+                                     "containerSpec": {"imageUri": reg.DEFAULT_SERVING_IMAGE}}
+    assert outputs["vertex_model"]["metadata"]["available"] is False
+    assert "resourceName" not in outputs["vertex_model"]["metadata"]  # a local registry
+
 
 def test_second_run_compares_with_the_champion(first_run):
     tmp_path, registry, _, _, _ = first_run
@@ -100,6 +109,8 @@ def test_worse_challenger_is_not_pushed_and_champion_stays(first_run):
     assert tasks["evaluate"]["outputs"]["blessed"] is False
     assert tasks["push"]["outputs"]["pushed"] is False
     assert "push: pushed=no" in stdout
+    for name in ("vertex_model", "unmanaged_container_model"):
+        assert tasks["push"]["outputs"][name]["metadata"]["available"] is False
     assert any(r.startswith("FAILED champion comparison")
                for r in tasks["evaluate"]["outputs"]["blessing"]["metadata"]["reasons"])
     versions = reg.LocalRegistry(registry).versions("penguins")

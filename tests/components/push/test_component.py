@@ -1,5 +1,9 @@
 """The push KFP shell, called through python_func with real artifact objects."""
+import json
+import math
 import os
+import shutil
+from unittest import mock
 
 import pytest
 from kfp import dsl
@@ -7,6 +11,7 @@ from kfp import dsl
 from kfp_mlops import images
 from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import registry as reg
+from kfp_mlops.components._shared.artifact_types import UnmanagedContainerModel, VertexModel
 from kfp_mlops.components.push.component import push
 
 
@@ -20,7 +25,25 @@ def artifacts(inputs, tmp_path, blessing="blessed", dataset_metadata=None):
                             metadata=dataset_metadata or {}),
         pushed_model=dsl.Model(name="pushed_model", uri=str(tmp_path / "task" / "pushed_model"),
                                metadata={}),
+        vertex_model=VertexModel(name="vertex_model", uri=str(tmp_path / "task" / "vertex_model"),
+                                 metadata={}),
+        unmanaged_container_model=UnmanagedContainerModel(
+            name="unmanaged_container_model",
+            uri=str(tmp_path / "task" / "unmanaged_container_model"), metadata={}),
     )
+
+
+def assert_launcher_safe(metadata):
+    """No null (the Kubeflow launcher refuses it) and no NaN anywhere in the metadata."""
+    def walk(value):
+        assert value is not None
+        if isinstance(value, float):
+            assert not math.isnan(value)
+        for child in (value.values() if isinstance(value, dict) else
+                      value if isinstance(value, list) else []):
+            walk(child)
+    walk(metadata)
+    json.dumps(metadata, allow_nan=False)
 
 
 def test_shell_pushes_a_blessed_model(inputs, tmp_path):
@@ -38,6 +61,33 @@ def test_shell_pushes_a_blessed_model(inputs, tmp_path):
     assert version.lineage["pipeline_run"] == "training-abc"
     assert version.lineage["data_content_hash"] == "c0ffee" * 10
 
+    # Google Cloud's types: the SavedModel in the registry with the serving image; no
+    # Vertex AI model, so no resourceName, and the uri KFP assigned is left alone.
+    container = arts["unmanaged_container_model"]
+    assert container.uri == version.model_dir
+    assert container.metadata == {"predictSchemata": {},
+                                  "containerSpec": {"imageUri": reg.DEFAULT_SERVING_IMAGE}}
+    vertex = arts["vertex_model"]
+    assert vertex.uri == str(tmp_path / "task" / "vertex_model")
+    assert vertex.metadata == {"available": False, "reason": (
+        f"registry {registry_uri!r} is not Vertex AI Model Registry; no Vertex AI model to "
+        "name")}
+    for art in arts.values():
+        assert_launcher_safe(art.metadata)
+
+
+def test_shell_registry_on_the_cloud_storage_mount_gives_a_gs_uri(inputs, tmp_path,
+                                                                  monkeypatch):
+    mount = tmp_path / "gcs"
+    monkeypatch.setattr(reg, "GCS_MOUNT", str(mount))
+    arts = artifacts(inputs, tmp_path)
+    push.python_func(**arts, registry_uri=str(mount / "bucket" / "registry"),
+                     model_name="penguins", serving_image="europe-docker.pkg.dev/p/r/serve:1")
+    assert arts["unmanaged_container_model"].uri == \
+        "gs://bucket/registry/penguins/versions/1/model"
+    assert arts["unmanaged_container_model"].metadata["containerSpec"] == {
+        "imageUri": "europe-docker.pkg.dev/p/r/serve:1"}
+
 
 def test_shell_records_why_it_did_not_push(inputs, tmp_path):
     arts = artifacts(inputs, tmp_path, blessing="not_blessed")
@@ -47,6 +97,12 @@ def test_shell_records_why_it_did_not_push(inputs, tmp_path):
     assert arts["pushed_model"].metadata["pushed"] is False
     assert arts["pushed_model"].metadata["reasons"] == ["accuracy 0.410 < threshold 0.800"]
     assert not (tmp_path / "registry").exists()
+    # the outputs KFP requires exist, say nothing was pushed, and name no resource
+    for name in ("vertex_model", "unmanaged_container_model"):
+        assert arts[name].uri == str(tmp_path / "task" / name)
+        assert arts[name].metadata == {
+            "available": False, "reason": "not pushed: accuracy 0.410 < threshold 0.800"}
+        assert_launcher_safe(arts[name].metadata)
 
 
 def test_shell_bad_blessing_leaves_nothing(inputs, tmp_path):
@@ -54,7 +110,8 @@ def test_shell_bad_blessing_leaves_nothing(inputs, tmp_path):
     with pytest.raises(ValueError, match="holds no blessing.json"):
         push.python_func(**arts, registry_uri=str(tmp_path / "registry"), model_name="penguins")
     assert not os.path.exists(arts["pushed_model"].path)
-    assert arts["pushed_model"].metadata == {}
+    for name in ("pushed_model", "vertex_model", "unmanaged_container_model"):
+        assert arts[name].metadata == {}
     assert not (tmp_path / "registry").exists()
 
 
@@ -71,8 +128,68 @@ def test_component_interface():
     assert spec.inputs["traffic_percentage"].default == 0
     assert spec.inputs["machine_type"].default == "n1-standard-2"
     assert spec.outputs["pushed_model"].type == "system.Model@0.0.1"
+    assert spec.outputs["vertex_model"].type == "google.VertexModel@0.0.1"
+    assert spec.outputs["unmanaged_container_model"].type == \
+        "google.UnmanagedContainerModel@0.0.1"
     assert spec.outputs["pushed"].type == "Boolean"
     assert spec.outputs["version"].type == "String"
     assert "Args:" not in (spec.description or "")
     assert spec.inputs["registry_uri"].description.startswith("A local path or ``file://``")
     assert spec.implementation.container.image == images.component_image("push")
+
+
+def test_shell_vertex_push_names_the_version_for_google_cloud_components(inputs, tmp_path,
+                                                                         monkeypatch):
+    """Vertex AI Model Registry, with only google.cloud.aiplatform mocked (autospec)."""
+    from google.cloud import aiplatform
+
+    mount = tmp_path / "gcs"
+    run = mount / "bucket" / "root" / "run-1"
+    for name in ("model", "schema", "statistics"):
+        shutil.copytree(inputs[name], run / name)
+    monkeypatch.setattr(reg, "GCS_MOUNT", str(mount))
+    arts = artifacts(inputs, tmp_path)
+    for name in ("model", "schema", "statistics"):
+        arts[name].uri = str(run / name)
+    image = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
+    with mock.patch.object(aiplatform, "init", autospec=True) as init, \
+            mock.patch.object(aiplatform, "Model", autospec=True) as model_cls:
+        model_cls.list.return_value = []
+        uploaded = model_cls.upload.return_value
+        uploaded.configure_mock(version_id="3",
+                                resource_name="projects/p/locations/europe-west4/models/9")
+        out = push.python_func(**arts, registry_uri="vertex://projects/p/locations/europe-west4",
+                               model_name="penguins", pipeline_run="Run 7",
+                               serving_image=image)
+    init.assert_called_with(project="p", location="europe-west4")
+    model_cls.list.assert_called_once_with(filter='display_name="penguins"',
+                                           order_by="update_time desc")
+    companion = "gs://bucket/root/run-1/model.kfp_mlops"
+    model_cls.upload.assert_called_once_with(
+        display_name="penguins",
+        artifact_uri="gs://bucket/root/run-1/model",
+        serving_container_image_uri=image,
+        parent_model=None,
+        is_default_version=True,
+        version_aliases=["champion"],
+        labels={"managed_by": "kfp-mlops",
+                "model_hash": io.sha256_tree(str(run / "model"))[:32],
+                "data_hash": ("c0ffee" * 10)[:32],
+                "pipeline_run": "run-7"},
+        description="penguins: TensorFlow SavedModel registered by kfp-mlops",
+        version_description=("kfp-mlops push from pipeline run Run 7; schema, statistics "
+                             f"and lineage in {companion}"))
+    uploaded.deploy.assert_not_called()
+    assert (out.pushed, out.version) == (True, "3")
+
+    # what GCPC's upload_model remote runner would output for this version
+    resource = "projects/p/locations/europe-west4/models/9@3"
+    assert arts["vertex_model"].uri == \
+        f"https://europe-west4-aiplatform.googleapis.com/v1/{resource}"
+    assert arts["vertex_model"].metadata == {"resourceName": resource}
+    assert arts["unmanaged_container_model"].uri == "gs://bucket/root/run-1/model"
+    assert arts["unmanaged_container_model"].metadata == {
+        "predictSchemata": {}, "containerSpec": {"imageUri": image}}
+    assert arts["pushed_model"].metadata["version_uri"] == resource
+    for art in arts.values():
+        assert_launcher_safe(art.metadata)

@@ -65,6 +65,9 @@ def test_blessed_registers_everything(inputs, tmp_path):
     meta = result.metadata()
     assert {"pushed", "version", "registry", "model_uri", "reasons", "aliases"} <= set(meta)
     assert meta["registry"] == registry_uri
+    assert result.vertex_resource_name == ""  # no Vertex AI model
+    assert result.container_model_uri == version.model_dir
+    assert not set(meta) & {"vertex_resource_name", "container_model_uri", "serving_image"}
 
 
 def test_second_model_becomes_champion_and_repush_is_idempotent(inputs, tmp_path):
@@ -174,6 +177,10 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_o
     assert result.pushed and result.version == "1" and result.endpoint == "penguins-ep"
     assert result.model_uri == f"gs://{bucket}/root/run-1/model"
     assert result.version_uri == "projects/p/locations/r/models/9@1"
+    # what push's Google Cloud artifacts are built from (component.py)
+    assert result.vertex_resource_name == "projects/p/locations/r/models/9@1"
+    assert result.container_model_uri == f"gs://{bucket}/root/run-1/model"
+    assert result.serving_image == reg.DEFAULT_SERVING_IMAGE
     # the companion folder is written to Cloud Storage itself, not through the mount
     assert not (run / "model.kfp_mlops").exists()
     lineage = io.read_json(f"gs://{bucket}/root/run-1/model.kfp_mlops/lineage.json")
