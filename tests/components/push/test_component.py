@@ -138,13 +138,15 @@ def test_component_interface():
     assert spec.implementation.container.image == images.component_image("push")
 
 
-def test_shell_vertex_push_names_the_version_for_google_cloud_components(inputs, tmp_path,
-                                                                         monkeypatch):
-    """Vertex AI Model Registry, with only google.cloud.aiplatform mocked (autospec)."""
+def test_shell_vertex_push_names_the_version_for_google_cloud_components(
+        inputs, tmp_path, monkeypatch, bucket_on):
+    """Vertex AI Model Registry, with only google.cloud.aiplatform mocked (autospec); the
+    companion files go to the Cloud Storage emulator."""
     from google.cloud import aiplatform
 
+    _, bucket = bucket_on("gs")
     mount = tmp_path / "gcs"
-    run = mount / "bucket" / "root" / "run-1"
+    run = mount / bucket / "root" / "run-1"
     for name in ("model", "schema", "statistics"):
         shutil.copytree(inputs[name], run / name)
     monkeypatch.setattr(reg, "GCS_MOUNT", str(mount))
@@ -164,10 +166,10 @@ def test_shell_vertex_push_names_the_version_for_google_cloud_components(inputs,
     init.assert_called_with(project="p", location="europe-west4")
     model_cls.list.assert_called_once_with(filter='display_name="penguins"',
                                            order_by="update_time desc")
-    companion = "gs://bucket/root/run-1/model.kfp_mlops"
+    companion = f"gs://{bucket}/root/run-1/model.kfp_mlops"
     model_cls.upload.assert_called_once_with(
         display_name="penguins",
-        artifact_uri="gs://bucket/root/run-1/model",
+        artifact_uri=f"gs://{bucket}/root/run-1/model",
         serving_container_image_uri=image,
         parent_model=None,
         is_default_version=True,
@@ -187,7 +189,7 @@ def test_shell_vertex_push_names_the_version_for_google_cloud_components(inputs,
     assert arts["vertex_model"].uri == \
         f"https://europe-west4-aiplatform.googleapis.com/v1/{resource}"
     assert arts["vertex_model"].metadata == {"resourceName": resource}
-    assert arts["unmanaged_container_model"].uri == "gs://bucket/root/run-1/model"
+    assert arts["unmanaged_container_model"].uri == f"gs://{bucket}/root/run-1/model"
     assert arts["unmanaged_container_model"].metadata == {
         "predictSchemata": {}, "containerSpec": {"imageUri": image}}
     assert arts["pushed_model"].metadata["version_uri"] == resource

@@ -135,6 +135,7 @@ def test_object_store_registry(inputs, object_store, tmp_path):
     result = run_push(inputs, registry_uri, pipeline_run="run-3")
     assert result.pushed and result.version == "1" and not result.already_registered
     assert result.model_uri == f"{registry_uri}/penguins/versions/1/model"
+    assert result.container_model_uri == result.model_uri  # what serving reads, as is
     version = reg.open_registry(registry_uri).resolve("penguins", "champion")
     assert result.version_uri == version.uri
     with io.local_copy(version.model_dir) as model:
