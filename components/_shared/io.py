@@ -256,11 +256,18 @@ def expand(uri: str, suffixes: Tuple[str, ...] = ()) -> List[str]:
     return [_display(uri, path)]
 
 
-def open_input(uri: str):
-    """Opens a local or object-store file for binary, seekable reading."""
+def open_input(uri: str, block_size: int = 0):
+    """Opens a local or object-store file for binary, seekable reading.
+
+    An object is fetched in ranges of ``block_size`` bytes (the file system's default when
+    0: 50 MiB for s3fs, 5 MiB for gcsfs), holding one range at a time, so a large object is
+    streamed rather than downloaded whole.
+    """
     if not is_remote(uri):
         return open(os.path.abspath(strip_file_scheme(uri)), "rb")
     fs, path = filesystem(uri)
+    if block_size:
+        return fs.open(path, "rb", block_size=block_size, cache_type="readahead")
     return fs.open(path, "rb")
 
 
