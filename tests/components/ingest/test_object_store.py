@@ -67,7 +67,7 @@ def test_missing_object_names_the_source(store_root, penguins_csv, tmp_path):
         core.ingest(missing, str(tmp_path / "out" / "d"))
     assert str(e.value).startswith(f"data source {missing!r} not found: ")
     with pytest.raises(core.IngestError, match="no file matches"):
-        core.ingest(io.join(store_root, "*.csv"), str(tmp_path / "out" / "d"))
+        core.ingest(io.join(store_root, "*.parquet"), str(tmp_path / "out" / "d"))
     assert os.listdir(tmp_path / "out") == []
 
 
