@@ -42,8 +42,9 @@ def validate(
         metrics: output: anomaly_count, max_skew, skewed_feature_count, rows per split, ...
         label_column: the label column; empty: the dataset's label column.
         schema_uri: a curated ``schema.pbtxt``, or a folder holding one such as a reviewed
-            schema output of this component (``gs://`` URIs are read through the ``/gcs/``
-            mount); empty: infer the schema from the train split.
+            schema output of this component: a local path, a ``gs://`` or ``s3://`` URI
+            (a ``/gcs/`` path is read as ``gs://``); empty: infer the schema from the train
+            split.
         skew_threshold: default train/eval skew threshold of every feature (Vertex AI Model
             Monitoring's default is 0.3).
         skew_thresholds: per-feature thresholds overriding ``skew_threshold``.
@@ -59,12 +60,12 @@ def validate(
     import collections
     import logging
 
-    from kfp_mlops.components._shared import io, logs
+    from kfp_mlops.components._shared import logs
     from kfp_mlops.components.validate import core
 
     logs.setup()
     log = logging.getLogger("kfp_mlops.validate")
-    schema_path = io.to_mount_path(schema_uri) if schema_uri else ""
+    schema_path = schema_uri  # read through the I/O layer by core (resolve_schema_path)
     log.info("validating dataset %s (label %r, schema %s, skew threshold %s, overrides %s)",
              dataset.path, label_column or "<from dataset>", schema_path or "<inferred>",
              skew_threshold, dict(skew_thresholds))

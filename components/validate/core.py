@@ -112,7 +112,7 @@ def _check_inputs(dataset_dir: str, label_column: str, schema_path: str,
         where = "label_column" if label_column else f"{ds.INFO_FILE}'s label_column"
         raise ValueError(f"{where} {label!r} is not a column of dataset {dataset_dir!r}; "
                          f"columns are: {columns}")
-    if schema_path and not os.path.isfile(schema_path):
+    if schema_path and not _schema_exists(schema_path):
         raise FileNotFoundError(f"curated schema {schema_path!r} does not exist "
                                 f"(expected a {SCHEMA_FILE} file or a folder holding one)")
     if not isinstance(skew_threshold, (int, float)) or math.isnan(skew_threshold) \
@@ -123,20 +123,40 @@ def _check_inputs(dataset_dir: str, label_column: str, schema_path: str,
     return splits, label
 
 
+def _schema_exists(path: str) -> bool:
+    from kfp_mlops.components._shared import io
+
+    try:
+        return io.isfile(path)
+    except OSError as e:  # an unreachable store or a refused credential
+        raise FileNotFoundError(f"curated schema {path!r} cannot be read: {e}") from e
+
+
 def resolve_schema_path(path: str) -> str:
-    """A curated schema given as a file, or as a folder (a schema artifact) holding one."""
-    if path and os.path.isdir(path):
-        return os.path.join(path, SCHEMA_FILE)
+    """A curated schema given as a file, or as a folder (a schema artifact) holding one: a
+    local path, a ``gs://`` or ``s3://`` URI (a ``/gcs/`` path is read as ``gs://``)."""
+    from kfp_mlops.components._shared import io
+
+    if not path:
+        return path
+    try:
+        path = io.canonical_uri(path)
+    except ValueError as e:
+        raise ValueError(f"curated schema {path!r}: {e}") from e
+    if io.isdir(path):
+        return io.join(path, SCHEMA_FILE)
     return path
 
 
 def load_schema(path: str):
-    """Reads a ``schema.pbtxt``; the error names the file when it is not a Schema."""
+    """Reads a ``schema.pbtxt`` (local or on an object store); the error names the file
+    when it is not a Schema."""
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    from kfp_mlops.components._shared import io
+
+    text = io.read_text(path)
     try:
         return text_format.Parse(text, schema_pb2.Schema())
     except text_format.ParseError as e:
@@ -312,7 +332,8 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
             ``decision.json``.
         report_path: output HTML file.
         label_column: the label; empty: the dataset's ``label_column``.
-        schema_path: a curated ``schema.pbtxt`` (or a folder holding one); empty: infer.
+        schema_path: a curated ``schema.pbtxt`` (or a folder holding one), local or a
+            ``gs://`` / ``s3://`` URI; empty: infer.
         skew_threshold: default train/eval skew threshold of every feature.
         skew_thresholds: per-feature thresholds overriding ``skew_threshold``.
         beam_pipeline_args: when non-empty, compute statistics with a Beam pipeline run with
