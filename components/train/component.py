@@ -53,7 +53,7 @@ def train(
         task: "classification", "regression", or empty to infer it from the label (strings,
             booleans and integers with at most 20 values are classes; floats are regression).
         trainer_module: Your own training code instead of the built-in model: an importable
-            module name, a ``.py`` path or a ``gs://`` URI of one, defining
+            module name, a ``.py`` path or a ``gs://`` or ``s3://`` URI of one, defining
             ``run_fn(args: TrainerArgs)`` that writes a SavedModel to ``args.model_dir``
             with the same serving signature (see the train README).
         epochs: Maximum passes over the train split.

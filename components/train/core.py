@@ -551,18 +551,20 @@ def _ProgressLogger(epochs: int):  # noqa: N802 - a class made on demand (keras 
 # --- the user's module ------------------------------------------------------------------
 
 def load_trainer_module(trainer_module: str):
-    """Imports ``trainer_module`` (dotted name, ``.py`` path or ``gs://`` URI of one)."""
+    """Imports ``trainer_module``: a dotted name, or a ``.py`` file as a local path, a
+    ``gs://`` or ``s3://`` URI (a ``/gcs/`` path is read as ``gs://``)."""
     is_path = (trainer_module.endswith(".py") or "/" in trainer_module
                or os.sep in trainer_module)
     try:
         if not is_path:
             return importlib.import_module(trainer_module)
-        local = trainer_module
-        if io.is_gcs(trainer_module):
+        local = io.canonical_uri(trainer_module)
+        if io.is_remote(local):
+            # A copy that stays for the process: tracebacks and autograph read the source.
+            data = io.read_bytes(local)
             fd, local = tempfile.mkstemp(suffix=".py", prefix="kfp_mlops_trainer_")
-            with os.fdopen(fd, "wb") as out, io.open_input(trainer_module) as src:
-                out.write(src.read())
-        local = io.strip_file_scheme(local)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
         if not os.path.isfile(local):
             raise FileNotFoundError(f"no such file: {local!r}")
         name = "kfp_mlops_trainer_" + uuid.uuid4().hex[:8]
@@ -581,7 +583,7 @@ def load_trainer_module(trainer_module: str):
         raise TrainerModuleError(
             f"trainer_module {trainer_module!r} cannot be imported "
             f"({type(e).__name__}: {e}); expected an importable module name, a .py file or "
-            f"a gs:// URI of one, defining {RUN_FN}(args: TrainerArgs)") from e
+            f"a gs:// or s3:// URI of one, defining {RUN_FN}(args: TrainerArgs)") from e
 
 
 def _run_fn(trainer_module: str) -> Callable:
