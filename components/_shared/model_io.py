@@ -22,6 +22,7 @@ Pure Python at import time: numpy, pandas and TensorFlow are imported inside fun
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -46,16 +47,8 @@ class ModelError(ValueError):
     """A model directory does not follow the kfp-mlops serving contract."""
 
 
-def _join(root: str, rel: str) -> str:
-    return root.rstrip("/") + "/" + rel.replace(os.sep, "/")
-
-
 def has_saved_model(model_dir: str) -> bool:
-    """Whether ``model_dir`` (local or ``gs://``) holds ``saved_model.pb`` at its root."""
-    if model_dir.startswith("gs://"):
-        import tensorflow as tf
-
-        return tf.io.gfile.exists(_join(model_dir, SAVED_MODEL_FILE))
+    """Whether the local model directory ``model_dir`` holds ``saved_model.pb`` at its root."""
     return os.path.isfile(os.path.join(model_dir, SAVED_MODEL_FILE))
 
 
@@ -69,22 +62,16 @@ def write_metadata(model_dir: str, metadata: Mapping[str, Any]) -> str:
 
 
 def read_metadata(model_dir: str) -> Dict[str, Any]:
-    """Reads ``assets.extra/kfp_mlops_model.json`` of a local or ``gs://`` model directory.
+    """Reads ``assets.extra/kfp_mlops_model.json`` of a local model directory.
 
     Raises:
         ModelError: the file is missing (the directory was not written by kfp-mlops train).
     """
-    path = _join(model_dir, METADATA_PATH) if model_dir.startswith("gs://") else \
-        os.path.join(model_dir, METADATA_PATH)
+    path = os.path.join(model_dir, METADATA_PATH)
     try:
-        if model_dir.startswith("gs://"):
-            import tensorflow as tf
-
-            with tf.io.gfile.GFile(path, "r") as f:
-                return json.loads(f.read())
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-    except (FileNotFoundError, OSError) as e:
+    except OSError as e:
         raise ModelError(f"model {model_dir!r} has no {METADATA_PATH} (expected a model "
                          f"written by kfp-mlops train): {e}") from e
 
@@ -337,7 +324,9 @@ class ServingModel:
 
 def load(model_dir: str, require_metadata: bool = True,
          metadata: Optional[Mapping[str, Any]] = None) -> ServingModel:
-    """Loads a model directory (local or ``gs://``) for prediction.
+    """Loads a model directory for prediction: a local folder, or a ``gs://`` / ``s3://``
+    one, copied to a temporary folder by the I/O layer for the load (``tf.saved_model.load``
+    reads every variable and asset while loading).
 
     ``metadata`` stands in for the directory's metadata file (train uses it to check a
     model before writing that file).
@@ -348,15 +337,25 @@ def load(model_dir: str, require_metadata: bool = True,
     """
     import tensorflow as tf
 
-    if not has_saved_model(model_dir):
-        raise ModelError(f"model {model_dir!r} holds no {SAVED_MODEL_FILE}: expected a "
-                         "TensorFlow SavedModel directory")
-    if metadata is None:
-        try:
-            metadata = read_metadata(model_dir)
-        except ModelError:
-            if require_metadata:
-                raise
-            metadata = {}
-    loaded = tf.saved_model.load(model_dir)
+    from kfp_mlops.components._shared import io
+
+    with contextlib.ExitStack() as stack:
+        local = model_dir
+        if io.is_remote(model_dir):
+            try:
+                local = stack.enter_context(io.local_copy(model_dir))
+            except FileNotFoundError as e:
+                raise ModelError(f"model {model_dir!r} holds no {SAVED_MODEL_FILE}: expected "
+                                 f"a TensorFlow SavedModel directory ({e})") from e
+        if not has_saved_model(local):
+            raise ModelError(f"model {model_dir!r} holds no {SAVED_MODEL_FILE}: expected a "
+                             "TensorFlow SavedModel directory")
+        if metadata is None:
+            try:
+                metadata = read_metadata(local)
+            except ModelError:
+                if require_metadata:
+                    raise
+                metadata = {}
+        loaded = tf.saved_model.load(local)
     return ServingModel(model_dir, loaded, dict(metadata))

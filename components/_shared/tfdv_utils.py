@@ -546,6 +546,10 @@ def statistics_with_beam(inputs: Mapping[str, str], output_paths: Mapping[str, s
             if batch.num_rows:
                 yield canonicalize_batch(batch, skip)
 
+    # These paths are artifact folders: local, or on Vertex AI's /gcs/ mount. Beam opens them
+    # with its own file systems, in workers (Dataflow) that have no such mount but read
+    # gs:// themselves, so a mount path is handed over as its gs:// URI rather than through
+    # the I/O layer (fsspec cannot give Beam a file system).
     with beam.Pipeline(options=PipelineOptions(list(pipeline_args))) as pipeline:
         for name, pattern in inputs.items():
             _ = (pipeline

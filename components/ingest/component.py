@@ -26,9 +26,9 @@ def ingest(
     batches: memory does not grow with the input size.
 
     Args:
-        data_uri: Local path or gs:// URI of CSV or Parquet data (one file, a folder, or a
-            glob in the file name), a BigQuery table ``bq://project.dataset.table``, or a
-            BigQuery SQL query starting with SELECT or WITH.
+        data_uri: Local path, gs:// or s3:// URI of CSV or Parquet data (one file, a folder,
+            or a glob in the file name), a BigQuery table ``bq://project.dataset.table``, or
+            a BigQuery SQL query starting with SELECT or WITH.
         dataset: Output directory with ``<split>/data.parquet`` for train, eval and test, and
             ``dataset.json``. Metadata: source, rows per split, columns and types, content hash.
         label_column: Column the model will learn; the task fails when it is missing.
