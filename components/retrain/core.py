@@ -106,6 +106,9 @@ def check_settings(target: str, retrain_data_uri: str, label_column: str, model_
         if not pipeline_root.startswith("gs://"):
             raise RetrainError(f"pipeline_root {pipeline_root!r}: Vertex AI needs a gs:// "
                                "folder")
+        # Not read here: aiplatform's PipelineJob reads template_path itself, from a local
+        # file, gs:// or https:// only (google/cloud/aiplatform/utils/yaml_utils.py,
+        # load_yaml), so this location does not go through the I/O layer and s3:// is refused.
         if not re.match(r"^(gs://|https://)", training_template_uri) \
                 and not os.path.isfile(training_template_uri):
             raise RetrainError(f"training_template_uri {training_template_uri!r}: expected a "
