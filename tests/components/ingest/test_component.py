@@ -35,4 +35,4 @@ def test_component_interface():
     assert spec.inputs["split_ratios"].default == [0.8, 0.1, 0.1]
     assert spec.outputs["dataset"].type == "system.Dataset@0.0.1"
     assert "Args:" not in (spec.description or "")  # kfp moved the Args into the inputs
-    assert spec.inputs["data_uri"].description.startswith("Local path or gs:// URI")
+    assert spec.inputs["data_uri"].description.startswith("Local path, gs:// or s3:// URI")
