@@ -30,26 +30,15 @@ def _nothing_local_named(root, name: str) -> None:
         assert name not in dirs, f"a local {name!r} folder appeared in {folder}"
 
 
-# Until the registry reads and writes object stores, a registry_uri there is refused: the
-# data-only runs keep a local registry, and the full runs are expected to fail.
-REGISTRY_ON_STORE = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="registry_uri on gs:// or s3:// is refused until the registry is on the I/O layer")
-
-
-@pytest.mark.parametrize("scheme,registry_on", [
-    pytest.param("s3", "store", marks=REGISTRY_ON_STORE),
-    pytest.param("gs", "store", marks=REGISTRY_ON_STORE),
-    ("s3", "local"), ("gs", "local")])
-def test_training_then_monitoring_twice_with_data_and_registry_on_a_store(scheme, registry_on,
-                                                                          bucket_on, tmp_path):
+@pytest.mark.parametrize("scheme", ["s3", "gs"])
+def test_training_then_monitoring_twice_with_data_and_registry_on_a_store(scheme, bucket_on,
+                                                                          tmp_path):
     env, bucket = bucket_on(scheme)
     assert {k: os.environ.get(k) for k in env} == env  # what the task processes inherit
     data = f"{scheme}://{bucket}/data"
     for name in ("penguins.csv", "penguins_serving.csv", "penguins_drifted.csv"):
         io.put_file(str(DATA / name), io.join(data, name))
-    registry = (f"{scheme}://{bucket}/registry" if registry_on == "store"
-                else str(tmp_path / "local-registry"))
+    registry = f"{scheme}://{bucket}/registry"
     training = {"data_uri": io.join(data, "penguins.csv"), "label_column": "species",
                 "model_name": "penguins", "registry_uri": registry, **TRAINING}
 
@@ -88,5 +77,4 @@ def test_training_then_monitoring_twice_with_data_and_registry_on_a_store(scheme
     assert outputs(batch_2, "monitor")["drift_detected"] is True
     assert report_2["drift_compared_with"] == report_1["monitoring_seq"]
     assert report_2["monitoring_seq"] == report_1["monitoring_seq"] + 1
-    if registry_on == "store":
-        _nothing_local_named(tmp_path, "registry")
+    _nothing_local_named(tmp_path, "registry")
