@@ -190,17 +190,13 @@ def _run_request_builder(args, command: str,
                          run_name: Optional[str]) -> Callable[[str], Dict[str, Any]]:
     """Checks the pipeline, its parameters and the target options of ``submit`` or
     ``schedule`` before anything is compiled, and returns ``spec path -> run request``."""
-    from kfp_mlops.pipelines import catalog, cloud, local
+    from kfp_mlops.pipelines import catalog, cloud, local, preflight
 
     catalog.get(args.pipeline)
     parameters = local.parse_parameters(args.pipeline, args.param)
-    # A required parameter given as NAME= is nearly always an unset variable upstream
-    # (a Cloud Build substitution, a shell variable): refuse it rather than start a run.
-    empty = [name for name, spec in local.pipeline_parameters(args.pipeline).items()
-             if spec["required"] and parameters.get(name) == ""]
-    if empty:
-        raise ValueError(f"pipeline {args.pipeline!r}: required parameter(s) "
-                         f"{', '.join(sorted(empty))} given empty")
+    # Every check that needs no data, the run's first task included (a required parameter
+    # given as NAME=, nearly always an unset variable upstream, is one of them).
+    preflight.check(args.pipeline, parameters)
     if args.vertex:
         missing = [f"--{n.replace('_', '-')}" for n in ("project", "region", "pipeline_root",
                                                          "image_registry")

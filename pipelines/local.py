@@ -219,9 +219,14 @@ def run(pipeline_name: str, parameters: Dict[str, Any], output_dir: str,
         parameters: Pipeline arguments, already of the pipeline's types.
         output_dir: kfp.local's pipeline root: every task's outputs land below it.
         runner: ``subprocess`` (this interpreter) or ``docker`` (the component images).
-    """
-    from kfp_mlops.pipelines import catalog
 
+    Raises:
+        preflight.PreflightError: a parameter is invalid whatever the data (checked before
+            any task starts or any output folder is made; every problem is listed).
+    """
+    from kfp_mlops.pipelines import catalog, preflight
+
+    preflight.check(pipeline_name, parameters)
     return run_pipeline(catalog.get(pipeline_name), parameters, output_dir, runner,
                         name=pipeline_name)
 

@@ -287,8 +287,10 @@ def find_champion(registry_uri: str, model_name: str) -> Optional[ModelVersion]:
         return None
 
 
+# fullmatch, not match: ``$`` also matches before a final newline, and a name read from a
+# file or a shell variable often ends in one.
 def check_model_name(model_name: str) -> str:
-    if not isinstance(model_name, str) or not _MODEL_NAME.match(model_name):
+    if not isinstance(model_name, str) or not _MODEL_NAME.fullmatch(model_name):
         raise RegistryError(
             f"model_name {model_name!r} is not valid; use 1-128 letters, digits, '-', '_' "
             "or '.', starting with a letter or digit")
@@ -296,7 +298,7 @@ def check_model_name(model_name: str) -> str:
 
 
 def check_alias(alias: str) -> str:
-    if (not isinstance(alias, str) or not _ALIAS.match(alias)
+    if (not isinstance(alias, str) or not _ALIAS.fullmatch(alias)
             or alias in _RESERVED_ALIASES):
         raise RegistryError(
             f"alias {alias!r} is not valid; use lowercase letters, digits and '-', starting "
@@ -305,13 +307,54 @@ def check_alias(alias: str) -> str:
 
 
 def check_aliases(aliases: Sequence[str]) -> List[str]:
+    """The aliases without repeats; raises naming every alias that is not valid."""
     if isinstance(aliases, str):
         aliases = [aliases]
+    if not isinstance(aliases, (list, tuple)) and aliases is not None:
+        raise RegistryError(f"aliases {aliases!r}: expected a list of aliases")
     out: List[str] = []
+    problems: List[str] = []
     for alias in aliases or ():
-        if check_alias(alias) not in out:
+        try:
+            check_alias(alias)
+        except RegistryError as e:
+            problems.append(str(e))
+            continue
+        if alias not in out:
             out.append(alias)
+    if problems:
+        e = RegistryError("; ".join(problems))
+        e.problems = problems  # type: ignore[attr-defined]
+        raise e
     return out
+
+
+def check_version_ref(ref: Union[str, int]) -> str:
+    """A version reference :meth:`LocalRegistry.resolve` can look up: a version number,
+    ``latest`` or a valid alias (empty means ``champion``)."""
+    text = str(ref) if isinstance(ref, int) and not isinstance(ref, bool) else ref
+    if not isinstance(text, str):
+        raise RegistryError(f"model_version {ref!r}: expected a version number, an alias "
+                            f"or {LATEST!r}")
+    if text == "" or text == LATEST or (text.isdigit() and text.isascii()):
+        return text or CHAMPION
+    try:
+        return check_alias(text)
+    except RegistryError:
+        raise RegistryError(f"model_version {ref!r} is not a version number, {LATEST!r} or "
+                            "a valid alias (lowercase letters, digits and '-', starting with a "
+                            "letter)") from None
+
+
+def check_traffic_percentage(traffic_percentage: int) -> int:
+    """A Vertex AI endpoint traffic share: a whole number 0-100."""
+    if (isinstance(traffic_percentage, bool) or not isinstance(traffic_percentage, (int, float))
+            or traffic_percentage != traffic_percentage
+            or not float(traffic_percentage).is_integer()
+            or not 0 <= traffic_percentage <= 100):
+        raise RegistryError(f"traffic_percentage must be 0-100 (a whole number), not "
+                            f"{traffic_percentage!r}")
+    return int(traffic_percentage)
 
 
 def label_value(value: Any, default: str = "") -> str:
@@ -962,8 +1005,7 @@ class VertexRegistry:
         """
         check_model_name(model_name)
         aliases = check_aliases(aliases)
-        if not 0 <= int(traffic_percentage) <= 100:
-            raise RegistryError(f"traffic_percentage must be 0-100, not {traffic_percentage}")
+        traffic_percentage = check_traffic_percentage(traffic_percentage)
         local_model = self._local(model_dir)
         artifact_uri = to_gcs_uri(local_model, self.gcs_mount)
         schema_file = _check_inputs(local_model, self._local(schema_dir),

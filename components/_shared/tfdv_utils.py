@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import math
 import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -620,10 +619,9 @@ def check_thresholds(features: Iterable[str], thresholds: Optional[Mapping[str, 
     if unknown:
         raise ValueError(f"{what} name features that do not exist: {unknown}; "
                          f"features are {sorted(names)}")
-    bad = {k: v for k, v in (thresholds or {}).items()
-           if not isinstance(v, (int, float)) or v < 0 or math.isnan(v)}
-    if bad:
-        raise ValueError(f"{what} must be numbers >= 0, got {bad}")
+    from kfp_mlops.components._shared import checks
+
+    checks.raise_all(checks.distance_thresholds_problems(what, thresholds))
 
 
 # --------------------------------------------------------------------------------------

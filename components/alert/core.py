@@ -39,7 +39,7 @@ DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_BACKOFF_SECONDS = 1.0
 DEFAULT_TIMEOUT_SECONDS = 10.0
 LABELS_KEY = "logging.googleapis.com/labels"
-_TOPIC = re.compile(r"^projects/[^/]+/topics/[^/]+$")
+_TOPIC = re.compile(r"projects/[^/\s\x00-\x1f\x7f]+/topics/[^/\s\x00-\x1f\x7f]+")
 _RETRY_STATUS = (408, 425, 429)
 
 
@@ -252,13 +252,46 @@ def publish_pubsub(topic: str, payload: Mapping[str, Any],
 
 # ----------------------------------------------------------------------------- alert
 
-def check_settings(webhook_url: str, pubsub_topic: str, max_attempts: int,
-                   backoff_seconds: float, timeout_seconds: float) -> None:
-    if webhook_url and not re.match(r"^https?://[^\s/]+", webhook_url):
-        raise AlertError(f"webhook_url {_redact(webhook_url)!r}: expected an http(s):// URL")
-    if pubsub_topic and not _TOPIC.match(pubsub_topic):
+def check_webhook_url(webhook_url: str) -> str:
+    """Empty, or an ``http``/``https`` URL with a host and no whitespace or control character
+    anywhere (``urllib`` would send a URL with a space and fail only at delivery)."""
+    if webhook_url == "":
+        return webhook_url
+    expected = "expected an http(s):// URL with a host and no spaces or control characters"
+    if not isinstance(webhook_url, str):
+        raise AlertError(f"webhook_url {webhook_url!r}: {expected}")
+    bad = sorted({c for c in webhook_url if c.isspace() or ord(c) < 32 or ord(c) == 127
+                  or not c.isprintable()})
+    if bad:
+        raise AlertError(f"webhook_url {_redact(webhook_url)!r} holds {bad!r}: {expected} "
+                         "(percent-encode them, e.g. %20 for a space)")
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(webhook_url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as e:
+        raise AlertError(f"webhook_url {_redact(webhook_url)!r}: {expected} ({e})") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise AlertError(f"webhook_url {_redact(webhook_url)!r}: {expected}")
+    return webhook_url
+
+
+def check_pubsub_topic(pubsub_topic: str) -> str:
+    """Empty, or ``projects/<project>/topics/<topic>`` with no whitespace or control
+    character."""
+    if pubsub_topic == "":
+        return pubsub_topic
+    if not isinstance(pubsub_topic, str) or not _TOPIC.fullmatch(pubsub_topic):
         raise AlertError(f"pubsub_topic {pubsub_topic!r}: expected "
                          "projects/<project>/topics/<topic>")
+    return pubsub_topic
+
+
+def check_settings(webhook_url: str, pubsub_topic: str, max_attempts: int,
+                   backoff_seconds: float, timeout_seconds: float) -> None:
+    check_webhook_url(webhook_url)
+    check_pubsub_topic(pubsub_topic)
     if not isinstance(max_attempts, int) or not 1 <= max_attempts <= 10:
         raise AlertError(f"max_attempts must be 1-10, got {max_attempts!r}")
     if backoff_seconds < 0 or timeout_seconds <= 0:

@@ -34,6 +34,7 @@ import math
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from kfp_mlops.components._shared import checks
 from kfp_mlops.components._shared import dataset as ds
 from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import model_io
@@ -52,6 +53,9 @@ DIRECTIONS = {
 }
 METRICS = {CLASSIFICATION: ("accuracy", "auc", "pr_auc", "precision", "recall", "f1", "log_loss"),
            REGRESSION: ("rmse", "mae", "r2", "mse")}
+#: Every metric an evaluation of some task computes: what ``thresholds`` and
+#: ``max_regression`` may name before the task is known.
+ALL_METRICS = tuple(sorted({m for names in METRICS.values() for m in names}))
 MAIN_METRIC = {CLASSIFICATION: "accuracy", REGRESSION: "rmse"}
 #: ROC curves are thinned to at most this many points.
 MAX_ROC_POINTS = 200
@@ -350,11 +354,37 @@ def _fmt(v) -> str:
     return "n/a" if v is None else f"{v:.4f}"
 
 
-def _check_names(names: Mapping[str, float], task: str, what: str) -> None:
-    unknown = [k for k in names if k not in METRICS[task]]
-    if unknown:
-        raise EvaluateError(f"{what} names metric(s) {unknown} that a {task} evaluation does "
-                            f"not compute; expected some of {list(METRICS[task])}")
+def _name_problems(names: Mapping[str, Any], task: str, what: str) -> List[str]:
+    known = METRICS[task] if task else ALL_METRICS
+    unknown = [k for k in names if k not in known]
+    if not unknown:
+        return []
+    kind = f"a {task} evaluation does not compute" if task else "no evaluation computes"
+    return [f"{what} names metric(s) {unknown} that {kind}; expected some of {list(known)}"]
+
+
+def check_limits(thresholds: Optional[Mapping[str, Any]] = None,
+                 max_regression: Optional[Mapping[str, Any]] = None,
+                 task: str = "") -> None:
+    """Raises :class:`EvaluateError` naming every problem of ``thresholds`` and
+    ``max_regression``: not a mapping, a metric that ``task``'s evaluation (any evaluation
+    when ``task`` is empty) does not compute, a value that is not a finite number (a string,
+    a bool, NaN, infinity), an allowed drop below 0."""
+    problems: List[str] = []
+    for what, limits in (("thresholds", thresholds), ("max_regression", max_regression)):
+        if limits is None:
+            continue
+        if not isinstance(limits, Mapping):
+            problems.append(f"{what} {limits!r}: expected a mapping of metric name to number, "
+                            'e.g. {"accuracy": 0.9}')
+            continue
+        problems += _name_problems(limits, task, what)
+        for metric, value in limits.items():
+            if what == "max_regression":
+                problems.append(checks.number_problem(f"{what}[{metric!r}]", value, minimum=0))
+            else:
+                problems.append(checks.number_problem(f"{what}[{metric!r}]", value))
+    checks.raise_all(problems, EvaluateError)
 
 
 def threshold_checks(metrics: Mapping[str, Optional[float]],
@@ -437,6 +467,7 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
     Raises:
       EvaluateError: bad inputs, naming which; nothing is written then.
     """
+    check_limits(thresholds, max_regression)
     thresholds = {k: float(v) for k, v in (thresholds or {}).items()}
     info = ds.read_info(dataset_dir)
     frame = ds.read_pandas(dataset_dir, split)
@@ -446,13 +477,9 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
         raise EvaluateError(f"model: {e}") from e
     task = serving.task
     label = label_column or serving.label or info.get("label_column", "")
-    _check_names(thresholds, task, "thresholds")
+    check_limits(thresholds, max_regression, task)
     max_regression = {k: float(v) for k, v in (max_regression or {}).items()} or \
         default_max_regression(task)
-    _check_names(max_regression, task, "max_regression")
-    negative = {k: v for k, v in max_regression.items() if v < 0}
-    if negative:
-        raise EvaluateError(f"max_regression {negative}: allowed drops must be >= 0")
 
     logger.info("evaluating %s model %r on %d %s rows", task, model_dir, len(frame), split)
     evaluation = evaluate_model(model_dir, frame, label, slice_columns, serving=serving)

@@ -27,6 +27,7 @@ import os
 import re
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from kfp_mlops.components._shared import checks
 from kfp_mlops.components._shared import dataset as ds
 from kfp_mlops.components._shared import io
 
@@ -373,18 +374,41 @@ def iter_source(source: str, file_format: str = "", batch_rows: int = ds.DEFAULT
 
 # --------------------------------------------------------------------------- splitting
 
-def parse_split_ratios(split_ratios: Sequence[float]) -> Tuple[float, float, float]:
-    try:
-        ratios = tuple(float(r) for r in split_ratios)
-    except (TypeError, ValueError) as e:
-        raise IngestError(f"split_ratios {split_ratios!r}: expected three numbers "
-                          "(train, eval, test)") from e
-    if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
-        raise IngestError(f"split_ratios {list(split_ratios)!r}: expected three non-negative "
-                          "numbers (train, eval, test) that add up to 1")
-    if ratios[0] <= 0:
-        raise IngestError(f"split_ratios {list(split_ratios)!r}: the train share must be above 0")
+def parse_split_ratios(split_ratios: Sequence[float],
+                       needed: Sequence[str] = ("train",)) -> Tuple[float, float, float]:
+    """Three finite non-negative shares (train, eval, test) adding up to 1 (within 1e-6).
+
+    Args:
+        split_ratios: the shares.
+        needed: the splits that must get a share above 0: ingest needs ``train``; a
+            pipeline that validates train/eval skew needs ``eval`` too, one that evaluates
+            on the test split ``test`` too.
+    """
+    expected = ("expected three finite non-negative numbers (train, eval, test) that add up "
+                "to 1")
+    if isinstance(split_ratios, (str, bytes)) or not isinstance(split_ratios, Sequence):
+        raise IngestError(f"split_ratios {split_ratios!r}: {expected}")
+    if len(split_ratios) != 3 or not all(checks.is_number(r) for r in split_ratios):
+        raise IngestError(f"split_ratios {list(split_ratios)!r}: {expected}")
+    ratios = tuple(float(r) for r in split_ratios)
+    if any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
+        raise IngestError(f"split_ratios {list(split_ratios)!r}: {expected}")
+    empty = [name for name, r in zip(ds.SPLITS, ratios) if name in needed and r <= 0]
+    if empty:
+        raise IngestError(f"split_ratios {list(split_ratios)!r}: the {' and '.join(empty)} "
+                          f"share{'s' if len(empty) > 1 else ''} must be above 0")
     return ratios  # type: ignore[return-value]
+
+
+def check_csv_delimiter(csv_delimiter: str) -> str:
+    """Empty (``,``, or tab for ``.tsv``) or one character that is not a quote, a line break
+    or the NUL character (Arrow's CSV reader takes a one-character delimiter and quotes with
+    ``"``)."""
+    if not isinstance(csv_delimiter, str) or len(csv_delimiter) > 1 \
+            or csv_delimiter in ('"', "'", "\n", "\r", "\0"):
+        raise IngestError(f"csv_delimiter {csv_delimiter!r}: expected one character that is "
+                          "not a quote or a line break (or empty for ',')")
+    return csv_delimiter
 
 
 def to_hashable_frame(batch):
@@ -533,6 +557,7 @@ def ingest(source: str, output_dir: str, label_column: str = "", key_column: str
     import pyarrow as pa
 
     ratios = parse_split_ratios(split_ratios)
+    check_csv_delimiter(csv_delimiter)
     if batch_rows <= 0:
         raise IngestError(f"batch_rows must be a positive number of rows, not {batch_rows}")
     kind, files, batches = iter_source(source, file_format, batch_rows, bigquery_project,

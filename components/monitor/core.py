@@ -31,7 +31,6 @@ import datetime
 import html
 import json
 import logging
-import math
 import os
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
@@ -198,11 +197,27 @@ class MonitorResult:
 # Inputs
 # --------------------------------------------------------------------------------------
 
-def _check_threshold(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
-            or value < 0:
-        raise MonitorError(f"{name} must be a number >= 0, got {value!r}")
-    return float(value)
+def check_settings(model_version: str = CHAMPION,
+                   skew_threshold: float = DEFAULT_THRESHOLD,
+                   skew_thresholds: Optional[Mapping[str, float]] = None,
+                   drift_threshold: float = DEFAULT_THRESHOLD,
+                   drift_thresholds: Optional[Mapping[str, float]] = None) -> None:
+    """Raises :class:`MonitorError` naming every setting that is wrong whatever the data:
+    a ``model_version`` the registry cannot look up, a threshold that is not a finite number
+    >= 0 (feature names are checked against the model's schema later)."""
+    from kfp_mlops.components._shared import checks
+    from kfp_mlops.components._shared import registry as reg
+
+    problems = []
+    try:
+        reg.check_version_ref(model_version)
+    except reg.RegistryError as e:
+        problems.append(str(e))
+    problems += [checks.distance_threshold_problem("skew_threshold", skew_threshold),
+                 *checks.distance_thresholds_problems("skew_thresholds", skew_thresholds),
+                 checks.distance_threshold_problem("drift_threshold", drift_threshold),
+                 *checks.distance_thresholds_problems("drift_thresholds", drift_thresholds)]
+    checks.raise_all(problems, MonitorError)
 
 
 def _batch_splits(dataset_dir: str) -> Dict[str, int]:
@@ -387,12 +402,11 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
     from kfp_mlops.components._shared import tfdv_utils
 
     started = time.time()
-    skew_threshold = _check_threshold("skew_threshold", skew_threshold)
-    drift_threshold = _check_threshold("drift_threshold", drift_threshold)
-    skew_thresholds = {k: _check_threshold(f"skew_thresholds[{k!r}]", v)
-                       for k, v in dict(skew_thresholds or {}).items()}
-    drift_thresholds = {k: _check_threshold(f"drift_thresholds[{k!r}]", v)
-                        for k, v in dict(drift_thresholds or {}).items()}
+    check_settings(model_version, skew_threshold, skew_thresholds, drift_threshold,
+                   drift_thresholds)
+    skew_threshold, drift_threshold = float(skew_threshold), float(drift_threshold)
+    skew_thresholds = {k: float(v) for k, v in dict(skew_thresholds or {}).items()}
+    drift_thresholds = {k: float(v) for k, v in dict(drift_thresholds or {}).items()}
     if batch_rows <= 0:
         raise MonitorError(f"batch_rows must be positive, got {batch_rows}")
 

@@ -158,6 +158,7 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
     location = reg.parse_registry_uri(registry_uri)
     reg.check_model_name(model_name)
     aliases = reg.check_aliases(aliases)
+    reg.check_traffic_percentage(traffic_percentage)
     blessing = read_blessing(blessing_dir)
     if not blessing["blessed"]:
         reasons = blessing["reasons"] or ["evaluate did not bless the model"]

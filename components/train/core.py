@@ -653,6 +653,30 @@ def _label_info(dataset_dir: str, label: str, task: str):
     return task, vocabulary, labelled
 
 
+def check_settings(task: str = "", epochs: int = 30, batch_size: int = 32,
+                   learning_rate: float = 0.005, hidden_units: Sequence[int] = (64, 32),
+                   early_stopping_patience: int = 5, seed: int = 42,
+                   dropout: float = 0.0) -> None:
+    """Raises :class:`TrainError` naming every setting out of range, whatever the data."""
+    from kfp_mlops.components._shared import checks
+
+    problems = []
+    if task not in ("",) + model_io.TASKS:
+        problems.append(f"task {task!r} is not one of {model_io.TASKS} (or '' to infer)")
+    problems += [checks.number_problem("epochs", epochs, whole=True, minimum=1),
+                 checks.number_problem("batch_size", batch_size, whole=True, minimum=1),
+                 checks.number_problem("learning_rate", learning_rate, above=0),
+                 checks.number_problem("early_stopping_patience", early_stopping_patience,
+                                       whole=True),
+                 checks.number_problem("seed", seed, whole=True, minimum=0),
+                 checks.number_problem("dropout", dropout, minimum=0, below=1)]
+    if isinstance(hidden_units, (str, bytes)) or not isinstance(hidden_units, Sequence) \
+            or not all(checks.is_whole(u) and u >= 1 for u in hidden_units):
+        problems.append(f"hidden_units={hidden_units!r}: expected a list of whole numbers "
+                        ">= 1 (layer sizes; empty for a linear model)")
+    checks.raise_all(problems, TrainError)
+
+
 def train(dataset_dir: str, schema_path: str, model_dir: str, tensorboard_dir: str = "",
           label_column: str = "", task: str = "", trainer_module: str = "", epochs: int = 30,
           batch_size: int = 32, learning_rate: float = 0.005,
@@ -678,14 +702,14 @@ def train(dataset_dir: str, schema_path: str, model_dir: str, tensorboard_dir: s
     """
     import tensorflow as tf
 
+    check_settings(task, epochs, batch_size, learning_rate, hidden_units,
+                   early_stopping_patience, seed, dropout)
     started = time.time()
     info = ds.read_info(dataset_dir)
     label = label_column or info.get("label_column", "")
     if not label:
         raise TrainError(f"no label_column given and dataset {dataset_dir!r} names none in "
                          f"{ds.INFO_FILE}")
-    if task not in ("",) + model_io.TASKS:
-        raise TrainError(f"task {task!r} is not one of {model_io.TASKS} (or '' to infer)")
     arrow_schema = ds.arrow_schema(dataset_dir, "train")
     if label not in arrow_schema.names:
         raise TrainError(f"label_column {label!r} is not a column of dataset {dataset_dir!r}; "
@@ -705,10 +729,6 @@ def train(dataset_dir: str, schema_path: str, model_dir: str, tensorboard_dir: s
                          f"columns are {arrow_schema.names}")
     if not hidden_units and trainer_module == "":
         logger.info("hidden_units is empty: the built-in model is linear")
-    if epochs < 1 or batch_size < 1 or learning_rate <= 0 or not 0 <= dropout < 1:
-        raise TrainError(f"hyperparameters out of range: epochs={epochs} (>= 1), batch_size="
-                         f"{batch_size} (>= 1), learning_rate={learning_rate} (> 0), dropout="
-                         f"{dropout} (in [0, 1))")
     task, vocabulary, labelled_rows = _label_info(dataset_dir, label, task)
     hyperparameters = {"epochs": int(epochs), "batch_size": int(batch_size),
                        "learning_rate": float(learning_rate),

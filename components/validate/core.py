@@ -23,7 +23,6 @@ import dataclasses
 import datetime
 import html
 import logging
-import math
 import os
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
@@ -97,6 +96,16 @@ class ValidationResult:
 # Inputs
 # --------------------------------------------------------------------------------------
 
+def check_settings(skew_threshold: float = DEFAULT_SKEW_THRESHOLD,
+                   skew_thresholds: Optional[Mapping[str, float]] = None) -> None:
+    """Raises ValueError naming every skew threshold that is not a finite number >= 0
+    (the feature names of ``skew_thresholds`` are checked against the data later)."""
+    from kfp_mlops.components._shared import checks
+
+    checks.raise_all([checks.distance_threshold_problem("skew_threshold", skew_threshold),
+                      *checks.distance_thresholds_problems("skew_thresholds", skew_thresholds)])
+
+
 def _check_inputs(dataset_dir: str, label_column: str, schema_path: str,
                   skew_threshold: float, batch_rows: int):
     from kfp_mlops.components._shared import dataset as ds
@@ -115,9 +124,7 @@ def _check_inputs(dataset_dir: str, label_column: str, schema_path: str,
     if schema_path and not _schema_exists(schema_path):
         raise FileNotFoundError(f"curated schema {schema_path!r} does not exist "
                                 f"(expected a {SCHEMA_FILE} file or a folder holding one)")
-    if not isinstance(skew_threshold, (int, float)) or math.isnan(skew_threshold) \
-            or skew_threshold < 0:
-        raise ValueError(f"skew_threshold must be a number >= 0, got {skew_threshold!r}")
+    check_settings(skew_threshold)
     if batch_rows <= 0:
         raise ValueError(f"batch_rows must be positive, got {batch_rows}")
     return splits, label
@@ -355,6 +362,7 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
 
     started = time.time()
     schema_path = resolve_schema_path(schema_path)
+    check_settings(skew_threshold, skew_thresholds)
     skew_thresholds = dict(skew_thresholds or {})
     splits, label = _check_inputs(dataset_dir, label_column, schema_path, skew_threshold,
                                   batch_rows)
