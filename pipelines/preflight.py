@@ -116,7 +116,8 @@ def problems(pipeline_name: str, parameters: Mapping[str, Any],
         types = _TYPES.get(spec.get("type", ""))
         if types and (not isinstance(value, types)
                       or (bool not in types and isinstance(value, bool))):
-            mistyped[name] = f"{name}={value!r}: expected a {spec['type']} value"
+            article = "an" if spec["type"] == "Integer" else "a"
+            mistyped[name] = f"{name}={value!r}: expected {article} {spec['type']} value"
     rules = _RULES.get(pipeline_name)
     named: List[str] = []
     if rules is not None:

@@ -139,6 +139,11 @@ def whole(v):  # a KFP struct parameter carries every number as a float
 
 kinds = {"Integer": lambda v: int(v), "Float": float, "Boolean": bool, "String": str}
 params = {k: kinds.get(known[k]["type"], whole)(v) for k, v in params.items()}
+from kfp_mlops.pipelines import preflight
+problems = preflight.problems("training", params, known)
+if problems:
+    print(json.dumps({"invalid": problems}))
+    sys.exit(4)
 if mode == "run":
     summary = local.run("training", params, output_dir)
     local.write_summary(summary, summary_path)
@@ -161,6 +166,9 @@ def _child(mode: str, params: Dict[str, Any], output_dir: str = "", summary_path
         info = json.loads(last)
         raise RetrainError(f"training_parameters {info['unknown']} are not parameters of the "
                            f"training pipeline; its parameters are {info['known']}")
+    if proc.returncode == 4:  # the training pipeline's own checks (pipelines/preflight.py)
+        raise RetrainError("; ".join(f"training_parameters: {p}"
+                                     for p in json.loads(last)["invalid"]))
     if proc.returncode != 0:
         raise RuntimeError(f"the local training pipeline could not {mode} (exit code "
                            f"{proc.returncode}); see the log above")
