@@ -10,7 +10,7 @@ Pure Python: stdlib only.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Type
+from typing import Any, List, Mapping, Optional, Sequence, Type
 
 
 def is_number(value: Any) -> bool:
@@ -82,6 +82,3 @@ def raise_all(problems: Sequence[str], error: Type[Exception] = ValueError) -> N
         e.problems = found  # type: ignore[attr-defined]
         raise e
 
-
-def as_float_dict(values: Mapping[str, Any]) -> Dict[str, float]:
-    return {k: float(v) for k, v in values.items()}

@@ -253,15 +253,20 @@ def publish_pubsub(topic: str, payload: Mapping[str, Any],
 # ----------------------------------------------------------------------------- alert
 
 def check_webhook_url(webhook_url: str) -> str:
-    """Empty, or an ``http``/``https`` URL with a host and no whitespace or control character
-    anywhere (``urllib`` would send a URL with a space and fail only at delivery)."""
+    """Empty, or an ``http``/``https`` URL with a host, in printable ASCII with no space.
+
+    ``urllib`` only finds out when it sends: CPython's ``http/client.py``
+    ``HTTPConnection._validate_path`` / ``_validate_host`` refuse ``[\\x00-\\x20\\x7f]``
+    (``InvalidURL``) and ``putrequest`` encodes the request line as ASCII
+    (``UnicodeEncodeError``), so such a URL would fail at delivery, after the run.
+    """
     if webhook_url == "":
         return webhook_url
-    expected = "expected an http(s):// URL with a host and no spaces or control characters"
+    expected = ("expected an http(s):// URL with a host and no spaces, control or non-ASCII "
+                "characters")
     if not isinstance(webhook_url, str):
         raise AlertError(f"webhook_url {webhook_url!r}: {expected}")
-    bad = sorted({c for c in webhook_url if c.isspace() or ord(c) < 32 or ord(c) == 127
-                  or not c.isprintable()})
+    bad = sorted({c for c in webhook_url if not " " < c < "\x7f"})
     if bad:
         raise AlertError(f"webhook_url {_redact(webhook_url)!r} holds {bad!r}: {expected} "
                          "(percent-encode them, e.g. %20 for a space)")

@@ -200,6 +200,7 @@ MONITORING_CASES = [
     ("webhook_url", "https://hooks.example.com/x\n", "holds ['\\n']"),
     ("webhook_url", "https://hooks.example.com/\tx", "holds ['\\t']"),
     ("webhook_url", "https://hooks.example.com/\x7fx", "holds ['\\x7f']"),
+    ("webhook_url", "https://hooks.example.com/caf\u00e9", "holds ['\u00e9']"),
     ("webhook_url", "ftp://hooks.example.com/x", "expected an http(s):// URL with a host"),
     ("webhook_url", "https:///path", "expected an http(s):// URL with a host"),
     ("webhook_url", "hooks.example.com/x", "expected an http(s):// URL with a host"),
@@ -238,6 +239,21 @@ def test_monitoring_neighbours_pass():
                         ("model_version", "staging"), ("drift_threshold", 0),
                         ("drift_thresholds", {"island": 0.5})]:
         assert _problems("monitoring", **{name: value}) == [], (name, value)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/a b", "http://127.0.0.1:9/x\n",
+                                 "http://127.0.0.1:9/caf\u00e9", "http://127.0.0.1:9/\x7f"])
+def test_the_refused_webhook_urls_are_those_urllib_cannot_send(url):
+    """The rule is urllib's own (http.client refuses them when sending): what the check
+    refuses before the run would otherwise fail at delivery, after the run."""
+    import http.client
+    import urllib.request
+
+    with pytest.raises((http.client.InvalidURL, UnicodeEncodeError)):
+        urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"),
+                               timeout=1)
+    with pytest.raises(alert.AlertError, match="webhook_url"):
+        alert.check_webhook_url(url)
 
 
 def test_webhook_message_leaves_the_query_out():
