@@ -258,7 +258,9 @@ def check_webhook_url(webhook_url: str) -> str:
     ``urllib`` only finds out when it sends: CPython's ``http/client.py``
     ``HTTPConnection._validate_path`` / ``_validate_host`` refuse ``[\\x00-\\x20\\x7f]``
     (``InvalidURL``) and ``putrequest`` encodes the request line as ASCII
-    (``UnicodeEncodeError``), so such a URL would fail at delivery, after the run.
+    (``UnicodeEncodeError``), so such a URL would fail at delivery, after the run; and
+    ``urllib.parse`` drops tabs and line breaks (``_UNSAFE_URL_BYTES_TO_REMOVE``), so a URL
+    holding one would be posted to, silently, as another URL.
     """
     if webhook_url == "":
         return webhook_url

@@ -241,8 +241,8 @@ def test_monitoring_neighbours_pass():
         assert _problems("monitoring", **{name: value}) == [], (name, value)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9/a b", "http://127.0.0.1:9/x\n",
-                                 "http://127.0.0.1:9/caf\u00e9", "http://127.0.0.1:9/\x7f"])
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/a b", "http://127.0.0.1:9/caf\u00e9",
+                                 "http://127.0.0.1:9/\x7f", "http://127.0.0.1:9/\x01"])
 def test_the_refused_webhook_urls_are_those_urllib_cannot_send(url):
     """The rule is urllib's own (http.client refuses them when sending): what the check
     refuses before the run would otherwise fail at delivery, after the run."""
@@ -252,6 +252,18 @@ def test_the_refused_webhook_urls_are_those_urllib_cannot_send(url):
     with pytest.raises((http.client.InvalidURL, UnicodeEncodeError)):
         urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"),
                                timeout=1)
+    with pytest.raises(alert.AlertError, match="webhook_url"):
+        alert.check_webhook_url(url)
+
+
+@pytest.mark.parametrize("char", ["\n", "\r", "\t"])
+def test_a_webhook_url_with_a_line_break_or_tab_is_refused_not_silently_rewritten(char):
+    """urllib.parse drops tabs and line breaks from a URL (WHATWG's rule), so urllib would
+    post to another URL than the one given, without a word: refused before the run."""
+    import urllib.parse
+
+    url = f"https://hooks.example.com/a{char}b"
+    assert urllib.parse.urlsplit(url).path == "/ab"
     with pytest.raises(alert.AlertError, match="webhook_url"):
         alert.check_webhook_url(url)
 
