@@ -76,8 +76,9 @@ TRAINING_CASES = [
     ("aliases", ["Champion"], "alias 'Champion' is not valid"),
     ("aliases", ["latest"], "alias 'latest' is not valid"),
     ("aliases", "champion", "aliases='champion': expected a List value"),
-    ("registry_uri", "gs://bucket/registry", "a gs:// registry is not supported"),
-    ("registry_uri", "ftp://host/registry", "has an unknown scheme"),
+    ("registry_uri", "ftp://host/registry", "registry_uri 'ftp://host/registry': "),
+    ("registry_uri", "gs://", "registry_uri 'gs://': 'gs://': expected gs://BUCKET/PATH"),
+    ("registry_uri", "file://relative/registry", "a file:// URI needs an absolute path"),
     ("registry_uri", "vertex://projects/p", "is not a Vertex AI registry URI"),
     ("thresholds", {"acuracy": 0.9}, "thresholds names metric(s) ['acuracy'] that no "
                                      "evaluation computes"),
@@ -149,7 +150,9 @@ def test_neighbours_of_each_bad_value_pass():
                         ("skew_threshold", 0), ("skew_thresholds", {"island": 1.0}),
                         ("traffic_percentage", 0), ("traffic_percentage", 100),
                         ("registry_uri", "vertex://projects/p/locations/europe-west4"),
-                        ("registry_uri", "file:///tmp/registry")]:
+                        ("registry_uri", "file:///tmp/registry"),
+                        ("registry_uri", "gs://bucket/registry"),
+                        ("registry_uri", "s3://bucket/registry")]:
         assert _problems("training", **{name: value}) == [], (name, value)
 
 
@@ -445,7 +448,7 @@ def test_alert_push_retrain_use_the_same_rules(tmp_path):
         got = _component_error(lambda: alert.alert({}, str(tmp_path / "al"), **{name: value}))
         assert got == expected
     for name, value in [("model_name", "penguins\n"), ("aliases", ["champion "]),
-                        ("traffic_percentage", 150), ("registry_uri", "gs://b/r")]:
+                        ("traffic_percentage", 150), ("registry_uri", "ftp://h/r")]:
         expected = _one_problem("training", **{name: value})
         args = {"registry_uri": "/tmp/registry", "model_name": "penguins", name: value}
         got = _component_error(lambda: push.push(

@@ -14,10 +14,8 @@ TAG = "abc1234"
 VERSION_LABEL = __version__.replace(".", "-")
 PARAMETERS = {"data_uri": "gs://my-bucket/serving/*.csv", "model_name": "penguins",
               "registry_uri": "vertex://projects/my-project/locations/europe-west4"}
-# registry.parse_registry_uri takes a local path, file:// or vertex:// (no s3:// registry), and
-# submit/schedule check it before compiling: a Kubeflow run keeps its models in Vertex AI.
 KF_PARAMETERS = {"data_uri": "s3://serving/batch.parquet", "model_name": "penguins",
-                 "registry_uri": "vertex://projects/my-project/locations/europe-west4"}
+                 "registry_uri": "s3://models/registry"}
 
 
 def _params(values):
