@@ -39,6 +39,7 @@ parameters exist and are required, their KFP types, and which splits a pipeline 
 Light: stdlib and the components' pure cores at import time (no kfp, TF, TFDV or cloud SDK);
 the pipeline's parameter list is asked of ``kfp_mlops.pipelines.local`` only when not given.
 """
+import re
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from kfp_mlops.components._shared import registry as reg
@@ -123,7 +124,9 @@ def problems(pipeline_name: str, parameters: Mapping[str, Any],
     if rules is not None:
         rules(p, named, pipeline_name)
     # A value of the wrong type is named once: by its rule when it has one, else here.
-    found.extend(m for n, m in mistyped.items() if not any(n in r for r in named))
+    found.extend(m for n, m in mistyped.items()
+                 if not any(re.match(rf"(training_parameters: )?{re.escape(n)}\b", r)
+                            for r in named))
     found.extend(named)
     return found
 
