@@ -116,20 +116,21 @@ def infinite_counts_of(data, columns: Optional[List[str]] = None) -> Dict[str, i
             continue
         values = data[name]
         if values.dtype.kind == "f":
-            n = int(np.isinf(values.to_numpy()).sum())
+            n = int(np.isinf(values.to_numpy(dtype="float64", na_value=np.nan)).sum())
             if n:
                 counts[str(name)] = n
     return counts
 
 
-def infinite_counts(dataset_dir: str, split: str) -> Dict[str, int]:
-    """Column -> number of +inf/-inf values in one split: ingest's count from ``dataset.json``,
-    or, for a dataset whose ``dataset.json`` has none, counted from its float columns."""
+def infinite_counts(dataset_dir: str, split: str, recorded: bool = True) -> Dict[str, int]:
+    """Column -> number of +inf/-inf values in one split: ingest's count from ``dataset.json``
+    (``recorded``), or counted from the split's float columns (a dataset whose
+    ``dataset.json`` has no count, or ``recorded=False``)."""
     import pyarrow as pa
 
-    recorded = read_info(dataset_dir).get(INFINITE_KEY)
-    if isinstance(recorded, dict) and split in recorded:
-        return {str(k): int(v) for k, v in recorded[split].items() if int(v)}
+    counted = read_info(dataset_dir).get(INFINITE_KEY) if recorded else None
+    if isinstance(counted, dict) and split in counted:
+        return {str(k): int(v) for k, v in counted[split].items() if int(v)}
     floats = [f.name for f in arrow_schema(dataset_dir, split) if pa.types.is_floating(f.type)]
     counts: Dict[str, int] = {}
     if not floats:
