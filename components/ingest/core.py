@@ -726,7 +726,7 @@ def ingest(source: str, output_dir: str, label_column: str = "", key_column: str
                         if name and name not in schema.names:
                             hint = _delimiter_hint(schema.names) if kind == "csv" else ""
                             raise IngestError(f"{role} {name!r} not found in {where}; columns "
-                                              f"are: {', '.join(map(repr, schema.names))}{hint}")
+                                              f"are: {', '.join(schema.names)}{hint}")
                     for split in ds.SPLITS:
                         os.makedirs(os.path.join(staging, split))
                         writers[split] = _SplitWriter(ds.split_path(staging, split), schema,
