@@ -437,6 +437,8 @@ def _iter_csv(uri: str, delimiter: str, column_types) -> Iterator:
                 logger.info("%s: a cell is larger than the CSV block; reading again with "
                             "%d MB blocks from row %d", uri, block >> 20, done)
                 continue
+            if schema is None and column_types:  # the first block failed: the types asked for
+                schema = pa.schema(list(column_types.items()))
             where = _locate_csv_problem(uri, delimiter, schema,
                                         block if _STRADDLING in str(e) else 0)
             raise IngestError(f"cannot read CSV {uri!r}: {where} (pyarrow: {e})") from e
