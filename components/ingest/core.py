@@ -421,6 +421,8 @@ def _iter_csv(uri: str, delimiter: str, column_types) -> Iterator:
             schema = reader.schema
             skip = done
             for batch in reader:
+                if not done and not skip:
+                    _warn_mostly_numeric_text(batch, uri)
                 if skip:
                     if batch.num_rows <= skip:
                         skip -= batch.num_rows
@@ -445,6 +447,34 @@ def _iter_csv(uri: str, delimiter: str, column_types) -> Iterator:
         finally:
             if raw is not None:
                 raw.close()
+
+
+def _warn_mostly_numeric_text(batch, uri: str) -> None:
+    """Warns about a text column whose values are nearly all numbers (a numeric column with
+    a few stray words, read as categorical): names the first line and value that is not a
+    number. The line assumes no quoted newline before it."""
+    import pyarrow as pa
+
+    for i, field in enumerate(batch.schema):
+        if not pa.types.is_string(field.type):
+            continue
+        values = batch.column(i).to_pylist()
+        present = [(row, v) for row, v in enumerate(values) if v is not None and v.strip()]
+        words = []
+        for row, v in present:
+            try:
+                float(v)
+            except ValueError:
+                words.append((row, v))
+                if len(words) * 20 > len(present):
+                    break
+        if present and words and len(words) * 20 <= len(present):
+            row, value = words[0]
+            logger.warning(
+                "%s: column %r is read as text (categorical) although %d of its first %d "
+                "values are numbers: line %d holds %r. If the column is numeric, fix or empty "
+                "such cells (an empty cell is a missing value)", uri, field.name,
+                len(present) - len(words), len(present), row + 2, value)
 
 
 def _check_parquet_schema(schema, uri: str) -> None:

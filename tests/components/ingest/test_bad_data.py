@@ -170,3 +170,23 @@ def test_infinite_values_are_counted_per_split_and_column(tmp_path):
     assert info[ds.INFINITE_KEY] == counted == result.metadata()[ds.INFINITE_KEY]
     assert ds.infinite_counts(out, "train") == counted["train"]
     assert ds.infinite_counts(out, "train", recorded=False) == counted["train"]
+
+
+def test_number_column_with_a_stray_word_in_the_first_block_is_named(tmp_path, caplog):
+    path = tmp_path / "mixed.csv"
+    rows = [f"{i},{i * 1.5}" for i in range(200)]
+    rows[120] = "120,unknown"
+    path.write_text("id,amount\n" + "\n".join(rows) + "\n")
+    with caplog.at_level(logging.WARNING, logger="kfp_mlops.components.ingest.core"):
+        result = core.ingest(str(path), str(tmp_path / "d"))
+    assert result.columns["amount"] == "string"
+    assert "column 'amount' is read as text (categorical) although 199 of its first 200" \
+        in caplog.text and "line 122 holds 'unknown'" in caplog.text and "mixed.csv" in caplog.text
+
+
+def test_text_column_is_not_warned_about(tmp_path, caplog):
+    path = tmp_path / "text.csv"
+    path.write_text("id,colour\n" + "".join(f"{i},{'red' if i % 2 else 'blue'}\n" for i in range(50)))
+    with caplog.at_level(logging.WARNING, logger="kfp_mlops.components.ingest.core"):
+        core.ingest(str(path), str(tmp_path / "d"))
+    assert "read as text" not in caplog.text
