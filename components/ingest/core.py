@@ -406,7 +406,10 @@ def _iter_csv(uri: str, delimiter: str, column_types) -> Iterator:
     """
     import pyarrow as pa
 
-    head = _csv_head(uri)
+    try:
+        head = _csv_head(uri)
+    except (OSError, EOFError) as e:  # e.g. a .gz file that is not gzip
+        raise IngestError(f"cannot read CSV {uri!r}: {e}") from e
     delimiter = _csv_delimiter(uri, delimiter, head)
     header = next(csv.reader(_io.StringIO(head), delimiter=delimiter), [])
     _check_column_names(header, uri)

@@ -190,3 +190,10 @@ def test_text_column_is_not_warned_about(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="kfp_mlops.components.ingest.core"):
         core.ingest(str(path), str(tmp_path / "d"))
     assert "read as text" not in caplog.text
+
+
+def test_gz_file_that_is_not_gzip_is_named(tmp_path):
+    path = tmp_path / "data.csv.gz"
+    path.write_text("a,b\n1,2\n")
+    message = _fails(path, tmp_path)
+    assert "data.csv.gz" in message
