@@ -66,7 +66,7 @@ def tables(draw):
     text = ANY_TEXT if given_delimiter else SAFE_TEXT
     columns = []
     for kind in kinds:
-        values = draw(st.lists(st.one_of(st.none(), KINDS[kind] or text),
+        values = draw(st.lists(st.one_of(st.none(), text if KINDS[kind] is None else KINDS[kind]),
                                min_size=n_rows, max_size=n_rows))
         columns.append(values)
     return dict(names=names, kinds=kinds, columns=columns, n_rows=n_rows, fmt=fmt,
