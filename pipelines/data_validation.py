@@ -25,6 +25,7 @@ def data_validation(
     skew_threshold: float = 0.3,
     skew_thresholds: Dict[str, float] = {},
     fail_on_anomalies: bool = True,
+    csv_delimiter: str = "",
 ):
     """Ingest and validate.
 
@@ -39,9 +40,11 @@ def data_validation(
             categorical, Jensen-Shannon divergence for numeric features).
         skew_thresholds: Per-feature overrides of skew_threshold.
         fail_on_anomalies: Fail the run on anomalies or skew (else they are only recorded).
+        csv_delimiter: CSV field separator; empty: tab for .tsv files, else detected from
+            each file's header and first lines (one of , ; tab |; "," when unclear).
     """
     ingest_task = ingest(data_uri=data_uri, label_column=label_column, key_column=key_column,
-                         split_ratios=split_ratios)
+                         split_ratios=split_ratios, csv_delimiter=csv_delimiter)
     ingest_task.set_display_name("ingest")
     validate_task = validate(
         dataset=ingest_task.outputs["dataset"],

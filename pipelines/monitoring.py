@@ -54,6 +54,7 @@ def monitoring(
     region: str = "",
     pipeline_root: str = "",
     service_account: str = "",
+    csv_delimiter: str = "",
 ):
     """Ingest a serving batch, monitor it, alert, and retrain on drift.
 
@@ -89,8 +90,11 @@ def monitoring(
         region: Vertex AI: region of the retraining run.
         pipeline_root: Vertex AI: gs:// folder for the retraining run's outputs.
         service_account: Vertex AI: service account of the retraining run.
+        csv_delimiter: CSV field separator; empty: tab for .tsv files, else detected from
+            each file's header and first lines (one of , ; tab |; "," when unclear).
     """
-    batch = ingest(data_uri=data_uri, split_ratios=[1.0, 0.0, 0.0]).set_display_name("ingest")
+    batch = ingest(data_uri=data_uri, split_ratios=[1.0, 0.0, 0.0],
+                   csv_delimiter=csv_delimiter).set_display_name("ingest")
     checked = monitor(
         dataset=batch.outputs["dataset"], registry_uri=registry_uri, model_name=model_name,
         model_version=model_version, skew_threshold=skew_threshold,

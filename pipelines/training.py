@@ -82,6 +82,7 @@ def build(train_resources: Optional[Resources] = None) -> Callable:
         aliases: List[str] = ["champion"],
         endpoint_name: str = "",
         traffic_percentage: int = 0,
+        csv_delimiter: str = "",
     ):
         """Ingest, validate, train, evaluate and push.
 
@@ -112,9 +113,12 @@ def build(train_resources: Optional[Resources] = None) -> Callable:
             aliases: Aliases the pushed version takes (``champion`` moves to it).
             endpoint_name: Vertex AI only: deploy the pushed model to this endpoint.
             traffic_percentage: Vertex AI only: traffic share of the new model (a canary).
+            csv_delimiter: CSV field separator; empty: tab for .tsv files, else detected from
+                each file's header and first lines (one of , ; tab |; "," when unclear).
         """
         data = ingest(data_uri=data_uri, label_column=label_column, key_column=key_column,
-                      split_ratios=split_ratios).set_display_name("ingest")
+                      split_ratios=split_ratios,
+                      csv_delimiter=csv_delimiter).set_display_name("ingest")
         checks = validate(
             dataset=data.outputs["dataset"], label_column=label_column, schema_uri=schema_uri,
             skew_threshold=skew_threshold, skew_thresholds=skew_thresholds,

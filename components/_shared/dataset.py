@@ -82,3 +82,68 @@ def arrow_schema(dataset_dir: str, split: str = "train"):
     import pyarrow.parquet as pq
 
     return pq.read_schema(_check_split(dataset_dir, split))
+
+
+# --------------------------------------------------------------------------- non-finite values
+#
+# NaN in a float column is a missing value (TFDV counts it so); +inf and -inf are not: one of
+# them turns a mean, a standardisation and every metric after it into inf or NaN. Ingest
+# counts them per split and column as it writes (``dataset.json``'s INFINITE_KEY); validate
+# reports them as anomalies; train and evaluate refuse a split that holds any.
+
+INFINITE_KEY = "infinite_values"
+
+
+def infinite_counts_of(data, columns: Optional[List[str]] = None) -> Dict[str, int]:
+    """Column -> number of +inf/-inf values in a ``pyarrow`` batch/table or a pandas frame
+    (float columns only; columns without any are left out)."""
+    import numpy as np
+
+    counts = {}
+    if hasattr(data, "schema") and hasattr(data.schema, "names"):  # pyarrow
+        import pyarrow as pa
+
+        for i, field in enumerate(data.schema):
+            if (columns is None or field.name in columns) and pa.types.is_floating(field.type):
+                column = data.column(i)
+                chunks = column.chunks if hasattr(column, "chunks") else [column]
+                n = sum(int(np.isinf(c.to_numpy(zero_copy_only=False)).sum()) for c in chunks)
+                if n:
+                    counts[field.name] = counts.get(field.name, 0) + n
+        return counts
+    for name in data.columns:  # pandas
+        if columns is not None and name not in columns:
+            continue
+        values = data[name]
+        if values.dtype.kind == "f":
+            n = int(np.isinf(values.to_numpy(dtype="float64", na_value=np.nan)).sum())
+            if n:
+                counts[str(name)] = n
+    return counts
+
+
+def infinite_counts(dataset_dir: str, split: str, recorded: bool = True) -> Dict[str, int]:
+    """Column -> number of +inf/-inf values in one split: ingest's count from ``dataset.json``
+    (``recorded``), or counted from the split's float columns (a dataset whose
+    ``dataset.json`` has no count, or ``recorded=False``)."""
+    import pyarrow as pa
+
+    counted = read_info(dataset_dir).get(INFINITE_KEY) if recorded else None
+    if isinstance(counted, dict) and split in counted:
+        return {str(k): int(v) for k, v in counted[split].items() if int(v)}
+    floats = [f.name for f in arrow_schema(dataset_dir, split) if pa.types.is_floating(f.type)]
+    counts: Dict[str, int] = {}
+    if not floats:
+        return counts
+    for batch in iter_batches(dataset_dir, split, columns=floats):
+        for name, n in infinite_counts_of(batch).items():
+            counts[name] = counts.get(name, 0) + n
+    return counts
+
+
+def describe_infinite(counts: Dict[str, int], split: str, where: str) -> str:
+    """``feature 'x' has 3 infinite values (+inf/-inf) in the train split of <where>; ...``."""
+    parts = [f"feature {name!r} has {n:,} infinite value{'s' if n != 1 else ''} (+inf/-inf)"
+             for name, n in sorted(counts.items())]
+    return (f"{'; '.join(parts)} in the {split} split of {where}: replace them (or leave the "
+            "cells empty to make them missing values) before training")

@@ -471,6 +471,9 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
     thresholds = {k: float(v) for k, v in (thresholds or {}).items()}
     info = ds.read_info(dataset_dir)
     frame = ds.read_pandas(dataset_dir, split)
+    infinite = ds.infinite_counts_of(frame)
+    if infinite:
+        raise EvaluateError(ds.describe_infinite(infinite, split, f"dataset {dataset_dir!r}"))
     try:
         serving = model_io.load(model_dir)
     except model_io.ModelError as e:

@@ -36,7 +36,9 @@ def ingest(
         split_ratios: Train, eval and test shares; they must add up to 1.
         file_format: ``csv`` or ``parquet``; empty to tell by the file names.
         bigquery_project: Google Cloud project that runs BigQuery jobs.
-        csv_delimiter: CSV field separator; empty for ``,`` (tab for .tsv files).
+        csv_delimiter: CSV field separator (one character); empty: tab for .tsv files, else
+            detected from each file's header and first lines (one of ``, ; \\t |``; ``,``
+            when unclear), and logged.
         batch_rows: Rows read and written per batch.
     """
     from kfp_mlops.components._shared import logs

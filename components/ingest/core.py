@@ -45,6 +45,14 @@ CSV_INFER_BYTES = 16 << 20
 CSV_BLOCK_BYTES = 1 << 20
 # Bytes fetched per request from an object store; one range is held at a time.
 READ_BLOCK_BYTES = 8 << 20
+# A cell larger than a block cannot be parsed ("straddles two block boundaries"): the file is
+# read again with blocks this many times larger, up to CSV_MAX_BLOCK_BYTES.
+CSV_BLOCK_GROWTH = 16
+CSV_MAX_BLOCK_BYTES = 256 << 20
+# Delimiters told from a CSV file's first SNIFF_BYTES when csv_delimiter is empty.
+SNIFFED_DELIMITERS = (",", ";", "\t", "|")
+SNIFF_BYTES = 64 << 10
+_STRADDLING = "straddling object straddles two block boundaries"
 _HASH_SCALE = float(2 ** 64)
 
 
@@ -64,6 +72,7 @@ class IngestResult:
     key_column: str
     split_ratios: Tuple[float, float, float]
     files: List[str]
+    infinite_values: Dict[str, Dict[str, int]] = dataclasses.field(default_factory=dict)
 
     @property
     def total_rows(self) -> int:
@@ -85,6 +94,7 @@ class IngestResult:
             "split_ratios": list(self.split_ratios),
             "format": "parquet",
             "layout": "<split>/" + ds.SPLIT_FILE,
+            ds.INFINITE_KEY: {s: dict(c) for s, c in self.infinite_values.items()},
         }
 
 
@@ -137,25 +147,89 @@ def _expand_files(source: str, file_format: str) -> List[str]:
     return files
 
 
-def _csv_delimiter(uri: str, delimiter: str) -> str:
-    if delimiter:
-        return delimiter
-    return "\t" if uri.lower().endswith((".tsv", ".tsv.gz")) else ","
-
-
 def _open_text_lines(uri: str):
     raw = io.open_input(uri)
     stream = gzip.GzipFile(fileobj=raw) if uri.lower().endswith(".gz") else raw
-    return _io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+    # utf-8-sig: a byte order mark is not part of the first column's name (pyarrow skips it too)
+    return _io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
 
 
-def _locate_csv_problem(uri: str, delimiter: str, schema) -> str:
+def _csv_head(uri: str) -> str:
+    """The first complete lines of a CSV file (at most SNIFF_BYTES characters)."""
+    with _open_text_lines(uri) as text:
+        head = text.read(SNIFF_BYTES)
+        more = text.read(1)
+    if more and "\n" in head:
+        head = head[:head.rindex("\n") + 1]
+    return head
+
+
+def _sniff_delimiter(uri: str, head: str) -> str:
+    """The delimiter of a CSV file, told from its header and first lines by ``csv.Sniffer``
+    among SNIFFED_DELIMITERS; ``,`` when none of them splits every line alike."""
+    try:
+        guess = csv.Sniffer().sniff(head, delimiters="".join(SNIFFED_DELIMITERS)).delimiter
+    except csv.Error:
+        guess = ","
+    if guess != ",":
+        # The sniffer may pick a character that only happens to recur in the data: keep its
+        # choice only when it splits the header in more than one field and every line alike.
+        rows = [r for _, r in zip(range(50), csv.reader(_io.StringIO(head), delimiter=guess))
+                if r]
+        widths = {len(r) for r in rows}
+        if len(widths) != 1 or widths.pop() < 2:
+            guess = ","
+    logger.info("%s: csv_delimiter not given; detected %r from its first lines", uri, guess)
+    return guess
+
+
+def _csv_delimiter(uri: str, delimiter: str, head: Optional[str] = None) -> str:
+    if delimiter:
+        return delimiter
+    if uri.lower().endswith((".tsv", ".tsv.gz")):
+        return "\t"
+    return _sniff_delimiter(uri, _csv_head(uri) if head is None else head)
+
+
+def _check_column_names(names: Sequence[str], where: str) -> None:
+    """Every column has a name, and no name is used twice (TFDV features are keyed by name)."""
+    unnamed = [i + 1 for i, n in enumerate(names) if n == ""]
+    if unnamed:
+        raise IngestError(f"column{'s' if len(unnamed) > 1 else ''} "
+                          f"{', '.join(map(str, unnamed))} of {where} {'have' if len(unnamed) > 1 else 'has'} "
+                          f"no name; give every column a name in the header")
+    positions: Dict[str, List[int]] = {}
+    for i, name in enumerate(names):
+        positions.setdefault(name, []).append(i + 1)
+    repeated = {n: p for n, p in positions.items() if len(p) > 1}
+    if repeated:
+        parts = [f"{n!r} appears {len(p)} times (columns {', '.join(map(str, p[:-1]))} and {p[-1]})"
+                 for n, p in repeated.items()]
+        raise IngestError(f"duplicate column names in {where}: {'; '.join(parts)}; "
+                          "rename them so that every column has its own name")
+
+
+def _delimiter_hint(names: Sequence[str]) -> str:
+    """``the file looks ';'-delimited; pass csv_delimiter=';'`` when the column names hold
+    another delimiter character (a file read with the wrong delimiter)."""
+    text = "".join(names)
+    counts = {ch: text.count(ch) for ch in SNIFFED_DELIMITERS if ch in text}
+    if not counts:
+        return ""
+    ch = max(counts, key=counts.get)
+    return f"; the file looks {ch!r}-delimited; pass csv_delimiter={ch!r}"
+
+
+def _locate_csv_problem(uri: str, delimiter: str, schema, block_bytes: int = 0) -> str:
     """Finds the first line of a CSV file that pyarrow could not read, for the error message.
 
     pyarrow's CSV errors name neither the file nor the line; this re-reads the file with the
-    standard csv module (only when an error happened) and checks the field count and the
-    numeric columns' values line by line.
+    standard csv module (only when an error happened) and checks the field count, the cell
+    sizes (``block_bytes``: a cell larger than a block) and the numeric columns' values line
+    by line.
     """
+    import sys
+
     import pyarrow as pa
 
     numeric = {}
@@ -166,28 +240,48 @@ def _locate_csv_problem(uri: str, delimiter: str, schema) -> str:
             elif pa.types.is_floating(field.type):
                 numeric[i] = float
     nulls = {"", "NA", "N/A", "NaN", "nan", "NULL", "null", "#N/A", "-NaN", "-nan", "None"}
-    with _open_text_lines(uri) as text:
-        reader = csv.reader(text, delimiter=delimiter)
-        try:
-            header = next(reader)
-        except StopIteration:
-            return "the file is empty"
-        for row in reader:
-            line = reader.line_num
-            if not row:
-                continue
-            if len(row) != len(header):
-                return (f"line {line} has {len(row)} fields, expected {len(header)} "
-                        f"({delimiter.join(header)!r})")
-            for i, kind in numeric.items():
-                value = row[i].strip()
-                if value in nulls:
+    limit = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)  # a huge cell is what is being looked for
+    try:
+        with _open_text_lines(uri) as text:
+            reader = csv.reader(text, delimiter=delimiter)
+            try:
+                header = next(reader)
+            except StopIteration:
+                return "the file is empty"
+            for row in reader:
+                line = reader.line_num
+                if not row:
                     continue
-                try:
-                    kind(value)
-                except ValueError:
-                    return (f"line {line}, column {header[i]!r}: {value!r} is not "
-                            f"{'an integer' if kind is int else 'a number'} like the rows above it")
+                if len(row) != len(header):
+                    return (f"line {line} has {len(row)} fields, expected {len(header)} "
+                            f"({delimiter.join(header)!r})")
+                if block_bytes:  # pyarrow parses whole lines: one must fit in a block
+                    sizes = [len(value.encode("utf-8")) for value in row]
+                    if sum(sizes) + len(row) >= block_bytes:
+                        big = max(range(len(row)), key=sizes.__getitem__)
+                        return (f"line {line} is larger than the largest block read "
+                                f"({block_bytes:,} bytes): column {header[big]!r} holds a "
+                                f"cell of {sizes[big]:,} bytes; shorten the cell or store the "
+                                "data as Parquet")
+                for i, kind in numeric.items():
+                    value = row[i].strip()
+                    if value in nulls:
+                        continue
+                    try:
+                        kind(value)
+                    except ValueError:
+                        return (f"line {line}, column {header[i]!r}: {value!r} is not "
+                                f"{'an integer' if kind is int else 'a number'} like the rows "
+                                f"above it (the column's type, {schema.field(i).type}, was "
+                                f"inferred from the first {CSV_INFER_BYTES >> 20} MB of the "
+                                "source); fix or empty that cell (an empty cell is a missing "
+                                "value), or, if the column holds text, write it as a string "
+                                "column (e.g. Parquet) so that it is read as text")
+    except csv.Error as e:
+        return f"line {reader.line_num} cannot be parsed ({e})"
+    finally:
+        csv.field_size_limit(limit)
     return "the line could not be located"
 
 
@@ -281,35 +375,121 @@ def _infer_csv_types(uri: str, delimiter: str) -> Dict:
     """Column types inferred from the first CSV_INFER_BYTES of a file (all-null -> string)."""
     import pyarrow as pa
 
-    raw, reader = _open_csv(uri, delimiter, CSV_INFER_BYTES, None)
-    try:
-        return {f.name: pa.string() if pa.types.is_null(f.type) else f.type
-                for f in reader.schema}
-    finally:
-        raw.close()
+    block = CSV_INFER_BYTES
+    while True:
+        try:
+            raw, reader = _open_csv(uri, delimiter, block, None)
+        except pa.ArrowInvalid as e:
+            if _STRADDLING in str(e) and block < CSV_MAX_BLOCK_BYTES:
+                block *= CSV_BLOCK_GROWTH
+                continue
+            raise
+        try:
+            return {f.name: pa.string() if pa.types.is_null(f.type) else f.type
+                    for f in reader.schema}
+        finally:
+            raw.close()
 
 
 def _iter_csv(uri: str, delimiter: str, column_types) -> Iterator:
-    """Record batches of one CSV file; types inferred from its start unless given."""
+    """Record batches of one CSV file; types inferred from its start unless given.
+
+    A cell larger than the block being parsed makes pyarrow fail ("straddles two block
+    boundaries"); the file is then read again with larger blocks, skipping the rows already
+    yielded, up to CSV_MAX_BLOCK_BYTES.
+    """
     import pyarrow as pa
 
-    delimiter = _csv_delimiter(uri, delimiter)
-    schema = None
-    raw = None
     try:
-        column_types = column_types or _infer_csv_types(uri, delimiter)
-        raw, reader = _open_csv(uri, delimiter, CSV_BLOCK_BYTES, column_types)
-        schema = reader.schema
-        for batch in reader:
-            yield batch
-    except pa.ArrowInvalid as e:
-        if "Empty CSV file" in str(e):
-            raise IngestError(f"{uri!r} is empty: expected a header line and data rows") from e
-        where = _locate_csv_problem(uri, delimiter, schema)
-        raise IngestError(f"cannot read CSV {uri!r}: {where} (pyarrow: {e})") from e
-    finally:
-        if raw is not None:
-            raw.close()
+        head = _csv_head(uri)
+    except (OSError, EOFError) as e:  # e.g. a .gz file that is not gzip
+        raise IngestError(f"cannot read CSV {uri!r}: {e}") from e
+    delimiter = _csv_delimiter(uri, delimiter, head)
+    header = next(csv.reader(_io.StringIO(head), delimiter=delimiter), [])
+    _check_column_names(header, uri)
+    schema = None
+    block = CSV_BLOCK_BYTES
+    done = 0  # rows yielded
+    while True:
+        raw = None
+        try:
+            column_types = column_types or _infer_csv_types(uri, delimiter)
+            raw, reader = _open_csv(uri, delimiter, block, column_types)
+            schema = reader.schema
+            skip = done
+            for batch in reader:
+                if not done and not skip:
+                    _warn_mostly_numeric_text(batch, uri)
+                if skip:
+                    if batch.num_rows <= skip:
+                        skip -= batch.num_rows
+                        continue
+                    batch, skip = batch.slice(skip), 0
+                done += batch.num_rows
+                yield batch
+            return
+        except pa.ArrowInvalid as e:
+            if "Empty CSV file" in str(e):
+                raise IngestError(f"{uri!r} is empty: expected a header line and data rows") from e
+            if _STRADDLING in str(e) and block < CSV_MAX_BLOCK_BYTES:
+                block *= CSV_BLOCK_GROWTH
+                logger.info("%s: a cell is larger than the CSV block; reading again with "
+                            "%d MB blocks from row %d", uri, block >> 20, done)
+                continue
+            if schema is None and column_types:  # the first block failed: the types asked for
+                schema = pa.schema(list(column_types.items()))
+            where = _locate_csv_problem(uri, delimiter, schema,
+                                        block if _STRADDLING in str(e) else 0)
+            raise IngestError(f"cannot read CSV {uri!r}: {where} (pyarrow: {e})") from e
+        finally:
+            if raw is not None:
+                raw.close()
+
+
+def _warn_mostly_numeric_text(batch, uri: str) -> None:
+    """Warns about a text column whose values are nearly all numbers (a numeric column with
+    a few stray words, read as categorical): names the first line and value that is not a
+    number. The line assumes no quoted newline before it."""
+    import pyarrow as pa
+
+    for i, field in enumerate(batch.schema):
+        if not pa.types.is_string(field.type):
+            continue
+        values = batch.column(i).to_pylist()
+        present = [(row, v) for row, v in enumerate(values) if v is not None and v.strip()]
+        words = []
+        for row, v in present:
+            try:
+                float(v)
+            except ValueError:
+                words.append((row, v))
+                if len(words) * 20 > len(present):
+                    break
+        if present and words and len(words) * 20 <= len(present):
+            row, value = words[0]
+            logger.warning(
+                "%s: column %r is read as text (categorical) although %d of its first %d "
+                "values are numbers: line %d holds %r. If the column is numeric, fix or empty "
+                "such cells (an empty cell is a missing value)", uri, field.name,
+                len(present) - len(words), len(present), row + 2, value)
+
+
+def _check_parquet_schema(schema, uri: str) -> None:
+    """Flat columns only: TFDV describes nested (list, struct, map) Parquet columns as
+    multivalent or struct features that neither the schema nor the model handles here."""
+    import pyarrow as pa
+
+    _check_column_names(schema.names, uri)
+    for field in schema:
+        t = field.type
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        if (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
+                or pa.types.is_struct(t) or pa.types.is_map(t) or pa.types.is_union(t)):
+            raise IngestError(
+                f"column {field.name!r} of {uri!r} has the nested type {field.type}; ingest "
+                "reads flat columns (numbers, strings, booleans, dates): flatten it into "
+                "columns of their own or drop it")
 
 
 def _iter_parquet(uri: str, batch_rows: int) -> Iterator:
@@ -319,6 +499,7 @@ def _iter_parquet(uri: str, batch_rows: int) -> Iterator:
     try:
         with _open_arrow(uri) as f:
             parquet = pq.ParquetFile(f)
+            _check_parquet_schema(parquet.schema_arrow, uri)
             yield from parquet.iter_batches(batch_size=batch_rows)
     except (pa.ArrowInvalid, OSError) as e:
         raise IngestError(f"cannot read Parquet {uri!r}: {e}") from e
@@ -401,13 +582,14 @@ def parse_split_ratios(split_ratios: Sequence[float],
 
 
 def check_csv_delimiter(csv_delimiter: str) -> str:
-    """Empty (``,``, or tab for ``.tsv``) or one character that is not a quote, a line break
-    or the NUL character (Arrow's CSV reader takes a one-character delimiter and quotes with
-    ``"``)."""
+    """Empty (tab for ``.tsv``, else detected from each file's first lines) or one character
+    that is not a quote, a line break or the NUL character (Arrow's CSV reader takes a
+    one-character delimiter and quotes with ``"``)."""
     if not isinstance(csv_delimiter, str) or len(csv_delimiter) > 1 \
             or csv_delimiter in ('"', "'", "\n", "\r", "\0"):
         raise IngestError(f"csv_delimiter {csv_delimiter!r}: expected one character that is "
-                          "not a quote or a line break (or empty for ',')")
+                          f"not a quote or a line break, such as "
+                          f"{', '.join(map(repr, SNIFFED_DELIMITERS))}, or empty to detect it")
     return csv_delimiter
 
 
@@ -517,6 +699,23 @@ class _SplitWriter:
         self._writer.close()
 
 
+def _count_infinite(batch, split_ids, counts: Dict[str, Dict[str, int]]) -> None:
+    """Adds the +inf/-inf values of each float column of ``batch`` to its rows' splits."""
+    import numpy as np
+    import pyarrow as pa
+
+    for i, field in enumerate(batch.schema):
+        if not pa.types.is_floating(field.type):
+            continue
+        bad = np.isinf(batch.column(i).to_numpy(zero_copy_only=False))
+        if not bad.any():
+            continue
+        for index, split in enumerate(ds.SPLITS):
+            n = int((bad & (split_ids == index)).sum())
+            if n:
+                counts[split][field.name] = counts[split].get(field.name, 0) + n
+
+
 def _check_schema(schema, expected, where: str) -> None:
     if expected is None or schema.names == expected.names:
         return
@@ -545,14 +744,16 @@ def ingest(source: str, output_dir: str, label_column: str = "", key_column: str
       file_format: ``csv`` or ``parquet``; empty to tell by the file names.
       batch_rows: rows per Parquet batch read and per row group written.
       bigquery_project: project that runs BigQuery jobs (default: the client's).
-      csv_delimiter: field separator (default ``,``; tab for ``.tsv``).
+      csv_delimiter: field separator; empty: tab for ``.tsv``, else told from each file's
+        header and first lines (one of ``, ; \\t |``; ``,`` when unclear).
 
     Returns:
       An IngestResult; its ``metadata()`` is also written to ``<output_dir>/dataset.json``.
 
     Raises:
-      IngestError: the source is missing, empty, unreadable or lacks a named column. Nothing
-        is left at ``output_dir``.
+      IngestError: the source is missing, empty, unreadable, has unnamed, duplicate or
+        nested columns, a value that does not fit its column's type, or lacks a named column.
+        Nothing is left at ``output_dir``.
     """
     import pyarrow as pa
 
@@ -567,6 +768,7 @@ def ingest(source: str, output_dir: str, label_column: str = "", key_column: str
     schema = None
     writers: Dict[str, _SplitWriter] = {}
     labelled = 0  # rows whose label is present
+    infinite: Dict[str, Dict[str, int]] = {s: {} for s in ds.SPLITS}  # split -> column -> n
 
     with io.output_dir(output_dir) as staging:
         try:
@@ -575,8 +777,9 @@ def ingest(source: str, output_dir: str, label_column: str = "", key_column: str
                     schema = batch.schema
                     for name, role in ((label_column, "label_column"), (key_column, "key_column")):
                         if name and name not in schema.names:
+                            hint = _delimiter_hint(schema.names) if kind == "csv" else ""
                             raise IngestError(f"{role} {name!r} not found in {where}; columns "
-                                              f"are: {', '.join(schema.names)}")
+                                              f"are: {', '.join(schema.names)}{hint}")
                     for split in ds.SPLITS:
                         os.makedirs(os.path.join(staging, split))
                         writers[split] = _SplitWriter(ds.split_path(staging, split), schema,
@@ -600,6 +803,7 @@ def ingest(source: str, output_dir: str, label_column: str = "", key_column: str
                 fingerprint.add(content)
                 keyed = row_hashes(frame, [key_column]) if key_column else content
                 split_ids = assign_splits(keyed, ratios)
+                _count_infinite(batch, split_ids, infinite)
                 for index, split in enumerate(ds.SPLITS):
                     mask = split_ids == index
                     n = int(mask.sum())
@@ -624,7 +828,7 @@ def ingest(source: str, output_dir: str, label_column: str = "", key_column: str
             source=source, source_kind=kind, output_dir=os.path.abspath(output_dir),
             split_rows=counts, columns={f.name: str(f.type) for f in schema},
             content_hash=fingerprint.hexdigest(schema), label_column=label_column,
-            key_column=key_column, split_ratios=ratios, files=files)
+            key_column=key_column, split_ratios=ratios, files=files, infinite_values=infinite)
         io.write_json(os.path.join(staging, ds.INFO_FILE), result.metadata())
     logger.info("Ingested %d rows from %s: %s", result.total_rows, source,
                 ", ".join(f"{k}={v}" for k, v in counts.items()))

@@ -727,6 +727,12 @@ def train(dataset_dir: str, schema_path: str, model_dir: str, tensorboard_dir: s
     if absent:
         raise TrainError(f"schema features {absent} are not columns of dataset {dataset_dir!r}; "
                          f"columns are {arrow_schema.names}")
+    for split in ("train", "eval"):
+        if os.path.exists(ds.split_path(dataset_dir, split)):
+            infinite = {k: v for k, v in ds.infinite_counts(dataset_dir, split, recorded=False).items()
+                        if k in {f.name for f in features} | {label}}
+            if infinite:
+                raise TrainError(ds.describe_infinite(infinite, split, f"dataset {dataset_dir!r}"))
     if not hidden_units and trainer_module == "":
         logger.info("hidden_units is empty: the built-in model is linear")
     task, vocabulary, labelled_rows = _label_info(dataset_dir, label, task)

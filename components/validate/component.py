@@ -93,7 +93,8 @@ def validate(
                                "anomaly_count": values["anomaly_count"],
                                "max_skew": values["max_skew"],
                                "max_skew_feature": values["max_skew_feature"],
-                               "split_names": metadata["split_names"]})
+                               "split_names": metadata["split_names"],
+                               "infinite_values": metadata["infinite_values"]})
     report.metadata.update({"passed": result.passed})
     for name, value in values.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -52,6 +52,7 @@ class ValidationResult:
     schema_source: str                        # "inferred" or the curated schema's path
     statistics_backend: str                   # "in-process" or "beam"
     seconds: float = 0.0
+    infinite_values: Dict[str, Dict[str, int]] = dataclasses.field(default_factory=dict)
 
     @property
     def splits(self) -> List[str]:
@@ -89,6 +90,7 @@ class ValidationResult:
             "label_column": self.label_column,
             "schema_source": self.schema_source,
             "passed": self.passed,
+            "infinite_values": {s: dict(c) for s, c in self.infinite_values.items()},
         }
 
 
@@ -319,6 +321,35 @@ def infer_schema(train_stats, label_column: str = "", bool_features: Sequence[st
     return prepare_schema(schema, label_column, skew_threshold, skew_thresholds)
 
 
+def add_infinite_anomalies(anomalies, counts: Mapping[str, int], split: str, rows: int) -> None:
+    """Adds a FLOAT_TYPE_HAS_INF anomaly (severity ERROR) for each feature with +inf/-inf
+    values, with their count, to one split's TFDV ``Anomalies``.
+
+    TFDV's statistics keep no count of infinite values (an inf shows only as a min, max or
+    mean of inf), and an inferred schema does not forbid them; ingest counts them as it
+    writes each split (``dataset.infinite_counts``). NaN stays a missing value.
+    """
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    for name, n in sorted(counts.items()):
+        short = "Infinite values"
+        detail = (f"{n:,} of {rows:,} rows of the {split} split hold +inf or -inf in "
+                  f"feature {name!r} (NaN counts as missing; inf does not)")
+        info = anomalies.anomaly_info[name]
+        had = bool(info.reason)
+        reason = info.reason.add()
+        reason.type = anomalies_pb2.AnomalyInfo.FLOAT_TYPE_HAS_INF
+        reason.short_description = short
+        reason.description = detail
+        info.severity = anomalies_pb2.AnomalyInfo.ERROR
+        if had:
+            info.short_description = "Multiple errors"
+            info.description = f"{info.description} {detail}." if info.description else detail
+        else:
+            info.short_description = short
+            info.description = detail
+
+
 # --------------------------------------------------------------------------------------
 # The whole validation
 # --------------------------------------------------------------------------------------
@@ -398,10 +429,12 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
             source = "inferred"
         io.write_text(os.path.join(schema_out, SCHEMA_FILE), text_format.MessageToString(schema))
 
-        anomalies, reasons_by_split = {}, {}
+        anomalies, reasons_by_split, infinite = {}, {}, {}
         for s in splits:
             anomalies[s] = tfdv.validate_statistics(statistics[s], schema,
                                                     environment=tfdv_utils.TRAINING)
+            infinite[s] = ds.infinite_counts(dataset_dir, s)
+            add_infinite_anomalies(anomalies[s], infinite[s], s, rows[s])
             reasons_by_split[s] = tfdv_utils.anomaly_reasons(anomalies[s], s)
             io.write_bytes(os.path.join(tfdv_utils.split_dir(anomalies_out, s),
                                         tfdv_utils.ANOMALIES_FILE),
@@ -424,7 +457,8 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
         result = ValidationResult(
             passed=passed, reasons=reasons, rows=rows, anomalies=reasons_by_split, skew=skew,
             schema_feature_count=len(schema.feature), label_column=label, schema_source=source,
-            statistics_backend="beam" if beam_pipeline_args else "in-process")
+            statistics_backend="beam" if beam_pipeline_args else "in-process",
+            infinite_values={s: c for s, c in infinite.items() if c})
         io.write_json(os.path.join(anomalies_out, SKEW_FILE),
                       {"baseline": "train", "compared": "eval" if skew else None,
                        "default_threshold": skew_threshold, "thresholds": skew_thresholds,
