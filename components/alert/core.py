@@ -15,8 +15,16 @@ before this runs, so a failed delivery never loses it. For every report:
   with the same bounded retries.
 
 Webhook and Pub/Sub are used only when the report has findings (or ``notify_always``). A
-delivery that fails after its tries is logged (ERROR) and recorded in the result; it fails
-the task only with ``fail_on_delivery_error`` (after the result is written).
+delivery that fails after its tries -- or a webhook URL that :func:`check_webhook_url`
+refuses -- is logged (ERROR) and recorded in the result (``delivered`` false, the reason);
+it fails the task only with ``fail_on_delivery_error`` (after the result is written).
+
+A webhook URL is a credential (user and password, a token in its path or query). It is
+never recorded: every log line, the metadata and ``alert.json`` show it as
+``scheme://host/…`` (:mod:`kfp_mlops.components._shared.redact`), and error messages are
+scrubbed of its parts. ``webhook_url_env`` names an environment variable holding the URL,
+so that the URL is not a pipeline argument at all (not in the compiled spec, the run's
+parameters or the executor input).
 """
 from __future__ import annotations
 
@@ -29,8 +37,11 @@ import re
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any, Callable, Dict, List, Mapping, Optional, TextIO
+
+from kfp_mlops.components._shared import redact
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +52,7 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 LABELS_KEY = "logging.googleapis.com/labels"
 _TOPIC = re.compile(r"^projects/[^/]+/topics/[^/]+$")
 _RETRY_STATUS = (408, 425, 429)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class AlertError(ValueError):
@@ -93,6 +105,8 @@ class AlertResult:
             "log_entries": self.log_entries,
             "deliveries": [d.to_dict() for d in self.deliveries],
             "failed_channels": [d.channel for d in self.failures],
+            "delivery_errors": [f"{d.channel} {d.target}: {d.errors[-1] if d.errors else ''}"
+                                for d in self.failures],
             "model_name": self.payload.get("model_name", ""),
             "model_version": self.payload.get("model_version", ""),
         }
@@ -176,7 +190,10 @@ def write_log_entries(entries: List[Mapping[str, Any]], stream: Optional[TextIO]
 
 def _with_retries(channel: str, target: str, send: Callable[[], str],
                   retryable: Callable[[Exception], bool], max_attempts: int,
-                  backoff_seconds: float, sleep: Callable[[float], None]) -> Delivery:
+                  backoff_seconds: float, sleep: Callable[[float], None],
+                  secrets: List[str] = ()) -> Delivery:
+    """``target`` is shown as given (already redacted); every error message is scrubbed of
+    ``secrets`` and URL credentials before it is logged or recorded."""
     errors: List[str] = []
     for attempt in range(1, max_attempts + 1):
         try:
@@ -185,9 +202,10 @@ def _with_retries(channel: str, target: str, send: Callable[[], str],
                         response)
             return Delivery(channel, target, True, attempt, errors, response)
         except Exception as e:  # every failure is recorded; only some are retried
-            errors.append(f"try {attempt}: {type(e).__name__}: {e}")
+            message = redact.text(f"{type(e).__name__}: {e}", secrets)
+            errors.append(f"try {attempt}: {message}")
             logger.warning("%s delivery to %s failed (try %d of %d): %s", channel, target,
-                           attempt, max_attempts, e)
+                           attempt, max_attempts, message)
             if attempt == max_attempts or not retryable(e):
                 break
             sleep(backoff_seconds * (2 ** (attempt - 1)))
@@ -218,13 +236,8 @@ def post_webhook(url: str, payload: Mapping[str, Any], max_attempts: int = DEFAU
             response.read()
             return f"HTTP {response.status}"
 
-    return _with_retries("webhook", _redact(url), send, _http_retryable, max_attempts,
-                         backoff_seconds, sleep)
-
-
-def _redact(url: str) -> str:
-    """The URL without its query string (webhook tokens often live there)."""
-    return url.split("?", 1)[0] + ("?…" if "?" in url else "")
+    return _with_retries("webhook", redact.url(url), send, _http_retryable, max_attempts,
+                         backoff_seconds, sleep, secrets=redact.secret_parts(url))
 
 
 def publish_pubsub(topic: str, payload: Mapping[str, Any],
@@ -252,10 +265,61 @@ def publish_pubsub(topic: str, payload: Mapping[str, Any],
 
 # ----------------------------------------------------------------------------- alert
 
+def check_webhook_url(url: str) -> None:
+    """Refuses a webhook URL that cannot be POSTed to as given.
+
+    Raises:
+        AlertError (a ValueError) naming ``webhook_url`` -- the URL shown redacted -- for a
+        URL with whitespace or control characters (a pasted line break would otherwise be
+        cut by some clients and refused by others), a scheme other than http(s), or no host.
+    """
+    if not isinstance(url, str) or not url:
+        raise AlertError("webhook_url: expected an http(s):// URL, got nothing")
+    shown = redact.url(url)
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise AlertError(f"webhook_url {shown!r}: contains whitespace or control characters; "
+                         "expected an http(s):// URL without them")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # a port that is not a number raises here
+    except ValueError as e:
+        raise AlertError(f"webhook_url {shown!r}: not a URL "
+                         f"({redact.text(str(e), redact.secret_parts(url))})") from None
+    if parts.scheme not in ("http", "https"):
+        raise AlertError(f"webhook_url {shown!r}: expected an http(s):// URL")
+    if not parts.hostname:
+        raise AlertError(f"webhook_url {shown!r}: expected an http(s):// URL with a host")
+
+
+def webhook_from_env(name: str, environ: Optional[Mapping[str, str]] = None) -> str:
+    """The webhook URL held by the environment variable ``name`` (``webhook_url_env``).
+
+    Raises:
+        AlertError: ``name`` is not a variable name, or the variable is unset or empty.
+    """
+    environ = os.environ if environ is None else environ
+    if not _ENV_NAME.match(name or ""):
+        raise AlertError(f"webhook_url_env {name!r}: expected the name of an environment "
+                         "variable (letters, digits, _)")
+    value = environ.get(name, "")
+    if not value.strip():
+        raise AlertError(f"webhook_url_env {name!r}: the environment variable is not set in "
+                         "the task's environment (on Vertex AI / Kubeflow: set it from a "
+                         "Secret; see the alert README)")
+    return value
+
+
 def check_settings(webhook_url: str, pubsub_topic: str, max_attempts: int,
-                   backoff_seconds: float, timeout_seconds: float) -> None:
-    if webhook_url and not re.match(r"^https?://[^\s/]+", webhook_url):
-        raise AlertError(f"webhook_url {_redact(webhook_url)!r}: expected an http(s):// URL")
+                   backoff_seconds: float, timeout_seconds: float,
+                   webhook_url_env: str = "") -> None:
+    """Every alert setting at once (the pre-run checks use it): raises AlertError."""
+    if webhook_url and webhook_url_env:
+        raise AlertError("webhook_url and webhook_url_env are both set; give one")
+    if webhook_url:
+        check_webhook_url(webhook_url)
+    if webhook_url_env and not _ENV_NAME.match(webhook_url_env):
+        raise AlertError(f"webhook_url_env {webhook_url_env!r}: expected the name of an "
+                         "environment variable (letters, digits, _)")
     if pubsub_topic and not _TOPIC.match(pubsub_topic):
         raise AlertError(f"pubsub_topic {pubsub_topic!r}: expected "
                          "projects/<project>/topics/<topic>")
@@ -274,13 +338,15 @@ def alert(report: Mapping[str, Any], output_dir: str, webhook_url: str = "",
           timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
           fail_on_delivery_error: bool = False, report_uri: str = "", html_uri: str = "",
           run_name: str = "", stream: Optional[TextIO] = None,
-          sleep: Callable[[float], None] = time.sleep) -> AlertResult:
+          sleep: Callable[[float], None] = time.sleep,
+          webhook_url_env: str = "") -> AlertResult:
     """Logs the report's findings and delivers them to the webhook and Pub/Sub topic.
 
     Args:
         report: a monitoring report (``report.json`` of the monitor step).
         output_dir: output directory: ``alert.json`` (what was sent, where, every try).
-        webhook_url: http(s) URL that receives a JSON POST; empty: no webhook.
+        webhook_url: http(s) URL that receives a JSON POST; empty: no webhook. A URL that
+            :func:`check_webhook_url` refuses is a failed delivery, not a failed task.
         pubsub_topic: ``projects/<project>/topics/<topic>``; empty: no Pub/Sub.
         notify_always: also deliver when there is no finding.
         labels: extra ``logging.googleapis.com/labels`` and Pub/Sub attributes.
@@ -293,14 +359,20 @@ def alert(report: Mapping[str, Any], output_dir: str, webhook_url: str = "",
         run_name: the pipeline run, sent with the alert.
         stream: where log entries go (default stdout).
         sleep: the backoff's sleep (tests pass a no-op).
+        webhook_url_env: name of an environment variable holding the webhook URL (instead
+            of ``webhook_url``); unset or empty is a failed delivery.
     """
     from kfp_mlops.components._shared import io
 
-    check_settings(webhook_url, pubsub_topic, max_attempts, backoff_seconds, timeout_seconds)
+    if webhook_url and webhook_url_env:
+        raise AlertError("webhook_url and webhook_url_env are both set; give one")
+    # The webhook URL is checked when it is used: a refused URL is a failed delivery.
+    check_settings("", pubsub_topic, max_attempts, backoff_seconds, timeout_seconds)
     payload = alert_payload(report, report_uri, html_uri, run_name)
     entries = write_log_entries(log_entries(payload, labels), stream)
     detected = payload["drift_detected"]
-    channels = [c for c, on in (("webhook", webhook_url), ("pubsub", pubsub_topic)) if on]
+    webhook = bool(webhook_url or webhook_url_env)
+    channels = [c for c, on in (("webhook", webhook), ("pubsub", pubsub_topic)) if on]
     notify = bool(channels) and (detected or notify_always)
     if not channels:
         reason = "no webhook_url or pubsub_topic: findings are only logged"
@@ -314,12 +386,17 @@ def alert(report: Mapping[str, Any], output_dir: str, webhook_url: str = "",
                  "drift_detected": str(detected).lower(),
                  "finding_count": str(len(payload["findings"]))}
         attrs.update({str(k): str(v) for k, v in (labels or {}).items()})
-        if webhook_url:
-            deliveries.append(post_webhook(webhook_url, payload, max_attempts, backoff_seconds,
-                                           timeout_seconds, sleep=sleep))
+        if webhook:
+            deliveries.append(_webhook(webhook_url, webhook_url_env, payload, max_attempts,
+                                       backoff_seconds, timeout_seconds, sleep))
         if pubsub_topic:
             deliveries.append(publish_pubsub(pubsub_topic, payload, attrs, max_attempts,
                                              backoff_seconds, timeout_seconds, sleep=sleep))
+    for failed in (d for d in deliveries if not d.delivered):
+        logger.error("alert: %s delivery to %s did not arrive%s: %s", failed.channel,
+                     failed.target, "" if fail_on_delivery_error else
+                     " (recorded; the task goes on: fail_on_delivery_error is false)",
+                     failed.errors[-1] if failed.errors else "")
     logger.info("alert: %s", reason)
     result = AlertResult(detected, notify, reason, entries, deliveries, payload)
     with io.output_dir(output_dir) as out:
@@ -329,3 +406,21 @@ def alert(report: Mapping[str, Any], output_dir: str, webhook_url: str = "",
             f"{d.channel} {d.target} ({d.attempts} tries: {d.errors[-1]})"
             for d in result.failures) + f"; the report and {ALERT_FILE} are kept")
     return result
+
+
+def _webhook(webhook_url: str, webhook_url_env: str, payload: Mapping[str, Any],
+             max_attempts: int, backoff_seconds: float, timeout_seconds: float,
+             sleep: Callable[[float], None]) -> Delivery:
+    """The webhook delivery; a URL that cannot be used is a failed delivery with its reason."""
+    target = f"${webhook_url_env}" if webhook_url_env else redact.url(webhook_url)
+    try:
+        url = webhook_from_env(webhook_url_env) if webhook_url_env else webhook_url
+        check_webhook_url(url)
+    except AlertError as e:
+        logger.error("webhook delivery to %s refused: %s", target, e)
+        return Delivery("webhook", target, False, 0, [f"refused: {e}"])
+    delivery = post_webhook(url, payload, max_attempts, backoff_seconds, timeout_seconds,
+                            sleep=sleep)
+    if webhook_url_env:
+        delivery.target = f"{redact.url(url)} (from ${webhook_url_env})"
+    return delivery
