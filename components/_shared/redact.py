@@ -11,6 +11,7 @@ e.g. of the run's parameters) are replaced wherever they appear -- a path token 
 told from an ordinary path otherwise, so other URLs with a path (a console link) are kept.
 :func:`value` does the same for a JSON-like value.
 """
+import json
 import re
 import urllib.parse
 from typing import Any, Iterable, List
@@ -19,6 +20,8 @@ ELLIPSIS = "…"
 #: An http(s) URL inside free text: up to the first character that cannot be part of it
 #: (whitespace, quotes, brackets, a backslash of a JSON escape).
 _URL_IN_TEXT = re.compile(r"""(?i)\bhttps?://[^\s'"<>`\\\])}]+""")
+#: A value that is one URL (a parameter): all of it counts, a space or line break included.
+_WHOLE_URL = re.compile(r"(?i)^\s*https?://")
 _AUTHORITY = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)(?P<rest>.*)$",
                         re.S)
 
@@ -51,7 +54,15 @@ def secret_parts(value: str) -> List[str]:
     found = [parts.username or "", parts.password or "", parts.query, parts.fragment]
     if parts.path not in ("", "/"):
         found.append(parts.path)
+    # urlsplit drops line breaks and tabs: the text after the host as it was given, too.
+    raw = _AUTHORITY.match(value.strip())
+    if raw:
+        found += [raw.group("rest"), raw.group("authority").rsplit("@", 1)[0]
+                  if "@" in raw.group("authority") else ""]
     found += [v for _, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)]
+    # As a JSON text shows them too (kfp's executor prints its input as JSON: a line break
+    # in a pasted URL appears as \n there).
+    found += [json.dumps(p)[1:-1] for p in found]
     # Pieces shorter than 4 characters are not worth hiding and would mangle every message.
     return sorted({p for p in found if len(p) >= 4}, key=len, reverse=True)
 
@@ -95,6 +106,8 @@ def url_secrets(data: Any) -> List[str]:
     run's parameters): what a log or summary of that run must not show."""
     found: List[str] = []
     if isinstance(data, str):
+        if _WHOLE_URL.match(data):     # all of it, up to a stray space or line break
+            found.extend(secret_parts(data))
         for match in _URL_IN_TEXT.finditer(data):
             found.extend(secret_parts(match.group(0)))
     elif isinstance(data, dict):
@@ -110,6 +123,8 @@ def parameters(data: Any) -> Any:
     """A run's parameters as they may be shown: every string that is an http(s) URL (or holds
     one) with its URLs shown as :func:`url` shows them."""
     if isinstance(data, str):
+        if _WHOLE_URL.match(data):
+            return url(data)
         return _URL_IN_TEXT.sub(lambda m: url(m.group(0)), data)
     if isinstance(data, dict):
         return {k: parameters(v) for k, v in data.items()}
