@@ -816,9 +816,15 @@ def docker_api(engine: str = "auto") -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix="kfp-mlops-podman-") as tmp:
         socket = os.path.join(tmp, "podman.sock")
+        from kfp_mlops.components._shared import processes
+
+        # Its own session (a terminal's Ctrl-C reaches only the run, which removes its
+        # container before this service is stopped), and it dies with the run if the run is
+        # killed outright.
         service = subprocess.Popen(["podman", "system", "service", "--time=0",
                                     f"unix://{socket}"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   **processes.popen_options())
         previous = os.environ.get("DOCKER_HOST")
         os.environ["DOCKER_HOST"] = f"unix://{socket}"
         try:
