@@ -229,6 +229,10 @@ def post_webhook(url: str, payload: Mapping[str, Any], max_attempts: int = DEFAU
     body = json.dumps(payload, default=str).encode("utf-8")
     all_headers = {"Content-Type": "application/json", "User-Agent": "kfp-mlops-alert"}
     all_headers.update(headers or {})
+    secrets = redact.secret_parts(url)
+    url, credentials = _split_credentials(url)
+    if credentials:
+        all_headers.setdefault("Authorization", credentials)
 
     def send() -> str:
         request = urllib.request.Request(url, data=body, headers=all_headers, method="POST")
@@ -237,7 +241,22 @@ def post_webhook(url: str, payload: Mapping[str, Any], max_attempts: int = DEFAU
             return f"HTTP {response.status}"
 
     return _with_retries("webhook", redact.url(url), send, _http_retryable, max_attempts,
-                         backoff_seconds, sleep, secrets=redact.secret_parts(url))
+                         backoff_seconds, sleep, secrets=secrets)
+
+
+def _split_credentials(url: str):
+    """``(url without user:password@, "Basic ..." header or "")``: urllib sends no user
+    information itself (it would take ``user:password@host`` for a host with a bad port)."""
+    import base64
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, ""
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = urllib.parse.unquote(parts.username)
+    password = urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), f"Basic {token}"
 
 
 def publish_pubsub(topic: str, payload: Mapping[str, Any],

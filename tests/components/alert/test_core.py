@@ -135,7 +135,7 @@ def test_bad_settings(report, tmp_path, kwargs, message):
 
 
 SECRET_URLS = [
-    ("https://alice:pa55w0rd-XYZ@127.0.0.1:{port}/hooks/drift", ["pa55w0rd-XYZ", "alice"]),
+    ("http://alice:pa55w0rd-XYZ@127.0.0.1:{port}/hooks/drift", ["pa55w0rd-XYZ", "alice"]),
     ("http://127.0.0.1:{port}/services/T000/B000/XXXXsecretpath", ["XXXXsecretpath",
                                                                    "T000/B000"]),
     ("http://127.0.0.1:{port}/hooks?token=q-t0ken-123", ["q-t0ken-123"]),
@@ -150,12 +150,14 @@ def test_no_secret_in_records_logs_or_errors(report, tmp_path, webhook, caplog, 
     caplog.set_level(logging.DEBUG)
     port = 9
     if status:
-        url, _ = webhook([status])
+        url, server = webhook([status])
         port = int(url.split(":")[2].split("/")[0])
     url = template.format(port=port)
     with pytest.raises(core.DeliveryError) as raised:
         alert(report, tmp_path, webhook_url=url, max_attempts=2, timeout_seconds=2,
               fail_on_delivery_error=True)
+    if status and url.startswith("http:"):           # really sent, twice
+        assert len(server.requests) == 2
     files = "".join(open(os.path.join(d, f)).read()
                     for d, _, fs in os.walk(tmp_path / "alert") for f in fs)
     saved = json.load(open(tmp_path / "alert" / "alert.json"))
@@ -203,3 +205,16 @@ def test_webhook_url_from_the_environment(report, tmp_path, webhook, monkeypatch
     result, _ = alert(report, tmp_path / "unset", webhook_url_env="KFP_MLOPS_TEST_HOOK")
     assert not result.delivered and "not set in the task's environment" in \
         result.deliveries[0].errors[0]
+
+
+def test_user_and_password_are_sent_as_basic_auth(report, tmp_path, webhook):
+    import base64
+    url, server = webhook([200])
+    port = url.split(":")[2].split("/")[0]
+    result, _ = alert(report, tmp_path,
+                      webhook_url=f"http://alice:pa%40ss-w0rd@127.0.0.1:{port}/hooks/drift")
+    assert result.delivered
+    path, headers, _ = server.requests[0]
+    assert path == "/hooks/drift"
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"alice:pa@ss-w0rd").decode()
+    assert "w0rd" not in json.dumps(result.to_json())
