@@ -164,7 +164,8 @@ def test_failed_delivery_never_stops_retraining_and_no_secret_is_recorded(traine
     assert reg.open_registry(trained["registry"]).resolve("penguins", "latest").version \
         == versions + 1
     assert "Pipeline monitoring: FAILURE" in result.stdout
-    assert "retrain: started=yes" in result.stdout
+    decisions = result.stdout.split("Decisions:")[-1].splitlines()
+    assert any(line.startswith("  retrain:") and "started=yes" in line for line in decisions)
     alert_json = [p for p in text_files(out) if p.endswith("alert.json")]
     saved = json.loads(open(alert_json[0]).read())
     assert saved["delivered"] is False and saved["deliveries"][0]["attempts"] == 3
