@@ -126,6 +126,11 @@ def _cmd_run(args) -> int:
     if args.summary_json:
         local.write_summary(summary, args.summary_json)
         print(f"Summary written to {args.summary_json}")
+    if summary.status == "INTERRUPTED":
+        # As a shell reports a command ended by a signal: 128 + its number (130 SIGINT,
+        # 143 SIGTERM).
+        import signal
+        return 128 + int(signal.Signals[summary.interrupted_by])
     return 0 if summary.status == "SUCCESS" else 1
 
 

@@ -816,9 +816,15 @@ def docker_api(engine: str = "auto") -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix="kfp-mlops-podman-") as tmp:
         socket = os.path.join(tmp, "podman.sock")
+        from kfp_mlops.components._shared import processes
+
+        # Its own session (a terminal's Ctrl-C reaches only the run, which removes its
+        # container before this service is stopped), and it dies with the run if the run is
+        # killed outright.
         service = subprocess.Popen(["podman", "system", "service", "--time=0",
                                     f"unix://{socket}"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   **processes.popen_options())
         previous = os.environ.get("DOCKER_HOST")
         os.environ["DOCKER_HOST"] = f"unix://{socket}"
         try:
@@ -875,13 +881,19 @@ def run_container(client, image: str, command: List[str], volumes: Dict[str, Any
             raise ContainerError(f"image {image} not found; build it with "
                                  "`kfp-mlops images build` (or `make images`)") from None
         client.images.pull(image)
+    from kfp_mlops.pipelines import local
+
     container = client.containers.run(image=image, command=command, detach=True,
                                       volumes=volumes, network_mode="host")
     try:
         for line in container.logs(stream=True, follow=True):
-            print(line.decode(errors="replace"), end="")
+            print(local.scrub_log_line(line.decode(errors="replace")), end="")
         return container.wait()["StatusCode"]
     finally:
+        # Also on SIGINT/SIGTERM of the run (local.RunInterrupted unwinds through here): the
+        # container is killed and removed, so an interrupted run leaves none running. A
+        # SIGKILL of the run leaves the container to the engine: it runs to its end and is
+        # left stopped (`podman ps -a`); nothing of it is read back by the dead run.
         with contextlib.suppress(Exception):
             container.remove(force=True)
 

@@ -9,6 +9,19 @@ metadata, or parameter value). It is gathered by wrapping kfp.local's task dispa
 one place every task passes through. The same wrapper holds each task's executor output to
 the rules of the Kubeflow launcher (:mod:`kfp_mlops.pipelines.launcher_contract`), which
 kfp.local does not apply: an output Kubeflow could not record fails the task here too.
+
+Each task process is started by our own version of kfp.local's ``run_local_subprocess``
+(:func:`_run_task_process`): in a session and process group of its own, with
+``PR_SET_PDEATHSIG`` so it dies with the run (:mod:`kfp_mlops.components._shared.processes`),
+and with its streamed log scrubbed of the run's secrets (kfp's executor prints the whole
+executor input, every argument included; :mod:`kfp_mlops.components._shared.redact`). A
+``SIGINT`` or ``SIGTERM`` ends the running task's group and the run (status
+``INTERRUPTED``); no further task starts.
+
+Like Vertex AI Pipelines (whose default failure policy lets the tasks that do not depend on a
+failed one run on), a failed task that no other task needs does not stop the run: kfp.local
+alone would stop at the first failure, so an alert that could not be delivered would keep
+retraining from starting. The run still ends ``FAILURE``.
 """
 import contextlib
 import dataclasses
@@ -16,6 +29,7 @@ import datetime
 import json
 import logging
 import os
+import re
 import time
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -43,6 +57,8 @@ class RunSummary:
     parameters: Dict[str, Any]
     tasks: List[TaskRecord]
     error: str = ""
+    warnings: List[str] = dataclasses.field(default_factory=list)
+    interrupted_by: str = ""       # SIGINT or SIGTERM, when status is INTERRUPTED
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -68,15 +84,143 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _describe(value: Any) -> Any:
+def _describe(value: Any, secrets: List[str] = ()) -> Any:
+    """An output as the summary shows it: the run's secrets and URL credentials scrubbed."""
     from kfp import dsl
 
+    from kfp_mlops.components._shared import redact
+
     if isinstance(value, dsl.Artifact):
-        return {"type": type(value).__name__, "uri": value.uri,
-                "metadata": _plain(json.loads(json.dumps(value.metadata, default=str)))}
+        return {"type": type(value).__name__, "uri": redact.text(value.uri, secrets, False),
+                "metadata": redact.value(
+                    _plain(json.loads(json.dumps(value.metadata, default=str))), secrets,
+                    queries=False)}
     if isinstance(value, list) and value and all(isinstance(v, dsl.Artifact) for v in value):
-        return [_describe(v) for v in value]
-    return value
+        return [_describe(v, secrets) for v in value]
+    return redact.value(value, secrets, queries=False)
+
+
+class RunInterrupted(BaseException):
+    """The run got SIGINT or SIGTERM: the running task is ended and no other starts.
+
+    A BaseException, so that no ``except Exception`` of kfp.local or a component swallows it."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+#: Task processes running now (each leads its own process group), for the signal handler.
+_RUNNING: List[Any] = []
+#: The secrets of the run under way, for the streamed task logs (:func:`scrub_log_line`).
+_SECRETS: List[str] = []
+
+
+def scrub_log_line(line: str) -> str:
+    """A line of a task's log as it may be printed: URL credentials and queries, and the
+    secrets of the run under way, replaced (the docker runner's stream uses it too)."""
+    from kfp_mlops.components._shared import redact
+
+    return redact.text(line, _SECRETS)
+
+
+def _run_task_process(full_command: List[str]) -> int:
+    """kfp.local 2.13's ``subprocess_task_handler.run_local_subprocess`` (run the task, print
+    its log line by line, return its exit code), with three changes: the task gets a session
+    of its own and dies with this process (:func:`processes.popen_options`), every printed
+    line is scrubbed (:func:`scrub_log_line`), and an interruption ends the task's
+    whole group (SIGTERM, SIGKILL after a grace) before it propagates.
+
+    The hook sits here, in the parent, rather than at the start of each task: the pdeath
+    signal is set between fork and exec, so it covers every task -- ours, a test's, a
+    reused component's -- from its first line, and the executor's own log of its input
+    (printed before any component code runs) passes through the scrubbing."""
+    import subprocess
+
+    from kfp_mlops.components._shared import processes
+
+    full_command = _exec_the_executor(full_command)
+    with subprocess.Popen(full_command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, bufsize=1, **processes.popen_options()) as process:
+        _RUNNING.append(process)
+        try:
+            if process.stdout:
+                for line in iter(process.stdout.readline, ""):
+                    print(scrub_log_line(line), end="")
+                print("\n")
+            return process.wait()
+        except BaseException:
+            processes.end_group(process)
+            raise
+        finally:
+            _RUNNING.remove(process)
+
+
+# kfp 2.13's lightweight component command (``kfp.dsl.component_factory``): ``sh -ec`` writes
+# the function's source to a file and runs the executor as its child; with a kfp install
+# step, an outer ``sh -c`` runs ``pip install ... && "$0" "$@"`` first.
+_EXECUTOR_LINE = re.compile(r"(_KFP_RUNTIME=true )(\S+ -m kfp\.dsl\.executor_main\b)")
+_PIP_THEN = '&& "$0" "$@"'
+
+
+def _exec_the_executor(full_command: List[str]) -> List[str]:
+    """The task's command with ``exec`` before the executor (and the inner shell), so the
+    Python process running the component *is* the process started here: it keeps the pdeath
+    signal (which survives exec but not fork) and leads the process group.
+
+    Raises:
+        RuntimeError: the command is not the one kfp 2.13 builds; without the change the
+            executor would be a shell's child and outlive a killed run.
+    """
+    changed = []
+    found = False
+    for part in full_command:
+        if _EXECUTOR_LINE.search(part):
+            found = True
+            part = _EXECUTOR_LINE.sub(r"\1exec \2", part, count=1)
+        if part.rstrip().endswith(_PIP_THEN):
+            part = part.rstrip()[:-len(_PIP_THEN)] + '&& exec "$0" "$@"\n'
+        changed.append(part)
+    if not found:
+        import kfp
+        raise RuntimeError(
+            f"kfp {kfp.__version__}: the task command has no '_KFP_RUNTIME=true <python> -m "
+            "kfp.dsl.executor_main' line; kfp_mlops.pipelines.local starts tasks so that they "
+            "die with the run and needs updating for this kfp")
+    return changed
+
+
+@contextlib.contextmanager
+def _signals_end_the_run() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`RunInterrupted` in the run (main thread only; a run in
+    another thread keeps the process's handlers). A second signal while the first is being
+    handled kills the running task groups at once."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: List[int] = []
+
+    def handler(signum, frame):
+        if got:
+            from kfp_mlops.components._shared import processes
+            for process in list(_RUNNING):
+                processes._signal_group(process.pid, signal.SIGKILL)
+            return
+        got.append(signum)
+        logger.error("%s: ending the running task and the run", signal.Signals(signum).name)
+        raise RunInterrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 # What the wrapper needs from kfp.local's dispatcher, and the helpers it uses to find a task's
@@ -103,6 +247,20 @@ def _adapter_problem(task_dispatcher, executor_input_utils) -> str:
     absent = [n for n in _EXECUTOR_INPUT_HELPERS if not hasattr(executor_input_utils, n)]
     if absent:
         return f"kfp.local.executor_input_utils has no {', '.join(absent)}"
+    from kfp.local import subprocess_task_handler as handler
+
+    starter = getattr(handler, "run_local_subprocess", None)
+    if starter is None or list(inspect.signature(starter).parameters) != ["full_command"]:
+        return ("kfp.local.subprocess_task_handler has no run_local_subprocess(full_command) "
+                "(the place every task process is started)")
+    try:
+        calls_it = "run_local_subprocess(" in inspect.getsource(
+            handler.SubprocessTaskHandler.run)
+    except (OSError, TypeError):
+        calls_it = False
+    if not calls_it:
+        return ("kfp.local's SubprocessTaskHandler.run no longer starts its task with "
+                "run_local_subprocess")
     return ""
 
 
@@ -133,15 +291,33 @@ def _parameter_types(component_spec) -> Dict[str, str]:
             for name, spec in component_spec.output_definitions.parameters.items()}
 
 
+def _leaves(pipeline) -> set:
+    """Component names (``comp-alert``) of the root DAG's tasks that no other task needs and
+    no pipeline output comes from: the tasks whose failure need not stop the others."""
+    spec = getattr(pipeline, "pipeline_spec", None)
+    if spec is None:
+        return set()
+    dag = spec.root.dag
+    if dag.outputs.parameters or dag.outputs.artifacts:
+        return set()
+    needed = {up for task in dag.tasks.values() for up in task.dependent_tasks}
+    names = [task.component_ref.name for name, task in dag.tasks.items() if name not in needed]
+    # A component used by two tasks is a leaf only if every task using it is one.
+    used = [task.component_ref.name for task in dag.tasks.values()]
+    return {n for n in names if used.count(n) == names.count(n)}
+
+
 @contextlib.contextmanager
-def _recording(records: List[TaskRecord]) -> Iterator[None]:
+def _recording(records: List[TaskRecord], secrets: List[str] = (),
+               leaves: set = frozenset()) -> Iterator[None]:
     """Wraps kfp.local's task dispatcher so each task's status, time and outputs are kept, and
     each successful task's executor output is held to the Kubeflow launcher's rules
     (:mod:`kfp_mlops.pipelines.launcher_contract`): a violation fails the task, as it would
-    fail on Kubeflow."""
+    fail on Kubeflow. Task processes are started by :func:`_run_task_process`; a failed task
+    among ``leaves`` lets the run go on (fail-slow)."""
     import inspect
 
-    from kfp.local import executor_input_utils, status, task_dispatcher
+    from kfp.local import executor_input_utils, status, subprocess_task_handler, task_dispatcher
 
     from kfp_mlops.pipelines import launcher_contract
 
@@ -151,7 +327,11 @@ def _recording(records: List[TaskRecord]) -> Iterator[None]:
         raise RuntimeError(f"kfp {kfp.__version__}: {problem}; kfp_mlops.pipelines.local is "
                            "written against kfp.local 2.13 and needs updating")
     original = task_dispatcher.run_single_task_implementation
+    original_start = subprocess_task_handler.run_local_subprocess
     signature = inspect.signature(original)
+
+    def start(full_command):
+        return _run_task_process(full_command)
 
     def wrapped(*args, **kwargs):
         call = signature.bind(*args, **kwargs).arguments
@@ -177,12 +357,16 @@ def _recording(records: List[TaskRecord]) -> Iterator[None]:
                 outputs, task_status = {}, status.Status.SUCCESS
             else:
                 found = violations() if task_status == status.Status.SUCCESS else []
+        except RunInterrupted as e:
+            record.status = "INTERRUPTED"
+            record.error = str(e)
+            raise
         except BaseException:
             record.status = "FAILURE"
             raise
         finally:
             record.seconds = round(time.monotonic() - started, 2)
-        record.outputs = {k: _describe(v) for k, v in (outputs or {}).items()}
+        record.outputs = {k: _describe(v, secrets) for k, v in (outputs or {}).items()}
         if found:
             record.error = launcher_contract.describe(found)
             logger.error("Task %s: %s", record.name, record.error)
@@ -191,13 +375,24 @@ def _recording(records: List[TaskRecord]) -> Iterator[None]:
                 raise RuntimeError(f"Task {record.name}: {record.error}")
             outputs, task_status = {}, status.Status.FAILURE
         record.status = getattr(task_status, "name", str(task_status))
+        if task_status == status.Status.FAILURE and name in leaves:
+            # No task needs this one's outputs: the others run on (Vertex AI's default
+            # failure policy, PIPELINE_FAILURE_POLICY_FAIL_SLOW); the run ends FAILURE.
+            logger.error("Task %s failed; the tasks that do not need it run on, and the run "
+                         "will end FAILURE", record.name)
+            return {}, status.Status.SUCCESS
         return outputs, task_status
 
     task_dispatcher.run_single_task_implementation = wrapped
+    subprocess_task_handler.run_local_subprocess = start
+    kept_secrets = list(_SECRETS)
+    _SECRETS[:] = sorted(set(kept_secrets) | set(secrets), key=len, reverse=True)
     try:
         yield
     finally:
+        _SECRETS[:] = kept_secrets
         task_dispatcher.run_single_task_implementation = original
+        subprocess_task_handler.run_local_subprocess = original_start
 
 
 def make_runner(runner: str):
@@ -242,11 +437,17 @@ def run_pipeline(pipeline, parameters: Dict[str, Any], output_dir: str,
     output_dir = os.path.abspath(output_dir)
     os.makedirs(output_dir, exist_ok=True)
     local.init(runner=make_runner(runner), pipeline_root=output_dir, raise_on_error=False)
+    from kfp_mlops.components._shared import redact
+
     records: List[TaskRecord] = []
     started = datetime.datetime.now(datetime.timezone.utc)
     clock = time.monotonic()
     error = ""
-    with _recording(records), warnings.catch_warnings(), contextlib.ExitStack() as session:
+    interrupted = ""
+    secrets = run_secrets(parameters)
+    shown_parameters = redact.value(redact.parameters(parameters), secrets)
+    with _signals_end_the_run(), _recording(records, secrets, _leaves(pipeline)), \
+            warnings.catch_warnings(), contextlib.ExitStack() as session:
         # kfp.local warns that our images are not plain Python images; they are.
         warnings.filterwarnings("ignore", message=".*custom or non-Python base image.*")
         try:
@@ -255,22 +456,55 @@ def run_pipeline(pipeline, parameters: Dict[str, Any], output_dir: str,
                 parameters = session.enter_context(
                     containers.docker_session(parameters, output_dir))
             pipeline(**parameters)
+        except RunInterrupted as e:
+            import signal
+            interrupted = signal.Signals(e.signum).name
+            error = f"{e}; the running task was ended and no other started"
+            logger.error("Pipeline %s %s", pipeline_name, error)
         except Exception as e:  # kfp.local raises for set-up errors, not task failures
-            error = f"{type(e).__name__}: {e}"
+            error = redact.text(f"{type(e).__name__}: {e}", secrets)
             logger.error("Pipeline %s could not run: %s", pipeline_name, error)
     failed = error or any(r.status != "SUCCESS" for r in records)
     if not error:
         error = "; ".join(r.error for r in records if r.error)
     return RunSummary(
         pipeline=pipeline_name,
-        status="FAILURE" if failed else "SUCCESS",
+        status="INTERRUPTED" if interrupted else "FAILURE" if failed else "SUCCESS",
         pipeline_root=output_dir,
         started=started.isoformat(timespec="seconds"),
         seconds=round(time.monotonic() - clock, 2),
-        parameters=parameters,
+        parameters=shown_parameters,
         tasks=records,
         error=error,
+        warnings=_warnings(records),
+        interrupted_by=interrupted,
     )
+
+
+def run_secrets(parameters: Dict[str, Any]) -> List[str]:
+    """What no record of a run with these parameters may show: the secret parts of every URL
+    among them, and of the URL in every environment variable a ``*_env`` parameter names
+    (``webhook_url_env``)."""
+    from kfp_mlops.components._shared import redact
+
+    found = list(redact.url_secrets(parameters))
+    for name, value in parameters.items():
+        if name.endswith("_env") and isinstance(value, str) and value:
+            found.extend(redact.url_secrets(os.environ.get(value, "")))
+    return sorted(set(found), key=len, reverse=True)
+
+
+def _warnings(records: List[TaskRecord]) -> List[str]:
+    """What went wrong without failing a task: a delivery that did not arrive."""
+    found = []
+    for task in records:
+        for name, value in task.outputs.items():
+            meta = value.get("metadata", {}) if isinstance(value, dict) else {}
+            if meta.get("delivered") is False:
+                failed = ", ".join(meta.get("failed_channels") or []) or "a channel"
+                found.append(f"{task.name}: delivery failed ({failed}): "
+                             + "; ".join(meta.get("delivery_errors") or [meta.get("reason", "")]))
+    return found
 
 
 # Metadata keys worth a line in the printed summary, by artifact.
@@ -285,6 +519,7 @@ def format_summary(summary: RunSummary) -> str:
              f"Outputs under {summary.pipeline_root}"]
     if summary.error:
         lines.append(f"Error: {summary.error}")
+    lines.extend(f"Warning: {warning}" for warning in summary.warnings)
     for task in summary.tasks:
         lines.append(f"  {task.name:<12} {task.status:<8} {task.seconds:7.1f} s")
         if task.error:

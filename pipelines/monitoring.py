@@ -1,4 +1,4 @@
-"""The monitoring pipeline: ingest -> monitor -> alert -> retrain.
+"""The monitoring pipeline: ingest -> monitor -> (alert, retrain).
 
 A batch of serving data is read into one split (``split_ratios`` [1.0, 0.0, 0.0]), compared
 with the registered model version's schema and baseline statistics (skew), and with the
@@ -40,6 +40,7 @@ def monitoring(
     drift_thresholds: Dict[str, float] = {},
     record_history: bool = True,
     webhook_url: str = "",
+    webhook_url_env: str = "",
     pubsub_topic: str = "",
     notify_always: bool = False,
     alert_labels: Dict[str, str] = {},
@@ -73,12 +74,17 @@ def monitoring(
         drift_thresholds: Per-feature overrides of drift_threshold.
         record_history: Record this batch in the version's monitoring history (the next
             run's drift baseline).
-        webhook_url: http(s) URL that receives the alert as a JSON POST; empty: none.
+        webhook_url: http(s) URL that receives the alert as a JSON POST; empty: none. The
+            URL is stored with the run as an argument: prefer webhook_url_env.
+        webhook_url_env: Name of an environment variable of the alert task holding the
+            webhook URL (set from a Secret on Vertex AI / Kubeflow); the spec and the run
+            hold only the name.
         pubsub_topic: ``projects/P/topics/T`` the alert is published to; empty: none.
         notify_always: Deliver to the webhook/topic also when nothing was found.
         alert_labels: Extra Cloud Logging labels and Pub/Sub attributes.
-        fail_on_delivery_error: Fail the run when the webhook or topic cannot be reached
-            (the report is kept either way).
+        fail_on_delivery_error: Fail the alert task, and so the run, when the webhook or
+            topic cannot be reached (the report is kept either way); retraining does not
+            wait for the alert and starts either way.
         retrain_on_drift: Start the training pipeline when drift is detected.
         retrain_target: ``local`` (kfp.local) or ``vertex`` (Vertex AI Pipelines).
         retrain_data_uri: Labelled data the retraining trains on.
@@ -103,7 +109,8 @@ def monitoring(
         run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER).set_display_name("monitor")
     alerted = alert(
         drift_report=checked.outputs["drift_report"], report=checked.outputs["report"],
-        webhook_url=webhook_url, pubsub_topic=pubsub_topic, notify_always=notify_always,
+        webhook_url=webhook_url, webhook_url_env=webhook_url_env,
+        pubsub_topic=pubsub_topic, notify_always=notify_always,
         labels=alert_labels, fail_on_delivery_error=fail_on_delivery_error,
         run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER).set_display_name("alert")
     retrained = retrain(
@@ -114,7 +121,11 @@ def monitoring(
         training_template_uri=training_template_uri, project=project, region=region,
         pipeline_root=pipeline_root, service_account=service_account,
         source_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
-    ).set_display_name("retrain").after(alerted)
+    ).set_display_name("retrain")
+    # retrain does not wait for alert: a webhook that is down (or a bad webhook_url) must
+    # never keep the retraining that drift called for from starting. On Vertex AI and
+    # Kubeflow both start once monitor is done; locally kfp.local runs them in turn, and
+    # pipelines/local.py lets a failed alert (no task needs its outputs) go on to retrain.
     # Nothing of a monitoring run is reused: it is about the data and the registry as they
     # are now (a scheduled run on the same data_uri must read the new batch, add to the
     # history and alert again).

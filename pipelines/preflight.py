@@ -24,8 +24,8 @@ hidden_units
 thresholds, max_regression                 ``components/evaluate/core.py`` ``check_limits``
                                            (metric names: ``METRICS`` / ``ALL_METRICS``)
 model_version, skew/drift threshold(s)     ``components/monitor/core.py`` ``check_settings``
-webhook_url, pubsub_topic                  ``components/alert/core.py`` (``check_webhook_url``,
-                                           ``check_pubsub_topic``)
+webhook_url(_env), pubsub_topic            ``components/alert/core.py`` (``check_webhook_url``,
+                                           ``check_webhook_url_env``, ``check_pubsub_topic``)
 retrain settings, training_parameters      ``components/retrain/core.py`` (``check_settings``,
                                            ``training_parameters``), then the training rules
 number, range and threshold helpers        ``components/_shared/checks.py``
@@ -180,6 +180,9 @@ def _monitoring(p: Dict[str, Any], found: List[str], pipeline_name: str) -> None
     _collect(found, monitor.check_settings, p["model_version"], p["skew_threshold"],
              p["skew_thresholds"], p["drift_threshold"], p["drift_thresholds"])
     _collect(found, alert.check_webhook_url, p["webhook_url"])
+    _collect(found, alert.check_webhook_url_env, p["webhook_url_env"])
+    if p["webhook_url"] and p["webhook_url_env"]:
+        found.append("webhook_url and webhook_url_env are both set; give one")
     _collect(found, alert.check_pubsub_topic, p["pubsub_topic"])
     if p["retrain_on_drift"] is True:
         _retraining(p, found)

@@ -21,6 +21,7 @@ def alert(
     timeout_seconds: float = 10.0,
     fail_on_delivery_error: bool = False,
     run_name: str = "",
+    webhook_url_env: str = "",
 ) -> NamedTuple("AlertOutputs", [("delivered", bool)]):
     """Reports monitoring findings to Cloud Logging and, optionally, a webhook and Pub/Sub.
 
@@ -30,17 +31,20 @@ def alert(
     alert -- decision, reasons, findings, model, report URIs -- is POSTed as JSON to the
     webhook and published to the Pub/Sub topic, each retried with exponential backoff at
     most max_attempts times. The report was written by monitor before this step, so a
-    failed delivery never loses it; a failed delivery is logged and recorded in the alert
-    artifact, and fails the task only with fail_on_delivery_error.
+    failed delivery never loses it; a failed delivery (or a webhook URL that cannot be used)
+    is logged and recorded in the alert artifact (delivered false, the reason), and fails
+    the task only with fail_on_delivery_error. The webhook URL is never recorded: logs,
+    metadata and alert.json show it as ``scheme://host/…``.
 
     Args:
         drift_report: The monitor step's drift_report (``report.json``).
         alert: Output: ``alert.json`` -- the payload sent, each channel's outcome and every
             try's error. Metadata: drift_detected, notified, delivered, deliveries,
-            failed_channels.
+            failed_channels, delivery_errors.
         report: The monitor step's HTML report; its URI is sent with the alert.
         webhook_url: An http(s) URL that receives the alert as a JSON POST (Slack/Chat
-            incoming webhooks, an alert router, ...); empty: no webhook.
+            incoming webhooks, an alert router, ...); empty: no webhook. It is a pipeline
+            argument, so it is stored with the run: prefer webhook_url_env.
         pubsub_topic: ``projects/<project>/topics/<topic>`` to publish the alert to (JSON
             data; attributes model_name, model_version, drift_detected, finding_count and
             labels); empty: no Pub/Sub.
@@ -53,6 +57,9 @@ def alert(
             could not deliver.
         run_name: The pipeline run, sent with the alert; pass
             ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER`` from the pipeline.
+        webhook_url_env: The name of an environment variable of the task holding the
+            webhook URL (instead of webhook_url), e.g. ``ALERT_WEBHOOK_URL``: on Vertex AI
+            and Kubeflow set it from a Secret (see the component README).
 
     Returns:
         delivered: Whether every attempted delivery arrived (true when none was needed).
@@ -78,6 +85,7 @@ def alert(
         report_uri=drift_report.uri,
         html_uri=report.uri,
         run_name=run_name,
+        webhook_url_env=webhook_url_env,
     )
     alert.metadata.update(result.metadata())
     return collections.namedtuple("AlertOutputs", ["delivered"])(result.delivered)

@@ -15,8 +15,16 @@ before this runs, so a failed delivery never loses it. For every report:
   with the same bounded retries.
 
 Webhook and Pub/Sub are used only when the report has findings (or ``notify_always``). A
-delivery that fails after its tries is logged (ERROR) and recorded in the result; it fails
-the task only with ``fail_on_delivery_error`` (after the result is written).
+delivery that fails after its tries -- or a webhook URL that :func:`check_webhook_url`
+refuses -- is logged (ERROR) and recorded in the result (``delivered`` false, the reason);
+it fails the task only with ``fail_on_delivery_error`` (after the result is written).
+
+A webhook URL is a credential (user and password, a token in its path or query). It is
+never recorded: every log line, the metadata and ``alert.json`` show it as
+``scheme://host/…`` (:mod:`kfp_mlops.components._shared.redact`), and error messages are
+scrubbed of its parts. ``webhook_url_env`` names an environment variable holding the URL,
+so that the URL is not a pipeline argument at all (not in the compiled spec, the run's
+parameters or the executor input).
 """
 from __future__ import annotations
 
@@ -29,8 +37,11 @@ import re
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any, Callable, Dict, List, Mapping, Optional, TextIO
+
+from kfp_mlops.components._shared import redact
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +52,7 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 LABELS_KEY = "logging.googleapis.com/labels"
 _TOPIC = re.compile(r"projects/[^/\s\x00-\x1f\x7f]+/topics/[^/\s\x00-\x1f\x7f]+")
 _RETRY_STATUS = (408, 425, 429)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class AlertError(ValueError):
@@ -93,6 +105,8 @@ class AlertResult:
             "log_entries": self.log_entries,
             "deliveries": [d.to_dict() for d in self.deliveries],
             "failed_channels": [d.channel for d in self.failures],
+            "delivery_errors": [f"{d.channel} {d.target}: {d.errors[-1] if d.errors else ''}"
+                                for d in self.failures],
             "model_name": self.payload.get("model_name", ""),
             "model_version": self.payload.get("model_version", ""),
         }
@@ -176,7 +190,10 @@ def write_log_entries(entries: List[Mapping[str, Any]], stream: Optional[TextIO]
 
 def _with_retries(channel: str, target: str, send: Callable[[], str],
                   retryable: Callable[[Exception], bool], max_attempts: int,
-                  backoff_seconds: float, sleep: Callable[[float], None]) -> Delivery:
+                  backoff_seconds: float, sleep: Callable[[float], None],
+                  secrets: List[str] = ()) -> Delivery:
+    """``target`` is shown as given (already redacted); every error message is scrubbed of
+    ``secrets`` and URL credentials before it is logged or recorded."""
     errors: List[str] = []
     for attempt in range(1, max_attempts + 1):
         try:
@@ -185,9 +202,10 @@ def _with_retries(channel: str, target: str, send: Callable[[], str],
                         response)
             return Delivery(channel, target, True, attempt, errors, response)
         except Exception as e:  # every failure is recorded; only some are retried
-            errors.append(f"try {attempt}: {type(e).__name__}: {e}")
+            message = redact.text(f"{type(e).__name__}: {e}", secrets)
+            errors.append(f"try {attempt}: {message}")
             logger.warning("%s delivery to %s failed (try %d of %d): %s", channel, target,
-                           attempt, max_attempts, e)
+                           attempt, max_attempts, message)
             if attempt == max_attempts or not retryable(e):
                 break
             sleep(backoff_seconds * (2 ** (attempt - 1)))
@@ -211,6 +229,10 @@ def post_webhook(url: str, payload: Mapping[str, Any], max_attempts: int = DEFAU
     body = json.dumps(payload, default=str).encode("utf-8")
     all_headers = {"Content-Type": "application/json", "User-Agent": "kfp-mlops-alert"}
     all_headers.update(headers or {})
+    secrets = redact.secret_parts(url)
+    url, credentials = _split_credentials(url)
+    if credentials:
+        all_headers.setdefault("Authorization", credentials)
 
     def send() -> str:
         request = urllib.request.Request(url, data=body, headers=all_headers, method="POST")
@@ -218,13 +240,23 @@ def post_webhook(url: str, payload: Mapping[str, Any], max_attempts: int = DEFAU
             response.read()
             return f"HTTP {response.status}"
 
-    return _with_retries("webhook", _redact(url), send, _http_retryable, max_attempts,
-                         backoff_seconds, sleep)
+    return _with_retries("webhook", redact.url(url), send, _http_retryable, max_attempts,
+                         backoff_seconds, sleep, secrets=secrets)
 
 
-def _redact(url: str) -> str:
-    """The URL without its query string (webhook tokens often live there)."""
-    return url.split("?", 1)[0] + ("?…" if "?" in url else "")
+def _split_credentials(url: str):
+    """``(url without user:password@, "Basic ..." header or "")``: urllib sends no user
+    information itself (it would take ``user:password@host`` for a host with a bad port)."""
+    import base64
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, ""
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = urllib.parse.unquote(parts.username)
+    password = urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), f"Basic {token}"
 
 
 def publish_pubsub(topic: str, payload: Mapping[str, Any],
@@ -261,27 +293,57 @@ def check_webhook_url(webhook_url: str) -> str:
     (``UnicodeEncodeError``), so such a URL would fail at delivery, after the run; and
     ``urllib.parse`` drops tabs and line breaks (``_UNSAFE_URL_BYTES_TO_REMOVE``), so a URL
     holding one would be posted to, silently, as another URL.
+
+    Raises:
+        AlertError (a ValueError) naming ``webhook_url``, with the URL shown redacted
+        (``scheme://host/…``): its user, password, path and query may be secrets.
     """
     if webhook_url == "":
         return webhook_url
     expected = ("expected an http(s):// URL with a host and no spaces, control or non-ASCII "
                 "characters")
     if not isinstance(webhook_url, str):
-        raise AlertError(f"webhook_url {webhook_url!r}: {expected}")
+        raise AlertError(f"webhook_url of type {type(webhook_url).__name__}: {expected}")
+    shown = redact.url(webhook_url)
     bad = sorted({c for c in webhook_url if not " " < c < "\x7f"})
     if bad:
-        raise AlertError(f"webhook_url {_redact(webhook_url)!r} holds {bad!r}: {expected} "
+        raise AlertError(f"webhook_url {shown!r} holds {bad!r}: {expected} "
                          "(percent-encode them, e.g. %20 for a space)")
-    import urllib.parse
-
     try:
         parts = urllib.parse.urlsplit(webhook_url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError as e:
-        raise AlertError(f"webhook_url {_redact(webhook_url)!r}: {expected} ({e})") from None
+        raise AlertError(f"webhook_url {shown!r}: {expected} "
+                         f"({redact.text(str(e), redact.secret_parts(webhook_url))})") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise AlertError(f"webhook_url {_redact(webhook_url)!r}: {expected}")
+        raise AlertError(f"webhook_url {shown!r}: {expected}")
     return webhook_url
+
+
+def check_webhook_url_env(webhook_url_env: str) -> str:
+    """Empty, or the name of an environment variable (letters, digits, ``_``)."""
+    if webhook_url_env and not _ENV_NAME.match(webhook_url_env):
+        raise AlertError(f"webhook_url_env {webhook_url_env!r}: expected the name of an "
+                         "environment variable (letters, digits, _)")
+    return webhook_url_env
+
+
+def webhook_from_env(name: str, environ: Optional[Mapping[str, str]] = None) -> str:
+    """The webhook URL held by the environment variable ``name`` (``webhook_url_env``).
+
+    Raises:
+        AlertError: ``name`` is not a variable name, or the variable is unset or empty.
+    """
+    environ = os.environ if environ is None else environ
+    if not name:
+        raise AlertError("webhook_url_env: expected the name of an environment variable")
+    check_webhook_url_env(name)
+    value = environ.get(name, "")
+    if not value.strip():
+        raise AlertError(f"webhook_url_env {name!r}: the environment variable is not set in "
+                         "the task's environment (on Vertex AI / Kubeflow: set it from a "
+                         "Secret; see the alert README)")
+    return value
 
 
 def check_pubsub_topic(pubsub_topic: str) -> str:
@@ -296,8 +358,14 @@ def check_pubsub_topic(pubsub_topic: str) -> str:
 
 
 def check_settings(webhook_url: str, pubsub_topic: str, max_attempts: int,
-                   backoff_seconds: float, timeout_seconds: float) -> None:
+                   backoff_seconds: float, timeout_seconds: float,
+                   webhook_url_env: str = "") -> None:
+    """Every alert setting at once (the pre-run checks use the same functions): raises
+    AlertError."""
+    if webhook_url and webhook_url_env:
+        raise AlertError("webhook_url and webhook_url_env are both set; give one")
     check_webhook_url(webhook_url)
+    check_webhook_url_env(webhook_url_env)
     check_pubsub_topic(pubsub_topic)
     if not isinstance(max_attempts, int) or not 1 <= max_attempts <= 10:
         raise AlertError(f"max_attempts must be 1-10, got {max_attempts!r}")
@@ -314,13 +382,15 @@ def alert(report: Mapping[str, Any], output_dir: str, webhook_url: str = "",
           timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
           fail_on_delivery_error: bool = False, report_uri: str = "", html_uri: str = "",
           run_name: str = "", stream: Optional[TextIO] = None,
-          sleep: Callable[[float], None] = time.sleep) -> AlertResult:
+          sleep: Callable[[float], None] = time.sleep,
+          webhook_url_env: str = "") -> AlertResult:
     """Logs the report's findings and delivers them to the webhook and Pub/Sub topic.
 
     Args:
         report: a monitoring report (``report.json`` of the monitor step).
         output_dir: output directory: ``alert.json`` (what was sent, where, every try).
-        webhook_url: http(s) URL that receives a JSON POST; empty: no webhook.
+        webhook_url: http(s) URL that receives a JSON POST; empty: no webhook. A URL that
+            :func:`check_webhook_url` refuses is a failed delivery, not a failed task.
         pubsub_topic: ``projects/<project>/topics/<topic>``; empty: no Pub/Sub.
         notify_always: also deliver when there is no finding.
         labels: extra ``logging.googleapis.com/labels`` and Pub/Sub attributes.
@@ -333,14 +403,20 @@ def alert(report: Mapping[str, Any], output_dir: str, webhook_url: str = "",
         run_name: the pipeline run, sent with the alert.
         stream: where log entries go (default stdout).
         sleep: the backoff's sleep (tests pass a no-op).
+        webhook_url_env: name of an environment variable holding the webhook URL (instead
+            of ``webhook_url``); unset or empty is a failed delivery.
     """
     from kfp_mlops.components._shared import io
 
-    check_settings(webhook_url, pubsub_topic, max_attempts, backoff_seconds, timeout_seconds)
+    if webhook_url and webhook_url_env:
+        raise AlertError("webhook_url and webhook_url_env are both set; give one")
+    # The webhook URL is checked when it is used: a refused URL is a failed delivery.
+    check_settings("", pubsub_topic, max_attempts, backoff_seconds, timeout_seconds)
     payload = alert_payload(report, report_uri, html_uri, run_name)
     entries = write_log_entries(log_entries(payload, labels), stream)
     detected = payload["drift_detected"]
-    channels = [c for c, on in (("webhook", webhook_url), ("pubsub", pubsub_topic)) if on]
+    webhook = bool(webhook_url or webhook_url_env)
+    channels = [c for c, on in (("webhook", webhook), ("pubsub", pubsub_topic)) if on]
     notify = bool(channels) and (detected or notify_always)
     if not channels:
         reason = "no webhook_url or pubsub_topic: findings are only logged"
@@ -354,12 +430,17 @@ def alert(report: Mapping[str, Any], output_dir: str, webhook_url: str = "",
                  "drift_detected": str(detected).lower(),
                  "finding_count": str(len(payload["findings"]))}
         attrs.update({str(k): str(v) for k, v in (labels or {}).items()})
-        if webhook_url:
-            deliveries.append(post_webhook(webhook_url, payload, max_attempts, backoff_seconds,
-                                           timeout_seconds, sleep=sleep))
+        if webhook:
+            deliveries.append(_webhook(webhook_url, webhook_url_env, payload, max_attempts,
+                                       backoff_seconds, timeout_seconds, sleep))
         if pubsub_topic:
             deliveries.append(publish_pubsub(pubsub_topic, payload, attrs, max_attempts,
                                              backoff_seconds, timeout_seconds, sleep=sleep))
+    for failed in (d for d in deliveries if not d.delivered):
+        logger.error("alert: %s delivery to %s did not arrive%s: %s", failed.channel,
+                     failed.target, "" if fail_on_delivery_error else
+                     " (recorded; the task goes on: fail_on_delivery_error is false)",
+                     failed.errors[-1] if failed.errors else "")
     logger.info("alert: %s", reason)
     result = AlertResult(detected, notify, reason, entries, deliveries, payload)
     with io.output_dir(output_dir) as out:
@@ -369,3 +450,21 @@ def alert(report: Mapping[str, Any], output_dir: str, webhook_url: str = "",
             f"{d.channel} {d.target} ({d.attempts} tries: {d.errors[-1]})"
             for d in result.failures) + f"; the report and {ALERT_FILE} are kept")
     return result
+
+
+def _webhook(webhook_url: str, webhook_url_env: str, payload: Mapping[str, Any],
+             max_attempts: int, backoff_seconds: float, timeout_seconds: float,
+             sleep: Callable[[float], None]) -> Delivery:
+    """The webhook delivery; a URL that cannot be used is a failed delivery with its reason."""
+    target = f"${webhook_url_env}" if webhook_url_env else redact.url(webhook_url)
+    try:
+        url = webhook_from_env(webhook_url_env) if webhook_url_env else webhook_url
+        check_webhook_url(url)
+    except AlertError as e:
+        logger.error("webhook delivery to %s refused: %s", target, e)
+        return Delivery("webhook", target, False, 0, [f"refused: {e}"])
+    delivery = post_webhook(url, payload, max_attempts, backoff_seconds, timeout_seconds,
+                            sleep=sleep)
+    if webhook_url_env:
+        delivery.target = f"{redact.url(url)} (from ${webhook_url_env})"
+    return delivery

@@ -158,9 +158,15 @@ def _child(mode: str, params: Dict[str, Any], output_dir: str = "", summary_path
     import subprocess
     import sys
 
+    from kfp_mlops.components._shared import processes
+
     env = {k: v for k, v in os.environ.items() if k != "_KFP_RUNTIME"}
+    # The child stays in this task's process group (a run ending the task with killpg ends
+    # it too, and its handler ends its own tasks) and dies with this task when the task is
+    # killed outright, so a killed monitoring run registers no version afterwards.
     proc = subprocess.run([sys.executable, "-c", _CHILD, mode, json.dumps(params), output_dir,
-                           summary_path], env=env, stdout=subprocess.PIPE, text=True)
+                           summary_path], env=env, stdout=subprocess.PIPE, text=True,
+                          preexec_fn=processes.die_with_parent())
     last = (proc.stdout.strip().splitlines() or ["{}"])[-1]
     if proc.returncode == 3:
         info = json.loads(last)

@@ -101,3 +101,96 @@ def test_unknown_model_fails_and_writes_nothing(trained):
     assert "retrain" not in [t.name for t in summary.tasks]
     assert reg.monitoring_history(trained["registry"], "penguins", 1) == before
     assert not os.path.isdir(os.path.join(trained["registry"], "pelicans"))
+
+
+def kfp_mlops(*args, env=None):
+    import subprocess
+    import sys
+
+    script = os.path.join(os.path.dirname(sys.executable), "kfp-mlops")
+    return subprocess.run([script, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900, env=env)
+
+
+def text_files(folder):
+    """Every file below ``folder`` that reads as text, ``{path: text}``."""
+    found = {}
+    for directory, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(directory, name)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    found[path] = f.read()
+            except UnicodeDecodeError:
+                continue
+    return found
+
+
+def monitoring_cli(trained, out, summary_path, *params, env=None):
+    args = ["run", "monitoring", "--local", "--output-dir", str(out),
+            "--summary-json", str(summary_path),
+            "--param", f"data_uri={DRIFTED_CSV}", "--param", "model_name=penguins",
+            "--param", f"registry_uri={trained['registry']}",
+            "--param", "retrain_on_drift=true", "--param", f"retrain_data_uri={PENGUINS_CSV}",
+            "--param", "label_column=species",
+            "--param", 'training_parameters={"epochs": 2, "hidden_units": [8], '
+                       '"max_regression": {"accuracy": 1.0}}']
+    for param in params:
+        args += ["--param", param]
+    return kfp_mlops(*args, env=env)
+
+
+def test_failed_delivery_never_stops_retraining_and_no_secret_is_recorded(trained, tmp_path):
+    from tests.pipelines.test_secrets import assert_no_secret, secret_url
+    from tests.support.webhook import failing_server
+
+    out, summary_path = trained["root"] / "undelivered", tmp_path / "summary.json"
+    versions = reg.open_registry(trained["registry"]).resolve("penguins", "latest").version
+    with failing_server(500) as (port, received):
+        result = monitoring_cli(trained, out, summary_path, f"webhook_url={secret_url(port)}",
+                                "fail_on_delivery_error=true")
+    printed = result.stdout + result.stderr
+    assert result.returncode == 1, printed[-4000:]
+    # the URL was really used: three tries, each with its path and query token
+    assert len(received) == 3 and received[0].startswith("/services/T000/B000/XXXXsecretpath")
+    summary = json.loads(summary_path.read_text())
+    tasks = {t["name"]: t for t in summary["tasks"]}
+    assert summary["status"] == "FAILURE"
+    assert list(tasks) == ["ingest", "monitor", "alert", "retrain"]
+    assert tasks["monitor"]["outputs"]["drift_detected"] is True
+    assert tasks["alert"]["status"] == "FAILURE"               # fail_on_delivery_error
+    assert tasks["retrain"]["status"] == "SUCCESS"             # ... and retraining ran
+    assert tasks["retrain"]["outputs"]["started"] is True
+    assert reg.open_registry(trained["registry"]).resolve("penguins", "latest").version \
+        == versions + 1
+    assert "Pipeline monitoring: FAILURE" in result.stdout
+    decisions = result.stdout.split("Decisions:")[-1].splitlines()
+    assert any(line.startswith("  retrain:") and "started=yes" in line for line in decisions)
+    alert_json = [p for p in text_files(out) if p.endswith("alert.json")]
+    saved = json.loads(open(alert_json[0]).read())
+    assert saved["delivered"] is False and saved["deliveries"][0]["attempts"] == 3
+    assert saved["deliveries"][0]["target"] == f"http://127.0.0.1:{port}/…"
+    assert summary["parameters"]["webhook_url"] == f"http://127.0.0.1:{port}/…"
+    assert_no_secret("stdout", result.stdout)
+    assert_no_secret("stderr", result.stderr)
+    assert_no_secret("the summary", summary_path.read_text())
+    for path, text in text_files(out).items():
+        assert_no_secret(path, text)
+
+
+def test_refused_url_is_recorded_and_retraining_starts(trained, tmp_path):
+    out, summary_path = trained["root"] / "refused", tmp_path / "summary.json"
+    result = monitoring_cli(trained, out, summary_path,
+                            "webhook_url=https://hooks.example/services/T1/B2 SECRETPART")
+    printed = result.stdout + result.stderr
+    assert result.returncode == 0, printed[-4000:]
+    summary = json.loads(summary_path.read_text())
+    tasks = {t["name"]: t for t in summary["tasks"]}
+    alerted = tasks["alert"]["outputs"]["alert"]["metadata"]
+    assert tasks["alert"]["status"] == "SUCCESS" and alerted["delivered"] is False
+    assert "contains whitespace" in alerted["delivery_errors"][0]
+    assert tasks["retrain"]["outputs"]["started"] is True
+    assert summary["warnings"] and "delivery failed (webhook)" in summary["warnings"][0]
+    assert "Warning: alert: delivery failed (webhook)" in result.stdout
+    assert "alert: drift_detected=yes" in result.stdout and "delivered=no" in result.stdout
+    assert "SECRETPART" not in printed and "SECRETPART" not in summary_path.read_text()

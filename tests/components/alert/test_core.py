@@ -124,7 +124,7 @@ def test_pubsub_retries_then_reports(report, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"webhook_url": "ftp://x"}, "expected an http"),
+    ({"webhook_url": "http://h/x", "webhook_url_env": "HOOK"}, "both set"),
     ({"pubsub_topic": "drift"}, "projects/<project>/topics/<topic>"),
     ({"max_attempts": 0}, "max_attempts must be 1-10"),
 ])
@@ -132,3 +132,89 @@ def test_bad_settings(report, tmp_path, kwargs, message):
     with pytest.raises(core.AlertError, match=message):
         core.alert(report, str(tmp_path / "alert"), **kwargs)
     assert not (tmp_path / "alert").exists()
+
+
+SECRET_URLS = [
+    ("http://alice:pa55w0rd-XYZ@127.0.0.1:{port}/hooks/drift", ["pa55w0rd-XYZ", "alice"]),
+    ("http://127.0.0.1:{port}/services/T000/B000/XXXXsecretpath", ["XXXXsecretpath",
+                                                                   "T000/B000"]),
+    ("http://127.0.0.1:{port}/hooks?token=q-t0ken-123", ["q-t0ken-123"]),
+]
+
+
+@pytest.mark.parametrize("template,secrets", SECRET_URLS)
+@pytest.mark.parametrize("status", [500, None])       # a server answering 500, or none
+def test_no_secret_in_records_logs_or_errors(report, tmp_path, webhook, caplog, template,
+                                             secrets, status):
+    import logging
+    caplog.set_level(logging.DEBUG)
+    port = 9
+    if status:
+        url, server = webhook([status])
+        port = int(url.split(":")[2].split("/")[0])
+    url = template.format(port=port)
+    with pytest.raises(core.DeliveryError) as raised:
+        alert(report, tmp_path, webhook_url=url, max_attempts=2, timeout_seconds=2,
+              fail_on_delivery_error=True)
+    if status and url.startswith("http:"):           # really sent, twice
+        assert len(server.requests) == 2
+    files = "".join(open(os.path.join(d, f)).read()
+                    for d, _, fs in os.walk(tmp_path / "alert") for f in fs)
+    saved = json.load(open(tmp_path / "alert" / "alert.json"))
+    assert saved["delivered"] is False and saved["deliveries"][0]["attempts"] >= 1
+    assert saved["deliveries"][0]["target"].endswith("/…")
+    for secret in secrets:
+        for where, text in (("alert.json", files), ("log", caplog.text),
+                            ("error", str(raised.value)), ("metadata", json.dumps(
+                                core.AlertResult(True, True, "", 0, [core.Delivery(
+                                    **saved["deliveries"][0])], {}).metadata()))):
+            assert secret not in text, (where, secret)
+
+
+@pytest.mark.parametrize("url", ["http://h.example/x y", "http://h.example/x\n",
+                                 " http://h.example/x", "ftp://h.example/x", "http:///x",
+                                 "http://h.example:port/x"])
+def test_check_webhook_url_refuses(url):
+    with pytest.raises(ValueError, match="webhook_url"):
+        core.check_webhook_url(url)
+
+
+def test_check_webhook_url_names_no_secret():
+    with pytest.raises(ValueError) as raised:
+        core.check_webhook_url("https://u:hunter22@h.example/services/T1/B2/SECRETPATH x")
+    assert "hunter22" not in str(raised.value) and "SECRETPATH" not in str(raised.value)
+    core.check_webhook_url("https://u:p@h.example:8443/services/T1/B2/C3?token=t")
+
+
+def test_refused_url_is_a_failed_delivery_not_a_failed_task(report, tmp_path):
+    result, _ = alert(report, tmp_path, webhook_url="http://h.example/a b")
+    assert not result.delivered and result.deliveries[0].attempts == 0
+    assert "refused: webhook_url" in result.deliveries[0].errors[0]
+    assert "a b" not in json.dumps(result.metadata())
+    assert result.metadata()["delivery_errors"][0].startswith("webhook http://h.example/…")
+
+
+def test_webhook_url_from_the_environment(report, tmp_path, webhook, monkeypatch):
+    url, server = webhook([200])
+    monkeypatch.setenv("KFP_MLOPS_TEST_HOOK", url)
+    result, _ = alert(report, tmp_path, webhook_url_env="KFP_MLOPS_TEST_HOOK")
+    assert result.delivered and server.requests[0][0] == "/hooks/drift?token=s3cret"
+    assert "s3cret" not in json.dumps(result.to_json())
+    assert result.deliveries[0].target.endswith("(from $KFP_MLOPS_TEST_HOOK)")
+    monkeypatch.delenv("KFP_MLOPS_TEST_HOOK")
+    result, _ = alert(report, tmp_path / "unset", webhook_url_env="KFP_MLOPS_TEST_HOOK")
+    assert not result.delivered and "not set in the task's environment" in \
+        result.deliveries[0].errors[0]
+
+
+def test_user_and_password_are_sent_as_basic_auth(report, tmp_path, webhook):
+    import base64
+    url, server = webhook([200])
+    port = url.split(":")[2].split("/")[0]
+    result, _ = alert(report, tmp_path,
+                      webhook_url=f"http://alice:pa%40ss-w0rd@127.0.0.1:{port}/hooks/drift")
+    assert result.delivered
+    path, headers, _ = server.requests[0]
+    assert path == "/hooks/drift"
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"alice:pa@ss-w0rd").decode()
+    assert "w0rd" not in json.dumps(result.to_json())
