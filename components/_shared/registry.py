@@ -944,6 +944,46 @@ class VertexRegistry:
                                                        version=str(target.version))
         return self.resolve(model_name, alias)
 
+    def compare_and_set_alias(self, model_name: str, alias: str, version: Union[int, str],
+                              expected: Optional[Union[int, str]]) -> ModelVersion:
+        """Points ``alias`` at ``version`` only if it names ``expected`` (None: no version)
+        when re-read just before the move.
+
+        **Not atomic.** Vertex AI Model Registry has no conditional alias update
+        (``ModelRegistry.add_version_aliases`` moves an alias unconditionally), so the alias
+        is re-read (``resolve(model_name, alias)``: ``GetModel`` of ``<model>@<alias>``) and
+        moved by the very next request (``MergeVersionAliases``): another writer that moves
+        the alias between those two requests is overwritten. That window is two API calls
+        long, not the whole push.
+
+        Raises:
+            AliasConflictError: the re-read found the alias elsewhere; nothing was changed.
+        """
+        check_alias(alias)
+        want = None if expected in (None, "") else str(expected)
+        aiplatform = self._init()
+        parent = self._find_model(aiplatform, model_name)
+        if parent is None:
+            raise ModelNotFoundError(f"Vertex AI project {self.project!r} ({self.location}) "
+                                     f"holds no model named {model_name!r}")
+        # The re-read is the last request before the move (aiplatform.models.ModelRegistry:
+        # add_version_aliases -> _merge_version_aliases, ModelService.MergeVersionAliases,
+        # which takes no precondition).
+        try:
+            current: Optional[str] = str(self.resolve(model_name, alias).version)
+        except VersionNotFoundError:
+            current = None
+        if current != want:
+            raise AliasConflictError(
+                f"alias {alias!r} of Vertex AI model {model_name!r} points at "
+                f"{current or 'no version'}, not at {want or 'no version'} as expected; "
+                f"not moved to {version}")
+        parent.versioning_registry.add_version_aliases(new_aliases=[alias],
+                                                       version=str(version))
+        logger.info("moved alias %r of Vertex AI model %r from %s to %s", alias, model_name,
+                    current or "no version", version)
+        return self.resolve(model_name, version)
+
     def register(self, model_name: str, model_dir: str, schema_dir: str,
                  statistics_dir: str, evaluation: Dict, lineage: Dict,
                  aliases: Sequence[str] = (CHAMPION,),
