@@ -68,7 +68,9 @@ guarantees are the same on every store.
    it first, it rereads and retries, so no concurrent update is ever lost, and the
    records are an audit trail (:meth:`FolderRegistry.alias_history`).
    :meth:`FolderRegistry.compare_and_set_alias` moves an alias only if it still points
-   at the version the caller expects (:class:`AliasConflictError` otherwise). Aliases are
+   at the version the caller expects, or does not exist when the caller expects none
+   (:class:`AliasConflictError` otherwise); push moves ``champion`` this way, from the
+   version evaluate compared with. Aliases are
    moved only after the version's manifest exists, so an alias never names a version
    that does not list. (A registry written before this protocol keeps working: its
    ``aliases.json`` is read as record 0, and its versions have manifests.)
@@ -94,8 +96,11 @@ s3://bucket/folder     all of the above (``If-None-Match: *``: AWS S3 since 2024
 vertex://...           versions, numbers and aliases are Vertex AI's (atomic per
                        upload / alias call); pushing the same bytes again is found by
                        the ``model_hash`` label, but two pushes of the same bytes racing
-                       may both upload. The companion folder is written before the upload,
-                       so an uploaded version always has it; monitoring history is
+                       may both upload. No conditional alias update:
+                       ``compare_and_set_alias`` re-reads the alias and moves it with the
+                       next request, so a move by another writer between those two
+                       requests is overwritten. The companion folder is written before the
+                       upload, so an uploaded version always has it; monitoring history is
                        create-only as above
 =====================  ============================================================
 
