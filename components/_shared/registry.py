@@ -68,7 +68,9 @@ guarantees are the same on every store.
    it first, it rereads and retries, so no concurrent update is ever lost, and the
    records are an audit trail (:meth:`FolderRegistry.alias_history`).
    :meth:`FolderRegistry.compare_and_set_alias` moves an alias only if it still points
-   at the version the caller expects (:class:`AliasConflictError` otherwise). Aliases are
+   at the version the caller expects, or does not exist when the caller expects none
+   (:class:`AliasConflictError` otherwise); push moves ``champion`` this way, from the
+   version evaluate compared with. Aliases are
    moved only after the version's manifest exists, so an alias never names a version
    that does not list. (A registry written before this protocol keeps working: its
    ``aliases.json`` is read as record 0, and its versions have manifests.)
@@ -94,8 +96,11 @@ s3://bucket/folder     all of the above (``If-None-Match: *``: AWS S3 since 2024
 vertex://...           versions, numbers and aliases are Vertex AI's (atomic per
                        upload / alias call); pushing the same bytes again is found by
                        the ``model_hash`` label, but two pushes of the same bytes racing
-                       may both upload. The companion folder is written before the upload,
-                       so an uploaded version always has it; monitoring history is
+                       may both upload. No conditional alias update:
+                       ``compare_and_set_alias`` re-reads the alias and moves it with the
+                       next request, so a move by another writer between those two
+                       requests is overwritten. The companion folder is written before the
+                       upload, so an uploaded version always has it; monitoring history is
                        create-only as above
 =====================  ============================================================
 
@@ -986,6 +991,46 @@ class VertexRegistry:
         parent.versioning_registry.add_version_aliases(new_aliases=[alias],
                                                        version=str(target.version))
         return self.resolve(model_name, alias)
+
+    def compare_and_set_alias(self, model_name: str, alias: str, version: Union[int, str],
+                              expected: Optional[Union[int, str]]) -> ModelVersion:
+        """Points ``alias`` at ``version`` only if it names ``expected`` (None: no version)
+        when re-read just before the move.
+
+        **Not atomic.** Vertex AI Model Registry has no conditional alias update
+        (``ModelRegistry.add_version_aliases`` moves an alias unconditionally), so the alias
+        is re-read (``resolve(model_name, alias)``: ``GetModel`` of ``<model>@<alias>``) and
+        moved by the very next request (``MergeVersionAliases``): another writer that moves
+        the alias between those two requests is overwritten. That window is two API calls
+        long, not the whole push.
+
+        Raises:
+            AliasConflictError: the re-read found the alias elsewhere; nothing was changed.
+        """
+        check_alias(alias)
+        want = None if expected in (None, "") else str(expected)
+        aiplatform = self._init()
+        parent = self._find_model(aiplatform, model_name)
+        if parent is None:
+            raise ModelNotFoundError(f"Vertex AI project {self.project!r} ({self.location}) "
+                                     f"holds no model named {model_name!r}")
+        # The re-read is the last request before the move (aiplatform.models.ModelRegistry:
+        # add_version_aliases -> _merge_version_aliases, ModelService.MergeVersionAliases,
+        # which takes no precondition).
+        try:
+            current: Optional[str] = str(self.resolve(model_name, alias).version)
+        except VersionNotFoundError:
+            current = None
+        if current != want:
+            raise AliasConflictError(
+                f"alias {alias!r} of Vertex AI model {model_name!r} points at "
+                f"{current or 'no version'}, not at {want or 'no version'} as expected; "
+                f"not moved to {version}")
+        parent.versioning_registry.add_version_aliases(new_aliases=[alias],
+                                                       version=str(version))
+        logger.info("moved alias %r of Vertex AI model %r from %s to %s", alias, model_name,
+                    current or "no version", version)
+        return self.resolve(model_name, version)
 
     def register(self, model_name: str, model_dir: str, schema_dir: str,
                  statistics_dir: str, evaluation: Dict, lineage: Dict,

@@ -32,6 +32,9 @@ def push(
     Acts only when evaluate blessed the model; otherwise nothing is registered and the
     reasons are recorded on ``pushed_model`` (the task still succeeds). Pushing the same
     model bytes again returns the existing version and only moves the aliases.
+    ``champion`` moves only from the champion evaluate compared the model with; when
+    another run moved it since, the version is registered without ``champion`` and
+    ``champion_reason`` says so.
 
     Args:
         model: TF SavedModel from train.
@@ -41,8 +44,10 @@ def push(
             split is the baseline monitoring compares serving data with.
         dataset: The training dataset, for lineage (content hash and source).
         pushed_model: Output: ``push.json`` with the decision. Metadata: pushed, version,
-            registry, model_name, model_uri (the registered model), version_uri, reasons,
-            aliases, already_registered, endpoint.
+            registry, model_name, model_uri (the registered model), version_uri, reasons
+            (the first: what became of the champion), aliases, already_registered,
+            endpoint, champion (whether the version holds the champion alias), and
+            champion_reason.
         vertex_model: Output: ``google.VertexModel`` for Google Cloud's components
             (``ModelDeployOp``, ``ModelBatchPredictOp``, ``ModelUploadOp(parent_model=)``).
             Pushed to Vertex AI: metadata ``resourceName`` = the registered version
@@ -59,7 +64,8 @@ def push(
             ``vertex://projects/<project>/locations/<region>`` (Vertex AI Model Registry).
         model_name: Registered model name: letters, digits, ``-``, ``_`` and ``.``.
         aliases: Aliases given to the new version; ``champion`` is what evaluate compares
-            the next challenger with.
+            the next challenger with, and moves only from the version the blessing
+            compared with (compare-and-set; on Vertex AI a re-read right before the move).
         serving_image: Serving container of the Vertex AI model (Vertex AI only).
         endpoint_name: Vertex AI endpoint (display name) to deploy to, created if missing;
             empty: register only.

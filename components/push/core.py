@@ -3,13 +3,26 @@
 Plain Python, no kfp import. Push acts only on a positive blessing from ``evaluate``;
 a model that was not blessed is not pushed, and the result says why (this is not an error:
 the pipeline run succeeds and records the decision).
+
+The ``champion`` alias moves only from the version evaluate compared the model with (the
+blessing's champion; none on a first run). Push registers the version with every other
+alias it was asked for, then moves ``champion`` by compare-and-set: on a folder registry
+(local, ``gs://``, ``s3://``) :meth:`FolderRegistry.compare_and_set_alias`, atomic against
+every other alias update; on Vertex AI, which has no conditional alias update,
+:meth:`VertexRegistry.compare_and_set_alias` re-reads the alias right before moving it (a
+window of two API calls remains). When another run moved the champion since evaluation,
+push **declines** to move it and says so (``champion`` false, ``champion_reason``); the
+version stays registered without the alias, for audit and a later promotion. Push does not
+compare again itself: that would mean scoring the new champion on the test rows, which
+needs TensorFlow and pandas that push's image does not hold; the next training run
+compares with the new champion.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import registry as reg
@@ -40,6 +53,10 @@ class PushResult:
     aliases: List[str] = dataclasses.field(default_factory=list)
     already_registered: bool = False
     endpoint: str = ""
+    #: Whether the version holds the ``champion`` alias after this push, and why (or why
+    #: not: e.g. the champion moved since evaluation).
+    champion: bool = False
+    champion_reason: str = ""
     #: For Google Cloud's artifact types (component.py): the Vertex AI model version
     #: ``projects/P/locations/L/models/M@V`` ("" off Vertex AI), the registered SavedModel's
     #: folder as a serving platform reads it (``gs://`` for the Cloud Storage mount, else as
@@ -61,6 +78,8 @@ class PushResult:
             "aliases": list(self.aliases),
             "already_registered": self.already_registered,
             "endpoint": self.endpoint,
+            "champion": self.champion,
+            "champion_reason": self.champion_reason,
         }
 
 
@@ -114,6 +133,64 @@ def _container_model_uri(model_dir: str) -> str:
     return uri if "://" in uri else os.path.abspath(uri)
 
 
+#: The blessing names a champion but not its version (a blessing made by calling evaluate's
+#: core with a champion folder and no ``champion_version``).
+_UNKNOWN = object()
+
+
+def compared_champion(blessing: Dict[str, Any]):
+    """The champion version the blessing compared with: a string, None for no champion
+    (the blessing's ``champion`` is null or absent), or :data:`_UNKNOWN`."""
+    champion = blessing.get("champion")
+    if not champion:
+        return None
+    version = champion.get("version") if isinstance(champion, dict) else None
+    return _UNKNOWN if version in (None, "") else str(version)
+
+
+def _name(version) -> str:
+    return "no version" if version is None else f"version {version}"
+
+
+def _current_champion(registry, model_name: str) -> Optional[str]:
+    try:
+        return str(registry.resolve(model_name, reg.CHAMPION).version)
+    except (reg.ModelNotFoundError, reg.VersionNotFoundError):
+        return None
+
+
+def move_champion(registry, model_name: str, version: str, expected,
+                  vertex: bool = False) -> Tuple[bool, str]:
+    """Moves ``champion`` to ``version`` only from ``expected``, the version the blessing
+    compared with (None: no champion); returns (holds champion now, why)."""
+    how = ("re-read just before the move; Vertex AI has no compare-and-set" if vertex
+           else "compare-and-set")
+    for _ in range(3):
+        current = _current_champion(registry, model_name)
+        if current == version:
+            return True, f"champion=yes: version {version} already holds champion"
+        if expected is _UNKNOWN:
+            return False, (f"champion=no: the blessing does not name the champion version it "
+                           f"compared with, so champion stays at {_name(current)}; version "
+                           f"{version} is registered without it")
+        if current != expected:
+            return False, (f"champion=no: champion moved from {_name(expected)} to "
+                           f"{_name(current)} since evaluation (another run); version "
+                           f"{version} was compared with {_name(expected)} only, so it is "
+                           f"registered without the champion alias and champion stays at "
+                           f"{_name(current)}; push does not compare again: run training again to "
+                           f"compare with {_name(current)}, or promote it with set_alias")
+        try:
+            registry.compare_and_set_alias(model_name, reg.CHAMPION, version, expected)
+        except reg.AliasConflictError as e:
+            logger.info("champion of %r moved while this push moved it: %s", model_name, e)
+            continue  # re-read: report where it went
+        return True, (f"champion=yes: champion moved from {_name(expected)} to {version}, "
+                      f"the version evaluate compared with ({how})")
+    return False, (f"champion=no: champion of {model_name!r} kept moving while this push "
+                   f"tried to move it; version {version} is registered without it")
+
+
 def _write_record(output_dir: str, result: PushResult) -> None:
     if output_dir:
         with io.output_dir(output_dir) as out:
@@ -140,7 +217,9 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
         model_name: Registered model name (letters, digits, ``-``, ``_``, ``.``).
         dataset_info: The training dataset's ``dataset.json`` (content hash, source).
         pipeline_run: Pipeline run name or ID, recorded in the lineage (and Vertex labels).
-        aliases: Aliases moved to the new version; ``champion`` is what evaluate compares to.
+        aliases: Aliases moved to the new version; ``champion`` is what evaluate compares to,
+            and moves only from the champion the blessing compared with (see the module
+            docstring); the others move unconditionally.
         serving_image: Vertex AI serving container for the uploaded model.
         endpoint_name: Vertex AI endpoint display name to deploy to; empty: no deployment.
         traffic_percentage: Share of the endpoint's traffic for the new version (0-100).
@@ -148,7 +227,8 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
         output_dir: Where to write ``push.json`` (the decision); empty: nowhere.
 
     Returns:
-        A :class:`PushResult`; ``pushed`` is False when the blessing was negative.
+        A :class:`PushResult`; ``pushed`` is False when the blessing was negative;
+        ``champion`` / ``champion_reason`` say whether the version holds ``champion``.
 
     Raises:
         PushError: the blessing is missing or malformed, or an input folder is not what
@@ -164,7 +244,8 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
         reasons = blessing["reasons"] or ["evaluate did not bless the model"]
         logger.info("model %r was not blessed, not pushing: %s", model_name, "; ".join(reasons))
         result = PushResult(pushed=False, reasons=reasons, registry=registry_uri,
-                            model_name=model_name)
+                            model_name=model_name,
+                            champion_reason="champion=no: the model was not pushed")
         _write_record(output_dir, result)
         return result
 
@@ -186,23 +267,41 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
         "previous_champion": champion,
     }
     registry = reg.open_registry(registry_uri)
-    if location.kind != "vertex":
+    # champion moves afterwards, only from the champion the blessing compared with
+    others = [a for a in aliases if a != reg.CHAMPION]
+    vertex = location.kind == "vertex"
+    if not vertex:
         version = registry.register(model_name, model_dir, schema_dir, statistics_dir,
-                                    evaluation, lineage, aliases=aliases)
+                                    evaluation, lineage, aliases=others)
         if endpoint_name:
             logger.warning("endpoint_name %r ignored: deployment needs a vertex:// registry",
                            endpoint_name)
     else:
         version = registry.register(model_name, model_dir, schema_dir, statistics_dir,
-                                    evaluation, lineage, aliases=aliases,
+                                    evaluation, lineage, aliases=others,
                                     serving_image=serving_image, endpoint_name=endpoint_name,
                                     traffic_percentage=traffic_percentage,
                                     machine_type=machine_type)
     already = version.reused
+    held = set(version.aliases)
+    reasons = list(blessing["reasons"])
+    if reg.CHAMPION in aliases:
+        is_champion, why = move_champion(registry, model_name, str(version.version),
+                                         compared_champion(blessing), vertex=vertex)
+        held.discard(reg.CHAMPION)
+        if is_champion:
+            held.add(reg.CHAMPION)
+        reasons.insert(0, why)
+        (logger.info if is_champion else logger.warning)("%s", why)
+    else:
+        is_champion = reg.CHAMPION in held
+        why = (f"champion={'yes' if is_champion else 'no'}: champion was not among the "
+               f"aliases to move")
     result = PushResult(
-        pushed=True, reasons=blessing["reasons"], registry=registry_uri,
+        pushed=True, reasons=reasons, registry=registry_uri,
         model_name=model_name, version=str(version.version), model_uri=version.model_dir,
-        version_uri=version.uri, aliases=list(version.aliases), already_registered=already,
+        version_uri=version.uri, aliases=sorted(held), already_registered=already,
+        champion=is_champion, champion_reason=why,
         endpoint=endpoint_name if location.kind == "vertex" else "",
         vertex_resource_name=version.uri if location.kind == "vertex" else "",
         container_model_uri=_container_model_uri(version.model_dir),

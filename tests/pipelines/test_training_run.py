@@ -116,3 +116,59 @@ def test_worse_challenger_is_not_pushed_and_champion_stays(first_run):
     versions = reg.LocalRegistry(registry).versions("penguins")
     assert [v.version for v in versions] == [1]
     assert reg.LocalRegistry(registry).resolve("penguins").version == 1
+
+
+def test_two_training_runs_at_once_never_regress_the_champion(tmp_path):
+    """Two `kfp-mlops run training` processes at once on one local registry, on different
+    data (so the models differ): each champion move starts from the champion that version
+    was compared with, and each push's decisions say what became of the champion."""
+    import subprocess
+    import sys
+
+    from tests.pipelines.test_local_run import ROOT
+
+    rows = open(PENGUINS_CSV).read().splitlines()
+    registry = str(tmp_path / "registry")
+    runs = {}
+    for name, keep in (("a", rows[1:]), ("b", rows[1:][::3] + rows[1:][1::3])):
+        data = tmp_path / f"{name}.csv"
+        data.write_text("\n".join([rows[0], *keep]) + "\n")
+        args = ["run", "training", "--local", "--param", f"data_uri={data}",
+                "--param", "label_column=species", "--param", "model_name=penguins",
+                "--param", f"registry_uri={registry}", "--output-dir", str(tmp_path / name),
+                "--summary-json", str(tmp_path / f"{name}.json")]
+        runs[name] = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "kfp-mlops"), *args], cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    outputs = {name: p.communicate(timeout=600)[0] for name, p in runs.items()}
+    for name, p in runs.items():
+        assert p.returncode == 0, outputs[name][-4000:]
+
+    local = reg.LocalRegistry(registry)
+    pushed = {}
+    for name, stdout in outputs.items():
+        tasks = {t["name"]: t for t in json.loads((tmp_path / f"{name}.json").read_text())["tasks"]}
+        meta = tasks["push"]["outputs"]["pushed_model"]["metadata"]
+        if not meta["pushed"]:
+            continue
+        pushed[name] = meta
+        # the outcome for the champion is the first of push's decisions, in the summary
+        assert meta["reasons"][0] == meta["champion_reason"]
+        assert f"      - {meta['champion_reason']}" in stdout
+        blessing = tasks["evaluate"]["outputs"]["blessing"]["metadata"]
+        compared = blessing.get("champion_version")
+        if meta["champion"]:
+            assert meta["champion_reason"].startswith("champion=yes")
+        else:  # only because the champion moved away from what evaluate compared with
+            assert meta["champion_reason"].startswith(
+                f"champion=no: champion moved from "
+                f"{'no version' if compared is None else 'version ' + compared} to version ")
+    assert pushed  # the first run to push always has a blessing against what it found
+    moves = [h["changed"]["champion"] for h in local.alias_history("penguins")
+             if "champion" in h["changed"]]
+    for move in moves:
+        previous = local.resolve("penguins", move["to"]).lineage["previous_champion"]
+        assert move["from"] == (None if previous is None else int(previous["version"]))
+    champion = local.aliases("penguins")["champion"]
+    assert [m["to"] for m in moves][-1] == champion
+    assert sum(bool(m["champion"]) for m in pushed.values()) == len(moves)

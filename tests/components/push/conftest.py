@@ -9,12 +9,18 @@ import pytest
 from tests.components.schemas import save_tiny_model
 
 
-def write_blessing(path: str, blessed: bool, reasons) -> str:
+def write_blessing(path: str, blessed: bool, reasons, champion_version=None,
+                   accuracy=None) -> str:
+    """A blessing as evaluate writes it; ``champion_version``: the champion it compared
+    with (None: there was none)."""
     os.makedirs(path)
-    metrics = {"accuracy": 0.93 if blessed else 0.41}
+    metrics = {"accuracy": accuracy if accuracy is not None else 0.93 if blessed else 0.41}
+    champion = None if champion_version is None else {
+        "version": str(champion_version), "model_dir": f"registry/v{champion_version}",
+        "metrics": {"accuracy": 0.9}, "rows": 10}
     with open(os.path.join(path, "blessing.json"), "w") as f:
         json.dump({"blessed": blessed, "reasons": reasons, "metrics": metrics,
-                   "champion": None}, f)
+                   "max_regression": {"accuracy": 0.0}, "champion": champion}, f)
     with open(os.path.join(path, "evaluation.json"), "w") as f:
         json.dump({"metrics": metrics, "slices": {"island=Biscoe": {"accuracy": 0.9}}}, f)
     return path
@@ -70,6 +76,11 @@ def inputs(tmp_path_factory):
                                   ["accuracy 0.930 >= threshold 0.800", "no champion yet"]),
         "not_blessed": write_blessing(str(root / "not_blessed"), False,
                                       ["accuracy 0.410 < threshold 0.800"]),
+        # blessed against champion 1 / 2
+        "blessed_v1": write_blessing(str(root / "blessed_v1"), True,
+                                     ["passed champion comparison: accuracy vs champion 1"], 1),
+        "blessed_v2": write_blessing(str(root / "blessed_v2"), True,
+                                     ["passed champion comparison: accuracy vs champion 2"], 2),
         "schema": write_schema(str(root / "schema")),
         "statistics": write_statistics(str(root / "statistics")),
         "dataset": write_dataset(str(root / "dataset")),

@@ -56,7 +56,8 @@ def test_shell_pushes_a_blessed_model(inputs, tmp_path):
     version = reg.LocalRegistry(registry_uri).resolve("penguins")
     assert meta["pushed"] is True and meta["version"] == "1"
     assert meta["model_uri"] == version.model_dir and meta["registry"] == registry_uri
-    assert meta["aliases"] == ["champion"]
+    assert meta["aliases"] == ["champion"] and meta["champion"] is True
+    assert meta["champion_reason"].startswith("champion=yes: champion moved from no version")
     assert io.read_json(os.path.join(arts["pushed_model"].path, "push.json")) == meta
     assert version.lineage["pipeline_run"] == "training-abc"
     assert version.lineage["data_content_hash"] == "c0ffee" * 10
@@ -154,9 +155,12 @@ def test_shell_vertex_push_names_the_version_for_google_cloud_components(
     for name in ("model", "schema", "statistics"):
         arts[name].uri = str(run / name)
     image = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
+    from tests.components.push.test_core import vertex_versions
+
     with mock.patch.object(aiplatform, "init", autospec=True) as init, \
             mock.patch.object(aiplatform, "Model", autospec=True) as model_cls:
-        model_cls.list.return_value = []
+        parent = vertex_versions(model_cls, [None], exists=False,
+                                 name="projects/p/locations/europe-west4/models/9")
         uploaded = model_cls.upload.return_value
         uploaded.configure_mock(version_id="3",
                                 resource_name="projects/p/locations/europe-west4/models/9")
@@ -164,8 +168,11 @@ def test_shell_vertex_push_names_the_version_for_google_cloud_components(
                                model_name="penguins", pipeline_run="Run 7",
                                serving_image=image)
     init.assert_called_with(project="p", location="europe-west4")
-    model_cls.list.assert_called_once_with(filter='display_name="penguins"',
-                                           order_by="update_time desc")
+    # the first look finds no model; after the upload, champion is read and moved
+    assert model_cls.list.call_args_list[0] == mock.call(filter='display_name="penguins"',
+                                                         order_by="update_time desc")
+    parent.versioning_registry.add_version_aliases.assert_called_once_with(
+        new_aliases=["champion"], version="3")
     companion = f"gs://{bucket}/root/run-1/model.kfp_mlops"
     model_cls.upload.assert_called_once_with(
         display_name="penguins",
@@ -173,7 +180,7 @@ def test_shell_vertex_push_names_the_version_for_google_cloud_components(
         serving_container_image_uri=image,
         parent_model=None,
         is_default_version=True,
-        version_aliases=["champion"],
+        version_aliases=[],
         labels={"managed_by": "kfp-mlops",
                 "model_hash": io.sha256_tree(str(run / "model"))[:32],
                 "data_hash": ("c0ffee" * 10)[:32],

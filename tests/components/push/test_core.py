@@ -72,15 +72,69 @@ def test_blessed_registers_everything(inputs, tmp_path):
 
 def test_second_model_becomes_champion_and_repush_is_idempotent(inputs, tmp_path):
     registry_uri = f"file://{tmp_path / 'registry'}"
-    assert run_push(inputs, registry_uri).version == "1"
-    second = run_push(inputs, registry_uri, model="model_b")
-    assert second.version == "2" and second.aliases == ["champion"]
-    again = run_push(inputs, registry_uri, model="model", aliases=["champion", "stable"])
+    first = run_push(inputs, registry_uri)
+    assert first.version == "1" and first.champion
+    assert first.reasons[0] == ("champion=yes: champion moved from no version to 1, the "
+                                "version evaluate compared with (compare-and-set)")
+    second = run_push(inputs, registry_uri, model="model_b", blessing="blessed_v1")
+    assert second.version == "2" and second.aliases == ["champion"] and second.champion
+    again = run_push(inputs, registry_uri, model="model", blessing="blessed_v2",
+                     aliases=["champion", "stable"])
     assert again.pushed and again.already_registered and again.version == "1"
     assert again.aliases == ["champion", "stable"]
     registry = reg.LocalRegistry(str(tmp_path / "registry"))
     assert [v.version for v in registry.versions("penguins")] == [1, 2]
     assert reg.find_champion(registry_uri, "penguins").version == 1
+    # one record per move; the push that found champion where it wanted it adds none
+    assert [h["changed"] for h in registry.alias_history("penguins")] == [
+        {"champion": {"from": None, "to": 1}}, {"champion": {"from": 1, "to": 2}},
+        {"stable": {"from": None, "to": 1}}, {"champion": {"from": 2, "to": 1}}]
+    run_push(inputs, registry_uri, model="model", blessing="blessed_v1")
+    assert len(registry.alias_history("penguins")) == 4
+
+
+def test_a_stale_blessing_registers_without_champion_and_says_why(inputs, tmp_path):
+    """B was compared with champion 1, but A made version 2 champion meanwhile."""
+    registry_uri = str(tmp_path / "registry")
+    registry = reg.LocalRegistry(registry_uri)
+    run_push(inputs, registry_uri)                                  # 1, champion
+    run_push(inputs, registry_uri, model="model_b", blessing="blessed_v1")  # A: 2, champion
+    stale = tmp_path / "stale_model"
+    shutil.copytree(inputs["model"], stale)
+    (stale / "assets.extra" / "extra.txt").write_text("another model")
+    b = core.push(str(stale), inputs["blessed_v1"], inputs["schema"], inputs["statistics"],
+                  registry_uri, "penguins", aliases=["champion", "candidate"],
+                  output_dir=str(tmp_path / "out"))
+    assert b.pushed and b.version == "3" and not b.champion
+    assert b.aliases == ["candidate"]                   # the other alias moved as before
+    assert b.champion_reason == (
+        "champion=no: champion moved from version 1 to version 2 since evaluation (another "
+        "run); version 3 was compared with version 1 only, so it is registered without the "
+        "champion alias and champion stays at version 2; push does not compare again: run "
+        "training again to compare with version 2, or promote it with set_alias")
+    assert b.reasons[0] == b.champion_reason
+    assert b.reasons[1:] == ["passed champion comparison: accuracy vs champion 1"]
+    assert registry.aliases("penguins") == {"champion": 2, "candidate": 3}
+    meta = io.read_json(str(tmp_path / "out" / "push.json"))
+    assert meta["champion"] is False and meta["champion_reason"] == b.champion_reason
+    # a first-run blessing (no champion) once a champion exists: the same refusal
+    first_run = run_push(inputs, registry_uri, model="model_b")
+    assert first_run.already_registered and first_run.version == "2" and first_run.champion
+    assert first_run.champion_reason == "champion=yes: version 2 already holds champion"
+
+
+def test_a_blessing_without_the_champion_version_never_moves_it(inputs, tmp_path):
+    registry_uri = str(tmp_path / "registry")
+    run_push(inputs, registry_uri)
+    blessing = tmp_path / "blessing"
+    blessing.mkdir()
+    (blessing / "blessing.json").write_text(json.dumps(
+        {"blessed": True, "reasons": [], "champion": {"version": None, "model_dir": "/x"}}))
+    result = core.push(inputs["model_b"], str(blessing), inputs["schema"],
+                       inputs["statistics"], registry_uri, "penguins")
+    assert result.version == "2" and not result.champion
+    assert "does not name the champion version it compared with" in result.champion_reason
+    assert reg.LocalRegistry(registry_uri).aliases("penguins") == {"champion": 1}
 
 
 @pytest.mark.parametrize("content, message", [
@@ -145,6 +199,92 @@ def test_object_store_registry(inputs, object_store, tmp_path):
     assert again.already_registered and again.version == "1"
 
 
+PARENT = "projects/p/locations/r/models/9"
+
+
+def vertex_versions(model_cls, champion_reads, exists=True, name=PARENT):
+    """Makes the mocked ``aiplatform.Model`` answer as Vertex AI would: ``Model.list`` finds
+    the parent model (none before the first upload when ``exists`` is False), and
+    ``Model(model_name=..., version="champion")`` names each of ``champion_reads`` in turn
+    (None: the alias is not set, a NotFound)."""
+    from google.api_core import exceptions
+    from google.cloud.aiplatform import models  # the real classes, also while patched
+
+    parent = mock.create_autospec(models.Model, instance=True)
+    parent.configure_mock(resource_name=name)
+    parent.versioning_registry = mock.create_autospec(models.ModelRegistry, instance=True)
+    parent.versioning_registry.list_versions.return_value = []  # these bytes are new
+    model_cls.list.side_effect = lambda **kw: [parent] if exists or model_cls.upload.called \
+        else []
+    reads = list(champion_reads)
+
+    def get(model_name, version):
+        assert model_name == name
+        if version == "champion":
+            version = reads.pop(0) if len(reads) > 1 else reads[0]
+            if version is None:
+                raise exceptions.NotFound("alias champion not found")
+        model = mock.create_autospec(models.Model, instance=True)
+        model.configure_mock(uri=f"gs://b/models/{version}", version_id=str(version),
+                             resource_name=name, labels={},
+                             version_aliases=["champion"] if version == champion_reads[-1]
+                             else [])
+        return model
+
+    model_cls.side_effect = get
+    return parent
+
+
+@pytest.mark.parametrize("blessing, reads, moved, reason", [
+    # the champion evaluate compared with is still champion when re-read: moved
+    ("blessed_v1", [1, 1], True, "champion=yes: champion moved from version 1 to 3, the "
+     "version evaluate compared with (re-read just before the move; Vertex AI has no "
+     "compare-and-set)"),
+    # another run made 2 champion before this push looked: not moved
+    ("blessed_v1", [2], False, "champion=no: champion moved from version 1 to version 2"),
+    # ... or between push's first look and the re-read right before the move: not moved
+    ("blessed_v1", [1, 2], False, "champion=no: champion moved from version 1 to version 2"),
+    # a first run, but another first run's version is champion by now
+    ("blessed", [2], False, "champion=no: champion moved from no version to version 2"),
+])
+def test_vertex_champion_is_re_read_right_before_it_moves(inputs, tmp_path, monkeypatch,
+                                                         bucket_on, blessing, reads, moved,
+                                                         reason):
+    from google.cloud import aiplatform
+
+    _, bucket = bucket_on("gs")
+    mount = tmp_path / "gcs"
+    run = mount / bucket / "run-2"
+    for name in ("model", "schema", "statistics"):
+        shutil.copytree(inputs[name], run / name)
+    monkeypatch.setattr(reg, "GCS_MOUNT", str(mount))
+    with mock.patch.object(aiplatform, "init", autospec=True), \
+            mock.patch.object(aiplatform, "Model", autospec=True) as model_cls:
+        parent = vertex_versions(model_cls, reads)
+        model_cls.upload.return_value.configure_mock(version_id="3", resource_name=PARENT)
+        result = core.push(str(run / "model"), inputs[blessing], str(run / "schema"),
+                           str(run / "statistics"), "vertex://projects/p/locations/r",
+                           "penguins", aliases=["champion", "candidate"])
+    # the upload names every alias but champion
+    kwargs = model_cls.upload.call_args.kwargs
+    assert kwargs["parent_model"] == PARENT and kwargs["version_aliases"] == ["candidate"]
+    champion_reads = [c for c in model_cls.call_args_list
+                      if c == mock.call(model_name=PARENT, version="champion")]
+    if moved:
+        # read, re-read, then the move: the only alias request
+        assert len(champion_reads) == 2
+        parent.versioning_registry.add_version_aliases.assert_called_once_with(
+            new_aliases=["champion"], version="3")
+        assert result.champion and result.aliases == ["candidate", "champion"]
+    else:
+        parent.versioning_registry.add_version_aliases.assert_not_called()
+        assert not result.champion and result.aliases == ["candidate"]
+        assert len(champion_reads) == len(reads) + (len(reads) > 1)  # a conflict re-reads
+    assert result.pushed and result.version == "3"
+    assert result.champion_reason.startswith(reason) and result.reasons[0] == \
+        result.champion_reason
+
+
 def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_on):
     from google.cloud import aiplatform
 
@@ -157,7 +297,7 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_o
     with mock.patch.object(aiplatform, "init", autospec=True) as init, \
             mock.patch.object(aiplatform, "Model", autospec=True) as model_cls, \
             mock.patch.object(aiplatform, "Endpoint", autospec=True) as endpoint_cls:
-        model_cls.list.return_value = []
+        parent = vertex_versions(model_cls, [None], exists=False)
         uploaded = model_cls.upload.return_value
         uploaded.configure_mock(version_id="1", resource_name="projects/p/locations/r/models/9")
         endpoint_cls.list.return_value = []
@@ -175,6 +315,11 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_o
     uploaded.deploy.assert_called_once_with(
         endpoint=endpoint_cls.create.return_value, traffic_percentage=20,
         machine_type="n1-standard-2", deployed_model_display_name="penguins-v1")
+    # a first upload: no champion, as at evaluation; champion moves after the upload
+    assert kwargs["parent_model"] is None and kwargs["version_aliases"] == []
+    parent.versioning_registry.add_version_aliases.assert_called_once_with(
+        new_aliases=["champion"], version="1")
+    assert result.champion and result.aliases == ["champion"]
     assert result.pushed and result.version == "1" and result.endpoint == "penguins-ep"
     assert result.model_uri == f"gs://{bucket}/root/run-1/model"
     assert result.version_uri == "projects/p/locations/r/models/9@1"
