@@ -141,8 +141,14 @@ def _gcpc_reads_push_artifacts() -> None:
            == (gcpc.VertexModel.schema_title, gcpc.VertexModel.schema_version),
            "VertexModel schema differs from GCPC's")
 
-    container = ours.UnmanagedContainerModel(name="unmanaged_container_model", uri="")
-    ours.fill_unmanaged_container_model(container, "gs://bucket/run/model", image)
+    saved_model = tempfile.mkdtemp()
+    open(os.path.join(saved_model, "saved_model.pb"), "wb").close()
+    container = ours.UnmanagedContainerModel(name="unmanaged_container_model",
+                                             uri=os.path.join(tempfile.mkdtemp(), "model"))
+    ours.fill_unmanaged_container_model(container, saved_model, image)
+    _check(os.path.isfile(os.path.join(container.path, "saved_model.pb")),
+           "the UnmanagedContainerModel does not hold the SavedModel")
+    container.uri = "gs://bucket/run/model"  # where the launcher uploads it on Vertex AI
     theirs = gcpc.UnmanagedContainerModel.create(predict_schemata={},
                                                  container_spec={"imageUri": image})
     _check(container.metadata == theirs.metadata,

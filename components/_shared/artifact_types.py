@@ -87,22 +87,33 @@ def fill_vertex_model(artifact: dsl.Artifact, resource_name: str) -> None:
     artifact.metadata[RESOURCE_NAME] = resource_name
 
 
-def fill_unmanaged_container_model(artifact: dsl.Artifact, artifact_uri: str,
-                                   image_uri: str,
+def fill_unmanaged_container_model(artifact: dsl.Artifact, model_dir: str, image_uri: str,
                                    predict_schemata: Optional[Dict[str, str]] = None) -> None:
-    """Gives ``artifact`` the uri and metadata of GCPC's ``UnmanagedContainerModel.create``.
+    """Gives ``artifact`` the content and metadata of GCPC's ``UnmanagedContainerModel``.
+
+    The SavedModel is copied into the artifact's own folder (``artifact.path``) and the uri
+    KFP assigned it is left alone, so it stays under the pipeline root: the Kubeflow
+    launcher uploads every output artifact from its local path to the key its uri names in
+    the pipeline root's bucket, and fails the task when the uri is outside that bucket
+    (kubeflow/pipelines ``backend/src/v2/component/launcher_v2.go``,
+    ``uploadOutputArtifacts``: ``mergeRuntimeArtifacts`` takes the uri a component wrote,
+    then ``bucketConfig.KeyFromURI`` refuses one in another bucket). Pointing the uri at a
+    registry elsewhere would work on Vertex AI and break the same spec on Kubeflow.
 
     Args:
         artifact: The output artifact.
-        artifact_uri: The model's folder (``gs://`` for Vertex AI to read it).
+        model_dir: A local SavedModel folder (the bytes that were registered).
         image_uri: The serving container (``containerSpec.imageUri``).
         predict_schemata: ``instanceSchemaUri`` / ``parametersSchemaUri`` /
             ``predictionSchemaUri``; none given: ``{}``.
     """
-    if not artifact_uri or not image_uri:
-        raise ValueError("an UnmanagedContainerModel needs the model folder and the serving "
-                         f"image; got artifact_uri={artifact_uri!r}, image_uri={image_uri!r}")
-    artifact.uri = artifact_uri
+    import os
+    import shutil
+
+    if not os.path.isfile(os.path.join(model_dir or "", "saved_model.pb")) or not image_uri:
+        raise ValueError("an UnmanagedContainerModel needs a SavedModel folder and the serving "
+                         f"image; got model_dir={model_dir!r}, image_uri={image_uri!r}")
+    shutil.copytree(model_dir, artifact.path, dirs_exist_ok=True)
     artifact.metadata.clear()
     artifact.metadata[PREDICT_SCHEMATA] = dict(predict_schemata or {})
     artifact.metadata[CONTAINER_SPEC] = {"imageUri": image_uri}

@@ -56,8 +56,9 @@ def push(
             the Model Registry version to the run in Vertex AI lineage). Otherwise no
             ``resourceName``: metadata ``available`` false and ``reason`` say why.
         unmanaged_container_model: Output: ``google.UnmanagedContainerModel`` (for
-            ``ModelBatchPredictOp`` and ``ModelUploadOp``). Pushed: uri = the registered
-            SavedModel's folder (``gs://`` on Cloud Storage), metadata exactly
+            ``ModelBatchPredictOp`` and ``ModelUploadOp``). Pushed: the registered
+            SavedModel, copied into this artifact (its uri stays under the pipeline root,
+            which the Kubeflow launcher requires), metadata exactly
             ``containerSpec.imageUri`` = ``serving_image`` and ``predictSchemata`` ``{}``.
             Not pushed: metadata ``available`` false and ``reason``.
         registry_uri: A local path or ``file://`` URI (a folder registry), or
@@ -114,7 +115,8 @@ def push(
             artifact_types.mark_empty(vertex_model, {
                 "available": False, "reason": f"registry {registry_uri!r} is not Vertex AI "
                                               "Model Registry; no Vertex AI model to name"})
+        # the registered bytes (the registry checked their hash), inside the artifact itself
         artifact_types.fill_unmanaged_container_model(
-            unmanaged_container_model, result.container_model_uri, result.serving_image)
+            unmanaged_container_model, model.path, result.serving_image)
     outputs = namedtuple("PushOutputs", ["pushed", "version"])
     return outputs(result.pushed, result.version)

@@ -58,11 +58,9 @@ class PushResult:
     champion: bool = False
     champion_reason: str = ""
     #: For Google Cloud's artifact types (component.py): the Vertex AI model version
-    #: ``projects/P/locations/L/models/M@V`` ("" off Vertex AI), the registered SavedModel's
-    #: folder as a serving platform reads it (``gs://`` for the Cloud Storage mount, else as
-    #: registered), and the serving image. Not part of :meth:`metadata`.
+    #: ``projects/P/locations/L/models/M@V`` ("" off Vertex AI) and the serving image. Not
+    #: part of :meth:`metadata`.
     vertex_resource_name: str = ""
-    container_model_uri: str = ""
     serving_image: str = ""
 
     def metadata(self) -> Dict[str, Any]:
@@ -125,12 +123,6 @@ def _check_inputs(model_dir: str, schema_dir: str, statistics_dir: str) -> None:
     if not os.path.isfile(os.path.join(statistics_dir, BASELINE_STATISTICS)):
         raise PushError(f"statistics {statistics_dir!r} holds no {BASELINE_STATISTICS} "
                         "(the train split's statistics, the monitoring baseline)")
-
-
-def _container_model_uri(model_dir: str) -> str:
-    """The registered model's folder for a serving platform: ``/gcs/b/p`` -> ``gs://b/p``."""
-    uri = io.from_mount_path(model_dir, reg.GCS_MOUNT)
-    return uri if "://" in uri else os.path.abspath(uri)
 
 
 #: The blessing names a champion but not its version (a blessing made by calling evaluate's
@@ -304,7 +296,6 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
         champion=is_champion, champion_reason=why,
         endpoint=endpoint_name if location.kind == "vertex" else "",
         vertex_resource_name=version.uri if location.kind == "vertex" else "",
-        container_model_uri=_container_model_uri(version.model_dir),
         serving_image=serving_image)
     _write_record(output_dir, result)
     logger.info("pushed %r version %s to %s%s", model_name, result.version, registry_uri,

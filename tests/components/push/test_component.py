@@ -62,10 +62,13 @@ def test_shell_pushes_a_blessed_model(inputs, tmp_path):
     assert version.lineage["pipeline_run"] == "training-abc"
     assert version.lineage["data_content_hash"] == "c0ffee" * 10
 
-    # Google Cloud's types: the SavedModel in the registry with the serving image; no
-    # Vertex AI model, so no resourceName, and the uri KFP assigned is left alone.
+    # Google Cloud's types: the registered SavedModel inside the artifact, whose uri stays
+    # the one KFP assigned (under the pipeline root, as the Kubeflow launcher requires); no
+    # Vertex AI model, so no resourceName.
     container = arts["unmanaged_container_model"]
-    assert container.uri == version.model_dir
+    assert container.uri == str(tmp_path / "task" / "unmanaged_container_model")
+    assert io.sha256_tree(container.path) == version.model_hash == \
+        io.sha256_tree(arts["model"].path)
     assert container.metadata == {"predictSchemata": {},
                                   "containerSpec": {"imageUri": reg.DEFAULT_SERVING_IMAGE}}
     vertex = arts["vertex_model"]
@@ -77,17 +80,20 @@ def test_shell_pushes_a_blessed_model(inputs, tmp_path):
         assert_launcher_safe(art.metadata)
 
 
-def test_shell_registry_on_the_cloud_storage_mount_gives_a_gs_uri(inputs, tmp_path,
-                                                                  monkeypatch):
-    mount = tmp_path / "gcs"
-    monkeypatch.setattr(reg, "GCS_MOUNT", str(mount))
+def test_shell_keeps_the_container_model_under_the_pipeline_root(inputs, tmp_path,
+                                                                 bucket_on):
+    """A registry in another bucket: the output still holds the model itself, at the uri KFP
+    assigned (the Kubeflow launcher fails a task whose output uri leaves the pipeline
+    root's bucket), not a pointer into the registry."""
+    _, bucket = bucket_on("s3")
     arts = artifacts(inputs, tmp_path)
-    push.python_func(**arts, registry_uri=str(mount / "bucket" / "registry"),
-                     model_name="penguins", serving_image="europe-docker.pkg.dev/p/r/serve:1")
-    assert arts["unmanaged_container_model"].uri == \
-        "gs://bucket/registry/penguins/versions/1/model"
-    assert arts["unmanaged_container_model"].metadata["containerSpec"] == {
-        "imageUri": "europe-docker.pkg.dev/p/r/serve:1"}
+    push.python_func(**arts, registry_uri=f"s3://{bucket}/registry", model_name="penguins",
+                     serving_image="europe-docker.pkg.dev/p/r/serve:1")
+    container = arts["unmanaged_container_model"]
+    assert container.uri == str(tmp_path / "task" / "unmanaged_container_model")
+    assert io.sha256_tree(container.path) == io.sha256_tree(arts["model"].path)
+    assert container.metadata == {"predictSchemata": {}, "containerSpec": {
+        "imageUri": "europe-docker.pkg.dev/p/r/serve:1"}}
 
 
 def test_shell_records_why_it_did_not_push(inputs, tmp_path):
@@ -196,7 +202,7 @@ def test_shell_vertex_push_names_the_version_for_google_cloud_components(
     assert arts["vertex_model"].uri == \
         f"https://europe-west4-aiplatform.googleapis.com/v1/{resource}"
     assert arts["vertex_model"].metadata == {"resourceName": resource}
-    assert arts["unmanaged_container_model"].uri == f"gs://{bucket}/root/run-1/model"
+    assert arts["unmanaged_container_model"].uri.startswith(str(tmp_path))  # as KFP assigned
     assert arts["unmanaged_container_model"].metadata == {
         "predictSchemata": {}, "containerSpec": {"imageUri": image}}
     assert arts["pushed_model"].metadata["version_uri"] == resource

@@ -66,8 +66,7 @@ def test_blessed_registers_everything(inputs, tmp_path):
     assert {"pushed", "version", "registry", "model_uri", "reasons", "aliases"} <= set(meta)
     assert meta["registry"] == registry_uri
     assert result.vertex_resource_name == ""  # no Vertex AI model
-    assert result.container_model_uri == version.model_dir
-    assert not set(meta) & {"vertex_resource_name", "container_model_uri", "serving_image"}
+    assert not set(meta) & {"vertex_resource_name", "serving_image"}
 
 
 def test_second_model_becomes_champion_and_repush_is_idempotent(inputs, tmp_path):
@@ -189,7 +188,6 @@ def test_object_store_registry(inputs, object_store, tmp_path):
     result = run_push(inputs, registry_uri, pipeline_run="run-3")
     assert result.pushed and result.version == "1" and not result.already_registered
     assert result.model_uri == f"{registry_uri}/penguins/versions/1/model"
-    assert result.container_model_uri == result.model_uri  # what serving reads, as is
     version = reg.open_registry(registry_uri).resolve("penguins", "champion")
     assert result.version_uri == version.uri
     with io.local_copy(version.model_dir) as model:
@@ -325,7 +323,6 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_o
     assert result.version_uri == "projects/p/locations/r/models/9@1"
     # what push's Google Cloud artifacts are built from (component.py)
     assert result.vertex_resource_name == "projects/p/locations/r/models/9@1"
-    assert result.container_model_uri == f"gs://{bucket}/root/run-1/model"
     assert result.serving_image == reg.DEFAULT_SERVING_IMAGE
     # the companion folder is written to Cloud Storage itself, not through the mount
     assert not (run / "model.kfp_mlops").exists()
