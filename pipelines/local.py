@@ -541,7 +541,8 @@ def format_summary(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
-_DECISION_KEYS = ("passed", "blessed", "pushed", "drift_detected", "delivered", "started")
+_DECISION_KEYS = ("passed", "blessed", "pushed", "champion", "drift_detected", "delivered",
+                  "started")
 
 
 def _decisions(summary: RunSummary) -> List[str]:

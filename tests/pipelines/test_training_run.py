@@ -47,7 +47,7 @@ def test_every_task_succeeds_and_the_model_is_registered(first_run):
     assert evaluation["accuracy"] >= 0.9
     # the printed ending names the version, the metrics, the decision and where things are
     assert "Pipeline training: SUCCESS" in stdout
-    assert "push: pushed=yes (version 1 of penguins in" in stdout
+    assert "push: pushed=yes, champion=yes (version 1 of penguins in" in stdout
     assert "passed threshold: accuracy" in stdout
     assert tasks["train"]["outputs"]["model"]["uri"] in stdout
 
