@@ -126,7 +126,8 @@ def scrub_log_line(line: str) -> str:
     return redact.text(line, _SECRETS)
 
 
-def _run_task_process(full_command: List[str]) -> int:
+def _run_task_process(full_command: List[str],
+                      env_vars: Optional[Dict[str, str]] = None) -> int:
     """kfp.local 2.13's ``subprocess_task_handler.run_local_subprocess`` (run the task, print
     its log line by line, return its exit code), with three changes: the task gets a session
     of its own and dies with this process (:func:`processes.popen_options`), every printed
@@ -142,8 +143,10 @@ def _run_task_process(full_command: List[str]) -> int:
     from kfp_mlops.components._shared import processes
 
     full_command = _exec_the_executor(full_command)
+    env = {**os.environ, **env_vars} if env_vars else None  # as newer kfp.local does
     with subprocess.Popen(full_command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, bufsize=1, **processes.popen_options()) as process:
+                          text=True, bufsize=1, env=env,
+                          **processes.popen_options()) as process:
         _RUNNING.append(process)
         try:
             if process.stdout:
@@ -250,9 +253,14 @@ def _adapter_problem(task_dispatcher, executor_input_utils) -> str:
     from kfp.local import subprocess_task_handler as handler
 
     starter = getattr(handler, "run_local_subprocess", None)
-    if starter is None or list(inspect.signature(starter).parameters) != ["full_command"]:
-        return ("kfp.local.subprocess_task_handler has no run_local_subprocess(full_command) "
-                "(the place every task process is started)")
+    # kfp 2.13: run_local_subprocess(full_command); newer releases add env_vars (extra
+    # variables for the task, merged over os.environ), which _run_task_process applies too.
+    known = ["full_command", "env_vars"]
+    params = list(inspect.signature(starter).parameters) if starter is not None else []
+    if not params or params[0] != "full_command" or any(p not in known for p in params):
+        return ("kfp.local.subprocess_task_handler has no run_local_subprocess(full_command"
+                "[, env_vars]) (the place every task process is started); it takes "
+                f"({', '.join(params)})")
     try:
         calls_it = "run_local_subprocess(" in inspect.getsource(
             handler.SubprocessTaskHandler.run)
@@ -330,8 +338,8 @@ def _recording(records: List[TaskRecord], secrets: List[str] = (),
     original_start = subprocess_task_handler.run_local_subprocess
     signature = inspect.signature(original)
 
-    def start(full_command):
-        return _run_task_process(full_command)
+    def start(full_command, env_vars=None):
+        return _run_task_process(full_command, env_vars)
 
     def wrapped(*args, **kwargs):
         call = signature.bind(*args, **kwargs).arguments
