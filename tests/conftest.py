@@ -94,3 +94,13 @@ def object_store(request, bucket_on):
     """``(scheme, env, bucket)`` for a fresh bucket on each loopback object store."""
     env, bucket = bucket_on(request.param)
     return request.param, env, bucket
+
+
+@pytest.fixture(params=["local", "s3", "gs"])
+def store_root(request, tmp_path):
+    """A fresh, empty location on each back end: a local folder, ``s3://`` and ``gs://``
+    (a new bucket on the loopback server, the environment pointed at it)."""
+    if request.param == "local":
+        return str(tmp_path / "root")
+    _, bucket = request.getfixturevalue("bucket_on")(request.param)
+    return f"{request.param}://{bucket}/root"

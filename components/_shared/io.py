@@ -298,6 +298,24 @@ def remove(uri: str, recursive: bool = False) -> None:
         fs.rm(path, recursive=recursive)
 
 
+def _write_temporary_sibling(path: str, data: bytes) -> str:
+    """Writes ``data`` to a hidden, uniquely named sibling of ``path`` (flushed to disk), for
+    a rename or link into place; returns its path. Removes it again if the write fails."""
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+    return tmp
+
+
 def create_exclusive(uri: str, data: bytes) -> bool:
     """Writes ``data`` to ``uri`` only if nothing is there yet; returns False if something is.
 
@@ -323,14 +341,8 @@ def create_exclusive(uri: str, data: bytes) -> bool:
     if is_s3(uri):
         return _s3_create_exclusive(uri, data)
     path = os.path.abspath(strip_file_scheme(uri))
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    tmp = _write_temporary_sibling(path, data)
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -488,14 +500,8 @@ def write_bytes(path: str, data: bytes) -> None:
         fs, key = filesystem(path)
         fs.pipe_file(key, data)
         return
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    tmp = _write_temporary_sibling(os.path.abspath(strip_file_scheme(path)), data)
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -8,13 +8,10 @@ import pytest
 from kfp_mlops.components._shared import io
 
 
-@pytest.fixture(params=["local", "s3", "gs"])
-def root(request, tmp_path):
-    """A fresh empty location on each back end."""
-    if request.param == "local":
-        return str(tmp_path / "root")
-    _, bucket = request.getfixturevalue("bucket_on")(request.param)
-    return f"{request.param}://{bucket}/root"
+@pytest.fixture
+def root(store_root):
+    """A fresh location on each back end (``store_root``: local, s3://, gs://)."""
+    return store_root
 
 
 def test_canonical_uri_forms(tmp_path, monkeypatch):

@@ -29,13 +29,10 @@ def register(registry, parts, model="model_a", name="penguins", **kwargs):
                              EVALUATION, lineage(), **kwargs)
 
 
-@pytest.fixture(params=["local", "s3", "gs"])
-def store(request, tmp_path):
-    """A fresh registry root on each back end: a local folder, s3:// and gs://."""
-    if request.param == "local":
-        return str(tmp_path / "registry")
-    _, bucket = request.getfixturevalue("bucket_on")(request.param)
-    return f"{request.param}://{bucket}/registry"
+@pytest.fixture
+def store(store_root):
+    """A fresh registry on each back end (``store_root``: local, s3://, gs://)."""
+    return store_root.rstrip("/") + "/registry"
 
 
 def tree_hash(uri: str) -> str:

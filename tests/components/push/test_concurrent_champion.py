@@ -13,12 +13,10 @@ from kfp_mlops.components.push import core
 from tests.components.push.conftest import write_blessing
 
 
-@pytest.fixture(params=["local", "s3", "gs"])
-def registry_uri(request, tmp_path):
-    if request.param == "local":
-        return str(tmp_path / "registry")
-    _, bucket = request.getfixturevalue("bucket_on")(request.param)
-    return f"{request.param}://{bucket}/registry"
+@pytest.fixture
+def registry_uri(store_root):
+    """A fresh registry on each back end (``store_root``: local, s3://, gs://)."""
+    return store_root.rstrip("/") + "/registry"
 
 
 def _push(kwargs, barrier, results):
