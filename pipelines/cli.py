@@ -118,6 +118,7 @@ def _cmd_run(args) -> int:
                          "--cache and --no-cache choose caching for submit and schedule")
     catalog.get(args.pipeline)
     parameters = local.parse_parameters(args.pipeline, args.param)
+    _check_run_paths(args.output_dir, args.summary_json)
     logger.info("Running %s locally (%s runner); outputs under %s", args.pipeline, args.runner,
                 args.output_dir)
     summary = local.run(args.pipeline, parameters, args.output_dir, runner=args.runner)
@@ -132,6 +133,31 @@ def _cmd_run(args) -> int:
         import signal
         return 128 + int(signal.Signals[summary.interrupted_by])
     return 0 if summary.status == "SUCCESS" else 1
+
+
+def _check_run_paths(output_dir: str, summary_json: Optional[str]) -> None:
+    """Refuses, before any task runs, an ``--output-dir`` that is a file and a
+    ``--summary-json`` that is a folder or whose folder cannot be made: the summary would
+    otherwise fail to be written only after the whole run."""
+    import os
+
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise ValueError(f"--output-dir {output_dir!r} is a file; expected a folder (it is "
+                         "created if missing)")
+    if summary_json is None:
+        return
+    if not summary_json or summary_json.endswith(os.sep) or os.path.isdir(summary_json):
+        raise ValueError(f"--summary-json {summary_json!r} is a folder; expected a file path "
+                         "such as local_outputs/summary.json")
+    folder = os.path.dirname(os.path.abspath(summary_json))
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"--summary-json {summary_json!r}: {existing!r} is a file, so the "
+                         "summary's folder cannot be made")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--summary-json {summary_json!r}: {existing!r} is not writable")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -94,3 +94,26 @@ def test_run_help_says_what_the_cache_flags_do(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "--cache refused: kfp.local has no cache" in out
     assert "--no-cache accepted and changes nothing: kfp.local never reuses a result" in out
+
+
+@pytest.mark.parametrize("where, option, message", [
+    ("a-file", "--output-dir", "is a file; expected a folder"),
+    ("a-folder", "--summary-json", "is a folder; expected a file path"),
+    ("a-file/summary.json", "--summary-json", "is a file, so the summary's folder cannot"),
+])
+def test_run_refuses_output_paths_before_any_task(tmp_path, monkeypatch, capsys, where,
+                                                   option, message):
+    """An --output-dir that is a file, or a --summary-json that is a folder, is an error
+    before the first task, not after the whole run."""
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "a-folder").mkdir()
+    monkeypatch.setattr(local, "run", lambda *a, **k: pytest.fail("a task would have run"))
+    args = ["run", "data-validation", "--local", "--param", "data_uri=pipelines/data/penguins.csv"]
+    if option == "--output-dir":
+        args += ["--output-dir", str(tmp_path / where)]
+    else:
+        args += ["--output-dir", str(tmp_path / "out"), "--summary-json", str(tmp_path / where)]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{option} {str(tmp_path / where)!r}" in err and message in err
+    assert not (tmp_path / "out").exists()
