@@ -179,18 +179,28 @@ def test_failed_delivery_never_stops_retraining_and_no_secret_is_recorded(traine
 
 
 def test_refused_url_is_recorded_and_retraining_starts(trained, tmp_path):
+    # A URL that cannot be sent is refused before any task runs, without showing its path.
     out, summary_path = trained["root"] / "refused", tmp_path / "summary.json"
     result = monitoring_cli(trained, out, summary_path,
                             "webhook_url=https://hooks.example/services/T1/B2 SECRETPART")
+    printed = result.stdout + result.stderr
+    assert result.returncode == 2, printed[-4000:]
+    assert "webhook_url 'https://hooks.example/…' holds [' ']" in result.stderr
+    assert not out.exists() and not summary_path.exists() and "SECRETPART" not in printed
+
+    # One the task itself refuses (its variable is not set where the task runs) is a failed
+    # delivery that is recorded, and the retraining drift called for starts anyway.
+    env = {k: v for k, v in os.environ.items() if k != "KFP_MLOPS_TEST_NO_SUCH_WEBHOOK"}
+    result = monitoring_cli(trained, out, summary_path,
+                            "webhook_url_env=KFP_MLOPS_TEST_NO_SUCH_WEBHOOK", env=env)
     printed = result.stdout + result.stderr
     assert result.returncode == 0, printed[-4000:]
     summary = json.loads(summary_path.read_text())
     tasks = {t["name"]: t for t in summary["tasks"]}
     alerted = tasks["alert"]["outputs"]["alert"]["metadata"]
     assert tasks["alert"]["status"] == "SUCCESS" and alerted["delivered"] is False
-    assert "contains whitespace" in alerted["delivery_errors"][0]
+    assert "the environment variable is not set" in alerted["delivery_errors"][0]
     assert tasks["retrain"]["outputs"]["started"] is True
     assert summary["warnings"] and "delivery failed (webhook)" in summary["warnings"][0]
     assert "Warning: alert: delivery failed (webhook)" in result.stdout
     assert "alert: drift_detected=yes" in result.stdout and "delivered=no" in result.stdout
-    assert "SECRETPART" not in printed and "SECRETPART" not in summary_path.read_text()

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import registry as reg
 from tests.conftest import PENGUINS_CSV
 from tests.pipelines.test_launcher_contract import assert_run_passes_the_contract
@@ -62,7 +63,7 @@ def test_first_run_without_a_champion_passes_the_launcher_contract(first_run):
 
 
 def test_registry_holds_version_aliases_schema_statistics_evaluation_lineage(first_run):
-    _, registry, _, tasks, _ = first_run
+    _, registry, summary, tasks, _ = first_run
     version = reg.LocalRegistry(registry).resolve("penguins", "champion")
     assert version.version == 1 and "champion" in version.aliases
     assert os.path.isfile(os.path.join(version.model_dir, "saved_model.pb"))
@@ -79,10 +80,12 @@ def test_registry_holds_version_aliases_schema_statistics_evaluation_lineage(fir
     assert version.lineage["data_content_hash"] == dataset["content_hash"]
     assert version.lineage["pipeline_run"].startswith("training-")
 
-    # push's Google Cloud artifacts came through kfp.local with the uri push gave them
+    # push's Google Cloud artifacts came through kfp.local: the registered SavedModel inside
+    # the artifact, at the uri KFP assigned under the pipeline root
     outputs = tasks["push"]["outputs"]
     container = outputs["unmanaged_container_model"]
-    assert container["uri"] == version.model_dir
+    assert container["uri"].startswith(summary["pipeline_root"])
+    assert io.sha256_tree(container["uri"]) == version.model_hash
     assert container["metadata"] == {"predictSchemata": {},
                                      "containerSpec": {"imageUri": reg.DEFAULT_SERVING_IMAGE}}
     assert outputs["vertex_model"]["metadata"]["available"] is False
