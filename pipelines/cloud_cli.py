@@ -41,23 +41,19 @@ def _image_options(parser: argparse.ArgumentParser, required_registry: bool) -> 
 def add_cache_options(parser: argparse.ArgumentParser, local: bool = False) -> None:
     """``--cache`` / ``--no-cache`` (mutually exclusive) as ``args.enable_caching``: True,
     False, or None (the default: each task's compiled setting, see pipelines/caching.py)."""
-    group = parser.add_mutually_exclusive_group()
     if local:
-        group.add_argument(
-            "--cache", dest="enable_caching", action="store_const", const=True,
-            help="refused: kfp.local has no cache, so every task runs every time "
-                 "(--cache is for submit and schedule)")
-        group.add_argument(
-            "--no-cache", dest="enable_caching", action="store_const", const=False,
-            help="accepted and changes nothing: kfp.local never reuses a result")
+        cache_help = ("refused: kfp.local has no cache, so every task runs every time "
+                      "(--cache is for submit and schedule)")
+        no_cache_help = "accepted and changes nothing: kfp.local never reuses a result"
     else:
-        group.add_argument(
-            "--cache", dest="enable_caching", action="store_const", const=True,
-            help="let every task reuse cached results, even ingest, evaluate, push and "
-                 "the monitoring tasks, which never do by default")
-        group.add_argument(
-            "--no-cache", dest="enable_caching", action="store_const", const=False,
-            help="run every task again, also validate and train")
+        cache_help = ("let every task reuse cached results, even ingest, evaluate, push and "
+                      "the monitoring tasks, which never do by default")
+        no_cache_help = "run every task again, also validate and train"
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--cache", dest="enable_caching", action="store_const", const=True,
+                       help=cache_help)
+    group.add_argument("--no-cache", dest="enable_caching", action="store_const", const=False,
+                       help=no_cache_help)
     parser.set_defaults(enable_caching=None)
 
 
