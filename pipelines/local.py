@@ -575,10 +575,12 @@ def _decisions(summary: RunSummary) -> List[str]:
                 extra += ")"
             lines.append(f"  {task.name}: {verdict}{extra}")
             reasons = list(meta.get("reasons") or [])
-            if reasons and reasons == shown:
-                lines.append("      - for the reasons above")
-            else:
-                lines.extend(f"      - {reason}" for reason in reasons)
+            # push repeats the blessing's reasons after its own: say those once
+            repeated = bool(shown) and reasons[len(reasons) - len(shown):] == shown
+            own = reasons[:len(reasons) - len(shown)] if repeated else reasons
+            lines.extend(f"      - {reason}" for reason in own)
+            if repeated:
+                lines.append(f"      - {'and ' if own else ''}for the reasons above")
             shown = reasons
             break
     return ["Decisions:", *lines] if lines else []

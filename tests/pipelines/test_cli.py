@@ -117,3 +117,19 @@ def test_run_refuses_output_paths_before_any_task(tmp_path, monkeypatch, capsys,
     err = capsys.readouterr().err
     assert f"{option} {str(tmp_path / where)!r}" in err and message in err
     assert not (tmp_path / "out").exists()
+
+
+def test_summary_says_repeated_reasons_once():
+    """push's reasons end with the blessing's: the summary shows push's own, then refers up."""
+    blessing = ["BLESSED: 1 of 1 checks passed", "passed threshold: accuracy 1.0 >= 0.9"]
+    tasks = [local.TaskRecord("evaluate", "SUCCESS", 1.0, {"blessing": {
+                 "type": "Artifact", "uri": "/b", "metadata": {"blessed": True,
+                                                               "reasons": blessing}}}),
+             local.TaskRecord("push", "SUCCESS", 1.0, {"pushed_model": {
+                 "type": "Model", "uri": "/p", "metadata": {
+                     "pushed": True, "reasons": ["champion=yes: moved from 1 to 2", *blessing]}}})]
+    text = local.format_summary(local.RunSummary("training", "SUCCESS", "/r", "now", 2.0, {},
+                                                 tasks))
+    decisions = text[text.index("Decisions:"):]
+    assert decisions.count("passed threshold: accuracy") == 1
+    assert "      - champion=yes: moved from 1 to 2\n      - and for the reasons above" in decisions
