@@ -27,6 +27,7 @@ import subprocess
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from kfp_mlops.components._shared import gcp
 from kfp_mlops.pipelines import __version__
 
 logger = logging.getLogger(__name__)
@@ -45,13 +46,6 @@ _TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _VERTEX_EXPERIMENT_RE = re.compile(r"^[a-z0-9-]{4,128}$")
 #: Target names as users read them in messages.
 _TARGET_NAMES = {"vertex": "Vertex AI", "kubeflow": "Kubeflow"}
-
-
-def label_value(text: str) -> str:
-    """``text`` as a Google Cloud label value: ``0.1.0+dev`` -> ``0-1-0-dev``."""
-    from kfp_mlops.components._shared import registry
-
-    return registry.label_value(text, default="unknown")
 
 
 def git_commit(path: Optional[str] = None) -> str:
@@ -74,13 +68,11 @@ def git_commit(path: Optional[str] = None) -> str:
 
 def run_labels(commit: Optional[str] = None) -> Dict[str, str]:
     """Labels every submitted run carries: the package version and the source commit."""
-    return {"kfp-mlops-version": label_value(__version__),
-            "git-commit": label_value(commit or git_commit())}
+    return {"kfp-mlops-version": gcp.label_value(__version__),
+            "git-commit": gcp.label_value(commit or git_commit())}
 
 
 def check_project_region(project: str, region: str) -> None:
-    from kfp_mlops.components._shared import gcp
-
     gcp.check_project_region(project, region, "--project", "--region")
 
 

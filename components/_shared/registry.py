@@ -119,7 +119,7 @@ import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from kfp_mlops.components._shared import io
+from kfp_mlops.components._shared import gcp, io
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,6 @@ _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _ALIAS = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _RESERVED_ALIASES = (LATEST, "default")
 _VERTEX_URI = re.compile(r"^vertex://projects/([^/]+)/locations/([^/]+)/?$")
-_LABEL_BAD = re.compile(r"[^a-z0-9_-]+")
 _SEQ_NAME = re.compile(r"^(\d+)\.json$")
 _ENTRY_NAME = re.compile(r"^(\d+)-")
 _FORMS = ("a local path, a file:///absolute/path URI, gs://<bucket>/<folder>, "
@@ -360,12 +359,6 @@ def check_traffic_percentage(traffic_percentage: int) -> int:
         raise RegistryError(f"traffic_percentage must be 0-100 (a whole number), not "
                             f"{traffic_percentage!r}")
     return int(traffic_percentage)
-
-
-def label_value(value: Any, default: str = "") -> str:
-    """``value`` as a Google Cloud label value: lowercase ``[a-z0-9_-]``, at most 63 chars;
-    ``default`` when nothing is left (Vertex AI, Pipelines and Monitoring share the rules)."""
-    return _LABEL_BAD.sub("-", str(value).lower()).strip("-")[:63].strip("-") or default
 
 
 def now() -> str:
@@ -1093,9 +1086,10 @@ class VertexRegistry:
         run = str(lineage.get("pipeline_run", ""))
         labels = {
             "managed_by": "kfp-mlops",
-            "model_hash": label_value(model_hash[:HASH_LABEL_CHARS]),
-            "data_hash": label_value(str(lineage.get("data_content_hash", ""))[:HASH_LABEL_CHARS]),
-            "pipeline_run": label_value(run),
+            "model_hash": gcp.label_value(model_hash[:HASH_LABEL_CHARS], default=""),
+            "data_hash": gcp.label_value(
+                str(lineage.get("data_content_hash", ""))[:HASH_LABEL_CHARS], default=""),
+            "pipeline_run": gcp.label_value(run, default=""),
         }
         model = aiplatform.Model.upload(
             display_name=model_name,

@@ -36,6 +36,7 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from kfp_mlops.components._shared import html_report
+from kfp_mlops.components._shared.tfdv_utils import DEFAULT_THRESHOLD
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ SERVING_SPLIT = "serving"
 #: The split of the registered statistics that serving data is compared with.
 BASELINE_SPLIT = "train"
 REPORT_FILE = "report.json"
-DEFAULT_THRESHOLD = 0.3
 DEFAULT_BATCH_ROWS = 65_536
 CHAMPION = "champion"
 #: Finding kinds, as they appear in the report and in alerts.

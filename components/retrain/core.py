@@ -24,6 +24,8 @@ import os
 import re
 from typing import Any, Dict, Mapping, Optional
 
+from kfp_mlops.components._shared import gcp
+
 logger = logging.getLogger(__name__)
 
 RETRAIN_FILE = "retrain.json"
@@ -62,12 +64,6 @@ class RetrainResult:
         return {k: v for k, v in out.items() if v not in (None,)}
 
 
-def _label(text: str) -> str:
-    from kfp_mlops.components._shared import registry
-
-    return registry.label_value(text, default="unknown")
-
-
 def training_parameters(retrain_data_uri: str, label_column: str, model_name: str,
                         registry_uri: str, extra: Optional[Mapping[str, Any]] = None
                         ) -> Dict[str, Any]:
@@ -88,8 +84,6 @@ def check_settings(target: str, retrain_data_uri: str, label_column: str, model_
                    registry_uri: str, training_template_uri: str = "", project: str = "",
                    region: str = "", pipeline_root: str = "") -> None:
     """Raises :class:`RetrainError` naming every setting retraining would need and lacks."""
-    from kfp_mlops.components._shared import gcp
-
     if target not in TARGETS:
         raise RetrainError(f"retrain_target {target!r}: expected one of {', '.join(TARGETS)}")
     needed = {"retrain_data_uri": retrain_data_uri, "label_column": label_column,
@@ -192,12 +186,12 @@ def vertex_request(params: Dict[str, Any], training_template_uri: str, project: 
     setting applies to all tasks in the pipeline", ``aiplatform.PipelineJob``).
     """
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S")
-    job_id = run_name or f"{TRAINING}-retrain-{_label(params['model_name'])}-{stamp}"
+    job_id = run_name or f"{TRAINING}-retrain-{gcp.label_value(params['model_name'])}-{stamp}"
     job_id = re.sub(r"[^a-z0-9-]", "-", job_id.lower())[:128].strip("-")
     labels = {"managed_by": "kfp-mlops", "trigger": "drift",
-              "model_name": _label(params["model_name"])}
+              "model_name": gcp.label_value(params["model_name"])}
     if source_run:
-        labels["monitoring_run"] = _label(source_run)
+        labels["monitoring_run"] = gcp.label_value(source_run)
     return {
         "job": {
             "display_name": f"{TRAINING} (retrain {params['model_name']} on drift)",

@@ -26,10 +26,11 @@ import os
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from kfp_mlops.components._shared.tfdv_utils import DEFAULT_THRESHOLD
+
 logger = logging.getLogger(__name__)
 
 JOB_FILE = "monitoring_job.json"
-DEFAULT_THRESHOLD = 0.3
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]+(-[a-z]+)+[0-9]+$")
 _ENDPOINT_NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/endpoints/[^/]+$")
@@ -134,7 +135,7 @@ def plan(project: str, region: str, endpoint: str, registry_uri: str, model_name
          enable_logging: bool = True, display_name: str = "",
          labels: Optional[Mapping[str, str]] = None) -> MonitoringPlan:
     """Checks the settings and reads the model's features; nothing is called yet."""
-    from kfp_mlops.components._shared import registry as reg
+    from kfp_mlops.components._shared import gcp, registry as reg
     from kfp_mlops.components.monitor import core as monitor_core
 
     if not _PROJECT.match(project or ""):
@@ -181,8 +182,8 @@ def plan(project: str, region: str, endpoint: str, registry_uri: str, model_name
                                            "drift_thresholds"),
         sample_rate=float(sample_rate), monitor_interval_hours=int(monitor_interval_hours),
         alert_emails=list(alert_emails), enable_logging=bool(enable_logging),
-        labels={"managed_by": "kfp-mlops", "model_name": reg.label_value(model_name),
-                "model_version": reg.label_value(version.version),
+        labels={"managed_by": "kfp-mlops", "model_name": gcp.label_value(model_name, default=""),
+                "model_version": gcp.label_value(version.version, default=""),
                 **{str(k): str(v) for k, v in (labels or {}).items()}})
 
 

@@ -36,3 +36,12 @@ def test_cli_and_retrain_agree():
     retrain.check_settings("vertex", "gs://b/d.csv", "y", "m", "gs://b/r",
                            "gs://b/training.yaml", "example.com:my-project", "us-central1",
                            "gs://b/root")
+
+
+def test_label_value_follows_google_cloud_label_rules():
+    assert gcp.label_value("Training-Pipeline 2024/01.x") == "training-pipeline-2024-01-x"
+    assert gcp.label_value("0.1.0") == "0-1-0"
+    assert gcp.label_value("1.2.0+Local.Build") == "1-2-0-local-build"
+    assert gcp.label_value("R" * 100) == "r" * 63
+    assert gcp.label_value("--", default="unknown") == "unknown"
+    assert gcp.label_value("", default="") == ""

@@ -91,12 +91,6 @@ def test_gcs_path_conversion(tmp_path):
         reg.to_gcs_uri(str(tmp_path / "model"))
 
 
-def test_label_value_follows_vertex_rules():
-    assert reg.label_value("Training-Pipeline 2024/01.x") == "training-pipeline-2024-01-x"
-    long = reg.label_value("R" * 100)
-    assert long == "r" * 63
-
-
 # --------------------------------------------------------------------------- every store
 
 def test_versions_are_numbered_and_champion_moves(store, parts):
