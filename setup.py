@@ -65,6 +65,12 @@ setup(
             "google-cloud-storage>=2",
             "google-cloud-pubsub>=2",
             "scikit-learn>=1.3",
+            "fsspec>=2024.6",
+            "gcsfs>=2024.6",
+            "s3fs>=2024.6",
+            "jinja2>=3.1",
+            "tenacity>=8",
+            "google-cloud-logging>=3",
         ],
         # kfp-mlops run --runner docker: kfp.local's DockerRunner needs the Docker client
         "docker": ["docker>=7"],
