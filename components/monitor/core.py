@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import html
 import json
 import logging
 import os
@@ -567,92 +566,52 @@ def read_report(report_dir: str) -> Dict[str, Any]:
 # HTML report
 # --------------------------------------------------------------------------------------
 
-def _summary_cell(row: Optional[Dict[str, Any]]) -> str:
-    if row is None:
-        return "<span class='muted'>absent</span>"
-    if row["kind"] == "numeric":
-        return (f"mean {html_report.fmt(row['mean'])}, std {html_report.fmt(row['std_dev'])}, "
-                f"missing {row['missing_pct']:.1f}%")
-    top = ", ".join(f"{html.escape(str(v))} ({int(c):,})" for v, c in row["top_values"][:4])
-    return f"{row['unique']:,} values: {top}; missing {row['missing_pct']:.1f}%"
-
-
-def render_report(result: MonitorResult, baseline_stats, batch_stats, facets: bool = True) -> str:
-    """A self-contained HTML page: decision, findings, every feature's skew and drift."""
+def report_data(result: MonitorResult, baseline_stats, batch_stats,
+                facets: bool = True) -> Dict[str, Any]:
+    """What the HTML report shows, as plain data (``templates/monitor.html.j2``)."""
     from kfp_mlops.components._shared import tfdv_utils
-
-    e = html.escape
-    out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>Model monitoring</title>",
-           f"<style>{html_report.STYLE}</style></head><body>",
-           f"<h1>Model monitoring: {e(result.model_name)} version {e(result.model_version)}</h1>"]
-    verdict = ("<span class='bad'>DRIFT DETECTED</span>" if result.drift_detected
-               else "<span class='ok'>NO DRIFT</span>")
-    out.append(f"<p>Decision: {verdict} &middot; {result.rows:,} rows &middot; model "
-               f"{e(result.model_ref)} &rarr; version {e(result.model_version)} in "
-               f"{e(result.registry_uri)} &middot; <span class='muted'>{e(result.monitored_at)}"
-               "</span></p>")
-    out.append("<p class='muted'>A finding is a feature whose skew (against the training "
-               "baseline) or drift (against the previous monitored batch) exceeds its "
-               "threshold, or a schema anomaly of the batch in the SERVING environment. Any "
-               "finding sets drift_detected.</p>")
-    if result.findings:
-        out.append("<ul>" + "".join(f"<li>{e(f.message)}</li>" for f in result.findings)
-                   + "</ul>")
-    if result.drift_baseline:
-        b = result.drift_baseline
-        out.append(f"<p>Drift measured against monitoring entry {e(str(b.get('seq')))} "
-                   f"({e(str(b.get('recorded_at', '')))}, run {e(str(b.get('run_name') or '—'))}"
-                   ").</p>")
-    else:
-        out.append("<p class='muted'>Drift not measured: no earlier batch of this version "
-                   "in the monitoring history.</p>")
 
     base = {r["feature"]: r for r in tfdv_utils.feature_summaries(baseline_stats)}
     batch = {r["feature"]: r for r in tfdv_utils.feature_summaries(batch_stats)}
     drift = {d.feature: d for d in result.drift}
-    out.append("<h2>Features</h2><table><tr><th class='l'>feature</th><th class='l'>metric</th>"
-               "<th>skew</th><th>skew threshold</th><th>drift</th><th>drift threshold</th>"
-               "<th class='l'>training baseline</th><th class='l'>this batch</th>"
-               "<th class='l'>note</th></tr>")
+    features = []
     for d in result.skew:
         dr = drift.get(d.feature)
-        hit = d.exceeded or (dr is not None and dr.exceeded)
-        notes = "; ".join(n for n in (d.note, dr.note if dr else "") if n)
-        out.append(
-            f"<tr{' class=hit' if hit else ''}><td class='l'><b>{e(d.feature)}</b></td>"
-            f"<td class='l'>{e(d.metric)}</td>"
-            f"<td>{html_report.fmt(d.value)}{' &#9888;' if d.exceeded else ''}</td><td>{d.threshold:g}</td>"
-            f"<td>{html_report.fmt(dr.value) if dr else '—'}{' &#9888;' if dr and dr.exceeded else ''}</td>"
-            f"<td>{f'{dr.threshold:g}' if dr else '—'}</td>"
-            f"<td class='l'>{_summary_cell(base.get(d.feature))}</td>"
-            f"<td class='l'>{_summary_cell(batch.get(d.feature))}</td>"
-            f"<td class='l'>{e(notes)}</td></tr>")
-    out.append("</table>")
-
-    out.append("<h2>Schema anomalies (SERVING environment)</h2>")
-    if result.anomalies:
-        out.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in result.anomalies) + "</ul>")
-    else:
-        out.append("<p>none</p>")
-    out.append(f"<h2>Batch</h2><p>{result.rows:,} rows from "
-               + ", ".join(f"{e(s)} ({n:,})" for s, n in result.batch_splits.items() if n)
-               + (f"; recorded as monitoring entry {e(str(result.monitoring_seq))} "
-                  f"(<code>{e(result.monitoring_entry)}</code>)" if result.monitoring_entry
-                  else "; not recorded in the monitoring history") + ".</p>")
+        features.append({
+            "skew": d, "drift": dr, "hit": d.exceeded or (dr is not None and dr.exceeded),
+            "notes": "; ".join(n for n in (d.note, dr.note if dr else "") if n),
+            "baseline": base.get(d.feature), "batch": batch.get(d.feature)})
+    drift_baseline = None
+    if result.drift_baseline:
+        b = result.drift_baseline
+        drift_baseline = {"seq": str(b.get("seq")), "recorded_at": str(b.get("recorded_at", "")),
+                          "run_name": str(b.get("run_name") or "—")}
+    facets_page = ""
     if facets:
         try:
             from tensorflow_data_validation.utils import display_util
 
-            page = display_util.get_statistics_html(batch_stats, baseline_stats,
-                                                    lhs_name="serving", rhs_name="train")
-            out.append("<h2>Facets overview</h2><p class='muted'>Interactive view (loads the "
-                       "Facets library from the web; everything above reads without it).</p>"
-                       "<iframe style='width:100%;height:700px;border:0' srcdoc=\""
-                       f"{e(page, quote=True)}\"></iframe>")
+            facets_page = display_util.get_statistics_html(batch_stats, baseline_stats,
+                                                           lhs_name="serving", rhs_name="train")
         except Exception as err:  # the summary above does not depend on it
             logger.warning("facets view not embedded: %s", err)
-    out.append("</body></html>")
-    return "\n".join(out)
+    return {
+        "model_name": result.model_name, "model_version": result.model_version,
+        "model_ref": result.model_ref, "registry_uri": result.registry_uri,
+        "monitored_at": result.monitored_at, "drift_detected": result.drift_detected,
+        "rows": result.rows, "findings": [f.message for f in result.findings],
+        "drift_baseline": drift_baseline, "features": features,
+        "anomalies": list(result.anomalies),
+        "batch_splits": [(s, n) for s, n in result.batch_splits.items() if n],
+        "monitoring_entry": result.monitoring_entry,
+        "monitoring_seq": str(result.monitoring_seq), "facets_page": facets_page,
+    }
+
+
+def render_report(result: MonitorResult, baseline_stats, batch_stats, facets: bool = True) -> str:
+    """A self-contained HTML page: decision, findings, every feature's skew and drift."""
+    return html_report.render("monitor.html.j2",
+                              **report_data(result, baseline_stats, batch_stats, facets))
 
 
 def history_summary(registry_uri: str, model_name: str, model_version: str = CHAMPION

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import html
 import logging
 import os
 import time
@@ -476,113 +475,55 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
 # HTML report
 # --------------------------------------------------------------------------------------
 
-
-
-
-
-def _top(values) -> str:
-    return ", ".join(f"{html.escape(str(v))} ({int(c):,})" for v, c in values)
-
-
-def render_report(result: ValidationResult, statistics: Mapping[str, Any],
-                  anomalies: Mapping[str, Any], facets: bool = True) -> str:
-    """A self-contained HTML page: decision, rows, statistics, anomalies, skew."""
+def report_data(result: ValidationResult, statistics: Mapping[str, Any],
+                anomalies: Mapping[str, Any], facets: bool = True) -> Dict[str, Any]:
+    """What the HTML report shows, as plain data (``templates/validate.html.j2``)."""
     from kfp_mlops.components._shared import tfdv_utils
 
-    e = html.escape
     splits = list(statistics)
-    out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>Data validation</title>",
-           f"<style>{html_report.STYLE}</style></head><body><h1>Data validation</h1>"]
-    verdict = ("<span class='pass'>PASSED</span>" if result.passed
-               else "<span class='fail'>FAILED</span>")
-    out.append(f"<p>Decision: {verdict} &middot; schema: {e(result.schema_source)} "
-               f"({result.schema_feature_count} features) &middot; label: "
-               f"{e(result.label_column or '—')} &middot; statistics: "
-               f"{e(result.statistics_backend)} &middot; "
-               f"<span class='muted'>{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC</span></p>")
-    if result.reasons:
-        out.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in result.reasons) + "</ul>")
-
-    out.append("<h2>Splits</h2><table><tr><th class='l'>split</th><th>rows</th>"
-               "<th>anomalies</th></tr>")
-    for s in splits:
-        out.append(f"<tr><td class='l'>{e(s)}</td><td>{result.rows[s]:,}</td>"
-                   f"<td>{len(result.anomalies.get(s, []))}</td></tr>")
-    out.append("</table>")
-
     summaries = {s: {r["feature"]: r for r in tfdv_utils.feature_summaries(statistics[s])}
                  for s in splits}
     features = list(summaries[splits[0]]) if splits else []
     for s in splits[1:]:
         features += [f for f in summaries[s] if f not in features]
-    out.append("<h2>Features</h2><table><tr><th class='l'>feature</th><th class='l'>type</th>"
-               "<th class='l'>split</th><th>missing %</th><th>mean</th><th>std</th>"
-               "<th>min</th><th>max</th><th>unique</th><th class='l'>top values</th></tr>")
+    rows = []
     for f in features:
-        first = True
         present = [s for s in splits if f in summaries[s]]
-        for s in splits:
-            r = summaries[s].get(f)
-            head = (f"<td class='l' rowspan='{len(splits)}'><b>{e(f)}</b></td>"
-                    f"<td class='l' rowspan='{len(splits)}'>"
-                    f"{e(summaries[present[0]][f]['type'])}</td>") if first else ""
-            first = False
-            if r is None:
-                out.append(f"<tr class='bad'>{head}<td class='l'>{e(s)}</td>"
-                           "<td colspan='7' class='l'>missing from this split</td></tr>")
-            elif r["kind"] == "numeric":
-                out.append(f"<tr>{head}<td class='l'>{e(s)}</td><td>{r['missing_pct']:.1f}</td>"
-                           f"<td>{html_report.fmt(r['mean'])}</td><td>{html_report.fmt(r['std_dev'])}</td>"
-                           f"<td>{html_report.fmt(r['min'])}</td><td>{html_report.fmt(r['max'])}</td><td></td>"
-                           "<td></td></tr>")
-            else:
-                out.append(f"<tr>{head}<td class='l'>{e(s)}</td><td>{r['missing_pct']:.1f}</td>"
-                           f"<td></td><td></td><td></td><td></td><td>{r['unique']:,}</td>"
-                           f"<td class='l'>{_top(r['top_values'])}</td></tr>")
-    out.append("</table>")
-
-    out.append("<h2>Anomalies (TRAINING environment)</h2>")
+        rows.append({"name": f, "type": summaries[present[0]][f]["type"],
+                     "splits": [(s, summaries[s].get(f)) for s in splits]})
+    anomaly_rows = []
     for s in splits:
         info = anomalies[s].anomaly_info
-        if not info:
-            out.append(f"<p>{e(s)}: none</p>")
-            continue
-        out.append(f"<p>{e(s)}:</p><table><tr><th class='l'>feature</th>"
-                   "<th class='l'>anomaly</th><th class='l'>detail</th></tr>")
-        for name in sorted(info):
-            a = info[name]
-            out.append(f"<tr class='bad'><td class='l'>{e(name)}</td>"
-                       f"<td class='l'>{e(a.short_description)}</td>"
-                       f"<td class='l'>{e(a.description)}</td></tr>")
-        out.append("</table>")
-
-    out.append("<h2>Train/eval skew</h2>")
-    if not result.skew:
-        out.append("<p class='muted'>not measured: the dataset has no eval split</p>")
-    else:
-        out.append("<table><tr><th class='l'>feature</th><th class='l'>metric</th>"
-                   "<th>distance</th><th>threshold</th><th class='l'>skewed</th></tr>")
-        for d in sorted(result.skew, key=lambda d: -(d.value if d.value is not None else -1)):
-            cls = " class='bad'" if d.exceeded else ""
-            out.append(f"<tr{cls}><td class='l'>{e(d.feature)}</td><td class='l'>{e(d.metric)}"
-                       f"</td><td>{html_report.fmt(d.value)}</td><td>{d.threshold:g}</td><td class='l'>"
-                       f"{'yes' if d.exceeded else 'no'}{(' — ' + e(d.note)) if d.note else ''}"
-                       "</td></tr>")
-        out.append("</table>")
-
+        anomaly_rows.append({"split": s, "rows": [
+            {"feature": name, "short": info[name].short_description,
+             "detail": info[name].description} for name in sorted(info)]})
+    facets_page = ""
     if facets and "train" in statistics:
         other = "eval" if "eval" in statistics else None
         try:
             from tensorflow_data_validation.utils import display_util
 
-            page = display_util.get_statistics_html(
+            facets_page = display_util.get_statistics_html(
                 statistics["train"], statistics[other] if other else None,
                 lhs_name="train", rhs_name=other or "")
-            out.append("<h2>Facets overview</h2><p class='muted'>Interactive view (loads the "
-                       "Facets library from the web; everything above reads without it).</p>"
-                       f"<iframe style='width:100%;height:700px;border:0' srcdoc=\""
-                       f"{e(page, quote=True)}\"></iframe>")
         except Exception as err:  # the summary above does not depend on it
             logger.warning("facets view not embedded: %s", err)
-    out.append("</body></html>")
-    return "\n".join(out)
+    return {
+        "passed": result.passed, "reasons": list(result.reasons),
+        "schema_source": result.schema_source,
+        "schema_feature_count": result.schema_feature_count,
+        "label_column": result.label_column, "statistics_backend": result.statistics_backend,
+        "generated_at": f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC",
+        "splits": [{"name": s, "rows": result.rows[s],
+                    "anomalies": len(result.anomalies.get(s, []))} for s in splits],
+        "features": rows, "anomalies": anomaly_rows,
+        "skew": sorted(result.skew, key=lambda d: -(d.value if d.value is not None else -1)),
+        "facets_page": facets_page,
+    }
+
+
+def render_report(result: ValidationResult, statistics: Mapping[str, Any],
+                  anomalies: Mapping[str, Any], facets: bool = True) -> str:
+    """A self-contained HTML page: decision, rows, statistics, anomalies, skew."""
+    return html_report.render("validate.html.j2",
+                              **report_data(result, statistics, anomalies, facets))
