@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kfp_mlops.components._shared import dataset as ds
-from kfp_mlops.components._shared import tfdv_utils
+from kfp_mlops.components._shared import statistics as tfdv_stats
 from kfp_mlops.components.ingest import core as ingest
 from kfp_mlops.components.validate import core
 
@@ -52,7 +52,7 @@ def test_infinite_values_are_a_named_anomaly_in_every_output(infinite_dataset, t
         assert any(r.startswith(f"{split}: feature 'bill_length_mm'") and expected in r
                    for r in result.reasons), result.reasons
         diff = anomalies_pb2.Anomalies.FromString(open(os.path.join(
-            tfdv_utils.split_dir(paths["anomalies_dir"], split), tfdv_utils.ANOMALIES_FILE),
+            tfdv_stats.split_dir(paths["anomalies_dir"], split), tfdv_stats.ANOMALIES_FILE),
             "rb").read())
         info = diff.anomaly_info["bill_length_mm"]
         assert info.severity == anomalies_pb2.AnomalyInfo.ERROR
@@ -69,8 +69,8 @@ def test_statistics_are_untouched_by_the_check(infinite_dataset, tmp_path, outpu
     core.validate(infinite_dataset, label_column="species", **paths)
     own = core.compute_split_statistics(infinite_dataset, list(ds.SPLITS))
     for split in ds.SPLITS:
-        written = open(os.path.join(tfdv_utils.split_dir(paths["statistics_dir"], split),
-                                    tfdv_utils.STATS_FILE), "rb").read()
+        written = open(os.path.join(tfdv_stats.split_dir(paths["statistics_dir"], split),
+                                    tfdv_stats.STATS_FILE), "rb").read()
         assert written == own[split].SerializeToString()
 
 
