@@ -29,6 +29,7 @@ import re
 import shlex
 import textwrap
 from typing import Dict, List
+from unittest import mock
 
 import pytest
 
@@ -177,9 +178,8 @@ def walkthrough(tmp_path_factory):
     folder = clone_like(tmp_path_factory.mktemp("readme-walkthrough"))
     done: Dict[str, object] = {}
     # alert's example delivers to the webhook ALERT_WEBHOOK_URL names: one on loopback
-    with webhook.failing_server(status=200) as (port, posts):
-        previous = os.environ.get("ALERT_WEBHOOK_URL")
-        os.environ["ALERT_WEBHOOK_URL"] = f"http://127.0.0.1:{port}/drift"
+    with webhook.failing_server(status=200) as (port, posts), mock.patch.dict(
+            os.environ, {"ALERT_WEBHOOK_URL": f"http://127.0.0.1:{port}/drift"}):
 
         def run_through(name: str) -> Dict[str, str]:
             for earlier in WALKTHROUGH[:WALKTHROUGH.index(name) + 1]:
@@ -196,13 +196,7 @@ def walkthrough(tmp_path_factory):
 
         run_through.folder = folder
         run_through.posts = posts
-        try:
-            yield run_through
-        finally:
-            if previous is None:
-                os.environ.pop("ALERT_WEBHOOK_URL", None)
-            else:
-                os.environ["ALERT_WEBHOOK_URL"] = previous
+        yield run_through
 
 
 @pytest.mark.slow
