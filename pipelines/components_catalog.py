@@ -7,8 +7,8 @@ A team that does not install kfp-mlops can still reuse one step::
 
 The files are compiled with the same deterministic helper as the pipelines
 (``compiling.compile_to_text``), at the default image registry and tag (the package
-version); ``kfp-mlops components --check`` (and tests/pipelines/test_catalogue.py) fail when a
-committed file no longer equals a fresh compile.
+version); ``kfp-mlops components --check`` (and tests/pipelines/test_components_catalog.py)
+fail when a committed file no longer equals a fresh compile.
 """
 import importlib
 import os

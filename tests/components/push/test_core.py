@@ -255,7 +255,7 @@ def test_vertex_champion_is_re_read_right_before_it_moves(inputs, tmp_path, monk
     run = mount / bucket / "run-2"
     for name in ("model", "schema", "statistics"):
         shutil.copytree(inputs[name], run / name)
-    monkeypatch.setattr(reg, "GCS_MOUNT", str(mount))
+    monkeypatch.setattr(io, "GCS_FUSE_ROOT", f"{mount}/")  # where production reads the mount
     with mock.patch.object(aiplatform, "init", autospec=True), \
             mock.patch.object(aiplatform, "Model", autospec=True) as model_cls:
         parent = vertex_versions(model_cls, reads)
@@ -291,7 +291,7 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_o
     run = mount / bucket / "root" / "run-1"
     for name in ("model", "schema", "statistics"):
         shutil.copytree(inputs[name], run / name)
-    monkeypatch.setattr(reg, "GCS_MOUNT", str(mount))
+    monkeypatch.setattr(io, "GCS_FUSE_ROOT", f"{mount}/")  # where production reads the mount
     with mock.patch.object(aiplatform, "init", autospec=True) as init, \
             mock.patch.object(aiplatform, "Model", autospec=True) as model_cls, \
             mock.patch.object(aiplatform, "Endpoint", autospec=True) as endpoint_cls:
