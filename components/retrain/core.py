@@ -130,20 +130,13 @@ def _cli_value(value: Any) -> str:
     integer, so that ``epochs=50.0`` is the Integer 50."""
     import json
 
-    def whole(v: Any) -> Any:
-        if isinstance(v, float) and v.is_integer():
-            return int(v)
-        if isinstance(v, dict):
-            return {k: whole(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [whole(x) for x in v]
-        return v
+    def number(text: str) -> Any:
+        value = float(text)
+        return int(value) if value.is_integer() else value
 
     if isinstance(value, str):
         return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(whole(value))
+    return json.dumps(json.loads(json.dumps(value), parse_float=number))
 
 
 def cli_command(params: Mapping[str, Any], output_dir: str = "", summary_path: str = ""
