@@ -3,7 +3,7 @@
     kfp-mlops list
     kfp-mlops compile [--output-dir DIR] [--image-registry R] [--image-tag T]
     kfp-mlops run PIPELINE --local [--param NAME=VALUE ...] [--output-dir DIR]
-                  [--summary-json FILE] [--runner subprocess|docker] [--no-cache]
+                  [--summary-json FILE] [--runner subprocess|docker] [--no-cache] [--dry-run]
     kfp-mlops submit PIPELINE (--vertex --project P --region R --pipeline-root gs://...
                   | --kubeflow --host URL) [--param NAME=VALUE ...] [--cache | --no-cache]
                   [--experiment NAME] [--dry-run]
@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--runner", choices=("subprocess", "docker"), default="subprocess",
                      help="subprocess: this Python environment; docker: the component images "
                           "(default: %(default)s)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="check the parameters as the run would, then stop: no task runs")
     cloud_cli.add_cache_options(run, local=True)
     run.set_defaults(func=_cmd_run)
     cloud_cli.add_parsers(sub)
@@ -118,6 +120,13 @@ def _cmd_run(args) -> int:
     catalog.get(args.pipeline)
     parameters = local.parse_parameters(args.pipeline, args.param)
     _check_run_paths(args.output_dir, args.summary_json)
+    if args.dry_run:
+        from kfp_mlops.pipelines import preflight
+
+        preflight.check(args.pipeline, parameters)
+        print(f"the parameters of pipeline {args.pipeline!r} are valid; nothing run "
+              "(--dry-run)")
+        return 0
     logger.info("Running %s locally (%s runner); outputs under %s", args.pipeline, args.runner,
                 args.output_dir)
     summary = local.run(args.pipeline, parameters, args.output_dir, runner=args.runner)

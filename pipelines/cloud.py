@@ -27,7 +27,7 @@ import subprocess
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from kfp_mlops.components._shared import gcp
+from kfp_mlops.components._shared import gcp, vertex_pipelines
 from kfp_mlops.pipelines import __version__
 
 logger = logging.getLogger(__name__)
@@ -117,22 +117,12 @@ def vertex_request(pipeline: str, spec_path: str, *, project: str, region: str,
         raise ValueError(f"--service-account {service_account!r}: expected an e-mail such as "
                          "runner@my-project.iam.gserviceaccount.com")
     check_locations("vertex", parameters)
-    return {
-        "action": "run",
-        "target": "vertex",
-        "spec": os.path.abspath(spec_path),
-        "job": {
-            "display_name": run_name or pipeline,
-            "template_path": os.path.abspath(spec_path),
-            "pipeline_root": pipeline_root,
-            "parameter_values": parameters,
-            "enable_caching": enable_caching,
-            "labels": run_labels(commit),
-            "project": project,
-            "location": region,
-        },
-        "submit": {"service_account": service_account, "experiment": experiment},
-    }
+    request = vertex_pipelines.job_request(
+        display_name=run_name or pipeline, template_path=os.path.abspath(spec_path),
+        pipeline_root=pipeline_root, parameter_values=parameters,
+        enable_caching=enable_caching, labels=run_labels(commit), project=project,
+        location=region, service_account=service_account, experiment=experiment)
+    return {"action": "run", "target": "vertex", "spec": os.path.abspath(spec_path), **request}
 
 
 def kubeflow_request(pipeline: str, spec_path: str, *, host: str,
@@ -512,14 +502,14 @@ def send(request: Dict[str, Any]) -> Dict[str, str]:
     if action not in ("run", "schedule"):
         raise ValueError(f"unknown action {action!r}; actions are run, schedule")
     if target == "vertex":
-        from google.cloud import aiplatform
-
-        job = aiplatform.PipelineJob(**request["job"])
         if action == "run":
-            job.submit(**request["submit"])
-            made = job
+            made = vertex_pipelines.submit(request)
         else:
-            made = aiplatform.PipelineJobSchedule(pipeline_job=job, **request["schedule"])
+            from google.cloud import aiplatform
+
+            made = aiplatform.PipelineJobSchedule(
+                pipeline_job=vertex_pipelines.pipeline_job(request["job"]),
+                **request["schedule"])
             made.create(**request["create"])
         dashboard = getattr(made, "_dashboard_uri", None)
         return {"resource_name": str(made.resource_name),

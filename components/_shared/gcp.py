@@ -1,7 +1,8 @@
 """Google Cloud names, checked before a request is built: project ids, regions and labels.
 
 One definition for the CLI's ``submit`` / ``publish`` and for the components that call
-Vertex AI themselves (``retrain``), so both accept and refuse the same names.
+Vertex AI themselves (``retrain``, ``vertex_monitoring``), so all accept and refuse the same
+names.
 """
 from __future__ import annotations
 

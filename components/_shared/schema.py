@@ -96,3 +96,15 @@ def add_environments(schema, label_column: str = ""):
                 and SERVING not in feature.not_in_environment):
             feature.not_in_environment.append(SERVING)
     return schema
+
+
+def label_of(schema, lineage=None) -> str:
+    """A registered model's label: the one its lineage records (``model_info.label``), else
+    the feature :func:`add_environments` keeps out of SERVING; ``""`` when neither names one."""
+    label = ((lineage or {}).get("model_info") or {}).get("label") or ""
+    if label:
+        return str(label)
+    for feature in schema.feature:
+        if SERVING in feature.not_in_environment:
+            return feature.name
+    return ""

@@ -68,11 +68,11 @@ def alert(
 
     from kfp_mlops.components._shared import logs
     from kfp_mlops.components.alert import core
-    from kfp_mlops.components.monitor import core as monitor_core
+    from kfp_mlops.components.monitor import report as monitoring_report
 
     logs.setup()
     result = core.alert(
-        report=monitor_core.read_report(drift_report.path),
+        report=monitoring_report.read_report(drift_report.path),
         output_dir=alert.path,
         webhook_url=webhook_url,
         pubsub_topic=pubsub_topic,

@@ -4,12 +4,14 @@ Plain Python, no kfp. The monitor step has already written its report (``report.
 before this runs, so a failed delivery never loses it. For every report:
 
 * **Cloud Logging**: one JSON object per line on stdout, in the structured format the
-  logging agents of Vertex AI, GKE and Cloud Run parse (``severity``, ``message``,
-  ``logging.googleapis.com/labels``; every other field becomes a ``jsonPayload`` field):
-  a summary entry (``WARNING`` with findings, ``INFO`` without) and one ``WARNING`` entry
-  per finding, so log-based metrics and alerting policies can count them;
-* **webhook** (optional): an HTTP POST of the JSON alert with ``urllib``, retried on
-  connection errors, timeouts, HTTP 429 and 5xx with exponential backoff, at most
+  logging agents of Vertex AI, GKE and Cloud Run parse, as google-cloud-logging's own
+  ``StructuredLogHandler`` writes it (``severity``, ``message``,
+  ``logging.googleapis.com/labels``, ``.../sourceLocation``, ...; every other field becomes
+  a ``jsonPayload`` field): a summary entry (``WARNING`` with findings, ``INFO`` without)
+  and one ``WARNING`` entry per finding, so log-based metrics and alerting policies can
+  count them;
+* **webhook** (optional): an HTTP POST of the JSON alert with ``urllib``, retried (tenacity)
+  on connection errors, timeouts, HTTP 429 and 5xx with exponential backoff, at most
   ``max_attempts`` tries; other 4xx answers are not retried (the request is wrong);
 * **Pub/Sub** (optional): ``PublisherClient().publish(topic, data=<json>, **attributes)``
   with the same bounded retries.
@@ -29,7 +31,6 @@ parameters or the executor input).
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
 import logging
 import os
@@ -49,7 +50,6 @@ ALERT_FILE = "alert.json"
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_BACKOFF_SECONDS = 1.0
 DEFAULT_TIMEOUT_SECONDS = 10.0
-LABELS_KEY = "logging.googleapis.com/labels"
 _TOPIC = re.compile(r"projects/[^/\s\x00-\x1f\x7f]+/topics/[^/\s\x00-\x1f\x7f]+")
 _RETRY_STATUS = (408, 425, 429)
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -150,40 +150,73 @@ def _summary_message(payload: Mapping[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------- logging
 
+@dataclasses.dataclass
+class LogEntry:
+    """One Cloud Logging entry: what google-cloud-logging's structured handler writes."""
+
+    severity: str                 # a logging level name: INFO, WARNING
+    message: str
+    labels: Dict[str, str]        # logging.googleapis.com/labels
+    fields: Dict[str, Any]        # the entry's other jsonPayload fields
+
+
 def log_entries(payload: Mapping[str, Any], labels: Optional[Mapping[str, str]] = None
-                ) -> List[Dict[str, Any]]:
+                ) -> List[LogEntry]:
     """Cloud Logging structured entries: a summary, then one per finding."""
     base_labels = {"component": "kfp-mlops-monitoring",
                    "model_name": str(payload.get("model_name", "")),
                    "model_version": str(payload.get("model_version", ""))}
     base_labels.update({str(k): str(v) for k, v in (labels or {}).items()})
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
     detected = bool(payload.get("drift_detected"))
-    summary = {"severity": "WARNING" if detected else "INFO",
-               "message": _summary_message(payload), "time": now,
-               LABELS_KEY: dict(base_labels), "event": "monitoring_summary"}
+    summary = {"event": "monitoring_summary"}
     summary.update({k: v for k, v in payload.items() if k != "kind"})
-    entries = [summary]
+    entries = [LogEntry("WARNING" if detected else "INFO", _summary_message(payload),
+                        dict(base_labels), summary)]
     for finding in payload.get("findings") or []:
-        entry = {"severity": "WARNING", "message": finding.get("message", ""), "time": now,
-                 LABELS_KEY: dict(base_labels, finding_kind=str(finding.get("kind", ""))),
-                 "event": "monitoring_finding",
-                 "model_name": payload.get("model_name", ""),
-                 "model_version": payload.get("model_version", ""),
-                 "run_name": payload.get("run_name", ""),
-                 "report_uri": payload.get("report_uri", "")}
-        entry.update({k: v for k, v in finding.items() if k != "message"})
-        entries.append(entry)
+        fields = {"event": "monitoring_finding",
+                  "model_name": payload.get("model_name", ""),
+                  "model_version": payload.get("model_version", ""),
+                  "run_name": payload.get("run_name", ""),
+                  "report_uri": payload.get("report_uri", "")}
+        fields.update({k: v for k, v in finding.items() if k != "message"})
+        entries.append(LogEntry("WARNING", finding.get("message", ""),
+                                dict(base_labels, finding_kind=str(finding.get("kind", ""))),
+                                fields))
     return entries
 
 
-def write_log_entries(entries: List[Mapping[str, Any]], stream: Optional[TextIO] = None) -> int:
-    """Writes one JSON object per line (the format Cloud Logging agents parse)."""
+def write_log_entries(entries: List[LogEntry], stream: Optional[TextIO] = None) -> int:
+    """Writes one JSON object per line, formatted by google-cloud-logging's
+    ``StructuredLogHandler`` (``google/cloud/logging_v2/handlers/structured_log.py``: its
+    ``format`` puts a record's ``json_fields`` into the payload and ``labels`` under
+    ``logging.googleapis.com/labels``, and drops the fields Cloud Logging reserves).
+
+    Only its ``format`` is used: its ``emit`` would also write, once per process, a
+    diagnostic entry of its own (``emit_instrumentation_info``) into the same stream.
+    """
+    from google.cloud.logging_v2.handlers import StructuredLogHandler
+
     stream = stream if stream is not None else sys.stdout
+    handler = StructuredLogHandler(stream=stream, json_encoder_cls=_JSONEncoder)
     for entry in entries:
-        stream.write(json.dumps(entry, default=str, sort_keys=True) + "\n")
+        # No logger name: the handler's filter would add it as a python_logger label.
+        record = logging.LogRecord("", logging.getLevelName(entry.severity), __file__, 0,
+                                   entry.message, None, None, func="alert")
+        record.json_fields = dict(entry.fields)
+        record.labels = dict(entry.labels)
+        record.source_location = {"file": "kfp_mlops/components/alert/core.py",
+                                  "function": "alert"}
+        handler.filter(record)    # CloudLoggingFilter: labels, trace, source location
+        stream.write(handler.format(record) + "\n")
     stream.flush()
     return len(entries)
+
+
+class _JSONEncoder(json.JSONEncoder):
+    """Whatever JSON cannot hold (a datetime) as its text, as ``json.dumps(default=str)``."""
+
+    def default(self, o: Any) -> Any:
+        return str(o)
 
 
 # ----------------------------------------------------------------------------- retries
@@ -192,26 +225,38 @@ def _with_retries(channel: str, target: str, send: Callable[[], str],
                   retryable: Callable[[Exception], bool], max_attempts: int,
                   backoff_seconds: float, sleep: Callable[[float], None],
                   secrets: List[str] = ()) -> Delivery:
-    """``target`` is shown as given (already redacted); every error message is scrubbed of
+    """``send`` with tenacity: at most ``max_attempts`` tries, retried while ``retryable``,
+    waiting ``backoff_seconds`` doubled before each next try. Never raises.
+
+    ``target`` is shown as given (already redacted); every error message is scrubbed of
     ``secrets`` and URL credentials before it is logged or recorded."""
+    import tenacity
+
     errors: List[str] = []
-    for attempt in range(1, max_attempts + 1):
+
+    def attempt() -> str:
         try:
-            response = send()
-            logger.info("%s delivery to %s succeeded on try %d: %s", channel, target, attempt,
-                        response)
-            return Delivery(channel, target, True, attempt, errors, response)
+            return send()
         except Exception as e:  # every failure is recorded; only some are retried
             message = redact.text(f"{type(e).__name__}: {e}", secrets)
-            errors.append(f"try {attempt}: {message}")
+            errors.append(f"try {len(errors) + 1}: {message}")
             logger.warning("%s delivery to %s failed (try %d of %d): %s", channel, target,
-                           attempt, max_attempts, message)
-            if attempt == max_attempts or not retryable(e):
-                break
-            sleep(backoff_seconds * (2 ** (attempt - 1)))
-    logger.error("%s delivery to %s FAILED after %d tries; the report is kept: %s", channel,
-                 target, len(errors), errors[-1] if errors else "")
-    return Delivery(channel, target, False, len(errors), errors)
+                           len(errors), max_attempts, message)
+            raise
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(max_attempts),
+        wait=tenacity.wait_exponential(multiplier=backoff_seconds, exp_base=2),
+        retry=tenacity.retry_if_exception(retryable), sleep=sleep, reraise=True)
+    try:
+        response = retrying(attempt)
+    except Exception:  # recorded by attempt(); the delivery failed
+        logger.error("%s delivery to %s FAILED after %d tries; the report is kept: %s",
+                     channel, target, len(errors), errors[-1] if errors else "")
+        return Delivery(channel, target, False, len(errors), errors)
+    tries = len(errors) + 1
+    logger.info("%s delivery to %s succeeded on try %d: %s", channel, target, tries, response)
+    return Delivery(channel, target, True, tries, errors, response)
 
 
 def _http_retryable(error: Exception) -> bool:

@@ -36,37 +36,21 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from kfp_mlops.components._shared import html_report
 from kfp_mlops.components._shared.statistics import DEFAULT_THRESHOLD
+from kfp_mlops.components.monitor import report as monitoring_report
+from kfp_mlops.components.monitor.report import ANOMALY, DRIFT, SKEW, Finding
 
 logger = logging.getLogger(__name__)
 
 #: The split name of the batch statistics (``Split-serving/FeatureStats.pb``).
 SERVING_SPLIT = "serving"
 #: The split of the registered statistics that serving data is compared with.
-BASELINE_SPLIT = "train"
-REPORT_FILE = "report.json"
+BASELINE_SPLIT = monitoring_report.BASELINE_SPLIT
 DEFAULT_BATCH_ROWS = 65_536
 CHAMPION = "champion"
-#: Finding kinds, as they appear in the report and in alerts.
-SKEW, DRIFT, ANOMALY = "skew", "drift", "anomaly"
 
 
 class MonitorError(ValueError):
     """The model reference or the batch is not something monitoring can compare."""
-
-
-@dataclasses.dataclass
-class Finding:
-    """One reason for ``drift_detected``: a skewed/drifted feature or a schema anomaly."""
-
-    kind: str                      # SKEW, DRIFT or ANOMALY
-    feature: str                   # "" for a dataset-level anomaly
-    message: str
-    metric: str = ""
-    value: Optional[float] = None
-    threshold: Optional[float] = None
-
-    def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 @dataclasses.dataclass
@@ -160,36 +144,9 @@ class MonitorResult:
         return out
 
     def to_json(self) -> Dict[str, Any]:
-        """The whole report (``report.json``): decision, findings, every feature's distances."""
-        return {
-            "kind": "kfp-mlops.monitoring-report",
-            "version": 1,
-            "drift_detected": self.drift_detected,
-            "decision_rule": ("drift_detected is true when any feature's skew or drift exceeds "
-                              "its threshold, or the batch has a schema anomaly (SERVING "
-                              "environment)"),
-            "reasons": self.reasons,
-            "findings": [f.to_dict() for f in self.findings],
-            "model": {"name": self.model_name, "ref": self.model_ref,
-                      "version": self.model_version, "uri": self.model_uri,
-                      "registry": self.registry_uri, "label_column": self.label_column},
-            "batch": {"rows": self.rows, "splits": dict(self.batch_splits)},
-            "anomalies": list(self.anomalies),
-            "skew": {"baseline": f"registered statistics, split {BASELINE_SPLIT!r}",
-                     "default_threshold": self.skew_threshold,
-                     "thresholds": dict(self.skew_thresholds),
-                     "features": [d.to_dict() for d in self.skew]},
-            "drift": {"baseline": self.drift_baseline,
-                      "measured": bool(self.drift_baseline),
-                      "default_threshold": self.drift_threshold,
-                      "thresholds": dict(self.drift_thresholds),
-                      "features": [d.to_dict() for d in self.drift]},
-            "monitoring_entry": self.monitoring_entry,
-            "monitoring_seq": self.monitoring_seq,
-            "run_name": self.run_name,
-            "monitored_at": self.monitored_at,
-            "seconds": round(self.seconds, 3),
-        }
+        """The whole report (``report.json``): decision, findings, every feature's distances
+        (:func:`kfp_mlops.components.monitor.report.document`)."""
+        return monitoring_report.document(self)
 
 
 # --------------------------------------------------------------------------------------
@@ -282,19 +239,6 @@ def serving_schema(schema, label_column: str = ""):
     from kfp_mlops.components._shared.schema import add_environments
 
     return add_environments(schema, label_column)
-
-
-def label_of(version, schema) -> str:
-    """The model's label: from its lineage, else the feature the schema keeps out of SERVING."""
-    label = ((version.lineage or {}).get("model_info") or {}).get("label") or ""
-    if label:
-        return str(label)
-    from kfp_mlops.components._shared.schema import SERVING
-
-    for feature in schema.feature:
-        if SERVING in feature.not_in_environment:
-            return feature.name
-    return ""
 
 
 def _baseline_path(statistics_dir: str) -> str:
@@ -391,6 +335,7 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
     from kfp_mlops.components._shared import dataset as ds
     from kfp_mlops.components._shared import io
     from kfp_mlops.components._shared import statistics as tfdv_stats
+    from kfp_mlops.components._shared import schema as schema_io
     from kfp_mlops.components._shared.schema import SERVING
 
     started = time.time()
@@ -406,7 +351,7 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
     splits = _batch_splits(dataset_dir)
     registry, version = _resolve(registry_uri, model_name, model_version)
     schema = load_schema(version.schema_path)
-    label = label_of(version, schema)
+    label = schema_io.label_of(schema, version.lineage)
     schema = serving_schema(schema, label)
     baseline_path = _baseline_path(version.statistics_dir)
     features = [f.name for f in schema.feature]
@@ -489,7 +434,7 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
                 model_name, version.version, record, statistics_path=stats_out)
             result.monitoring_seq = _seq_of(result.monitoring_entry)
         result.seconds = time.time() - started
-        io.write_json(os.path.join(report_out, REPORT_FILE), result.to_json())
+        monitoring_report.write_report(report_out, result)
         io.write_text(report_path, render_report(result, baseline, stats))
     logger.info("monitoring of %r version %s: %s in %.1fs%s", model_name, version.version,
                 "DRIFT DETECTED" if result.drift_detected else "no drift", result.seconds,
@@ -540,19 +485,6 @@ def _anomaly_text(info, name: str) -> str:
     short = info.short_description or "anomaly"
     detail = info.description or "; ".join(r.description for r in info.reason)
     return f"schema anomaly of feature {name!r}: {short}" + (f" ({detail})" if detail else "")
-
-
-def read_report(report_dir: str) -> Dict[str, Any]:
-    """The ``report.json`` a monitor run wrote (a directory holding it, or the file)."""
-    from kfp_mlops.components._shared import io
-
-    path = report_dir if report_dir.endswith(".json") else os.path.join(report_dir, REPORT_FILE)
-    if not os.path.isfile(path):
-        raise MonitorError(f"{report_dir!r} is not a monitoring report: {REPORT_FILE} is missing")
-    report = io.read_json(path)
-    if report.get("kind") != "kfp-mlops.monitoring-report":
-        raise MonitorError(f"{path!r} is not a kfp-mlops monitoring report")
-    return report
 
 
 # --------------------------------------------------------------------------------------

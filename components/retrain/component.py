@@ -72,12 +72,12 @@ def retrain(
     import collections
 
     from kfp_mlops.components._shared import logs
-    from kfp_mlops.components.monitor import core as monitor_core
+    from kfp_mlops.components.monitor import report as monitoring_report
     from kfp_mlops.components.retrain import core
 
     logs.setup()
     result = core.retrain(
-        report=monitor_core.read_report(drift_report.path),
+        report=monitoring_report.read_report(drift_report.path),
         output_dir=retraining.path,
         retrain_on_drift=retrain_on_drift,
         target=retrain_target,

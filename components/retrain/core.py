@@ -4,10 +4,10 @@ Plain Python, no kfp. The gate is here, not in ``dsl.If`` (kfp.local does not ru
 conditions): with ``retrain_on_drift`` and a report whose ``drift_detected`` is true, the
 ``training`` pipeline is started on ``retrain_data_uri``
 
-* **locally** (``target="local"``) through the same runner as ``kfp-mlops run --local``
-  (``kfp_mlops.pipelines.local.run``, whose tasks are subprocesses, so this works from
-  inside a component); it waits for the run and records its summary and the version push
-  registered (if the new model was blessed);
+* **locally** (``target="local"``) by the command ``kfp-mlops run training --local`` in a
+  child process (``python -m kfp_mlops.pipelines.cli``, whose tasks are subprocesses, so
+  this works from inside a component); it waits for the run and records its summary and the
+  version push registered (if the new model was blessed);
 * **on Vertex AI** (``target="vertex"``) by submitting the compiled training template
   (a path, ``gs://`` URI or Artifact Registry ``https://`` URL) as an
   ``aiplatform.PipelineJob``; it records the job's resource name and dashboard URL and
@@ -24,7 +24,7 @@ import os
 import re
 from typing import Any, Dict, Mapping, Optional
 
-from kfp_mlops.components._shared import gcp
+from kfp_mlops.components._shared import gcp, vertex_pipelines
 
 logger = logging.getLogger(__name__)
 
@@ -110,45 +110,64 @@ def check_settings(target: str, retrain_data_uri: str, label_column: str, model_
                                "https:// URL)")
 
 
-#: Runs in a child interpreter: a KFP task process (``_KFP_RUNTIME=true``) has a kfp.dsl
+#: The command that runs a catalogue pipeline locally, as a user types it (``kfp-mlops``).
+#: It runs in a child process: a KFP task process (``_KFP_RUNTIME=true``) has a kfp.dsl
 #: without the decorators the pipeline modules need, and kfp.local's settings are global.
-_CHILD = r"""
-import json, sys
-from kfp_mlops.pipelines import local
-mode, params, output_dir, summary_path = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
-known = local.pipeline_parameters("training")
-unknown = sorted(set(params) - set(known))
-if unknown:
-    print(json.dumps({"unknown": unknown, "known": sorted(known)}))
-    sys.exit(3)
-
-def whole(v):  # a KFP struct parameter carries every number as a float
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    if isinstance(v, dict):
-        return {k: whole(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [whole(x) for x in v]
-    return v
-
-kinds = {"Integer": lambda v: int(v), "Float": float, "Boolean": bool, "String": str}
-params = {k: kinds.get(known[k]["type"], whole)(v) for k, v in params.items()}
-from kfp_mlops.pipelines import preflight
-problems = preflight.problems("training", params, known)
-if problems:
-    print(json.dumps({"invalid": problems}))
-    sys.exit(4)
-if mode == "run":
-    summary = local.run("training", params, output_dir)
-    local.write_summary(summary, summary_path)
-    print(local.format_summary(summary), file=sys.stderr)
-print(json.dumps({"ok": True}))
-"""
+#: The command parses ``--param NAME=VALUE`` against the pipeline's parameters and checks
+#: them (``pipelines/preflight.py``) before any task starts; ``--dry-run`` stops there.
+CLI = ("-m", "kfp_mlops.pipelines.cli")
+#: What the command prints before an error (``pipelines/cli.py`` ``main``), and the line that
+#: starts each problem of a ``PreflightError`` (``pipelines/preflight.py``).
+_CLI_ERROR, _PROBLEM = "kfp-mlops: error: ", "  - "
+#: ``kfp-mlops`` exits with 2 for arguments it refuses before any task runs.
+_USAGE_ERROR = 2
 
 
-def _child(mode: str, params: Dict[str, Any], output_dir: str = "", summary_path: str = ""):
-    """Checks (``mode="check"``) or runs (``"run"``) the local training pipeline in a child."""
+def _cli_value(value: Any) -> str:
+    """``value`` as ``--param NAME=VALUE`` takes it (``pipelines/local.py`` ``_convert``):
+    text as is, ``true``/``false``, numbers, lists and dicts as JSON. A KFP struct parameter
+    (``training_parameters``) carries every number as a float: a whole one is written as an
+    integer, so that ``epochs=50.0`` is the Integer 50."""
     import json
+
+    def number(text: str) -> Any:
+        value = float(text)
+        return int(value) if value.is_integer() else value
+
+    if isinstance(value, str):
+        return value
+    return json.dumps(json.loads(json.dumps(value), parse_float=number))
+
+
+def cli_command(params: Mapping[str, Any], output_dir: str = "", summary_path: str = ""
+                ) -> list:
+    """``python -m kfp_mlops.pipelines.cli run training --local --param ...``: with
+    ``output_dir`` and ``summary_path`` the run, without them ``--dry-run`` (checks only)."""
+    import sys
+
+    command = [sys.executable, *CLI, "run", TRAINING, "--local"]
+    for name, value in params.items():
+        command += ["--param", f"{name}={_cli_value(value)}"]
+    if output_dir:
+        return command + ["--output-dir", output_dir, "--summary-json", summary_path]
+    return command + ["--dry-run"]
+
+
+def _refused(stderr_lines: list) -> RetrainError:
+    """The command's error about the parameters, each problem named as a training_parameter."""
+    text = "".join(stderr_lines)
+    message = text.split(_CLI_ERROR, 1)[-1].strip()
+    problems = [line[len(_PROBLEM):].strip() for line in message.splitlines()[1:]
+                if line.startswith(_PROBLEM)] or [message or "refused (see the log above)"]
+    return RetrainError("; ".join(f"training_parameters: {p}" for p in problems))
+
+
+def _run_cli(params: Dict[str, Any], output_dir: str = "", summary_path: str = "") -> int:
+    """Checks (no ``output_dir``) or runs the training pipeline with ``kfp-mlops run``.
+
+    Raises:
+        RetrainError: the command refused the parameters before any task ran.
+    """
     import subprocess
     import sys
 
@@ -158,20 +177,23 @@ def _child(mode: str, params: Dict[str, Any], output_dir: str = "", summary_path
     # The child stays in this task's process group (a run ending the task with killpg ends
     # it too, and its handler ends its own tasks) and dies with this task when the task is
     # killed outright, so a killed monitoring run registers no version afterwards.
-    proc = subprocess.run([sys.executable, "-c", _CHILD, mode, json.dumps(params), output_dir,
-                           summary_path], env=env, stdout=subprocess.PIPE, text=True,
-                          preexec_fn=processes.die_with_parent())
-    last = (proc.stdout.strip().splitlines() or ["{}"])[-1]
-    if proc.returncode == 3:
-        info = json.loads(last)
-        raise RetrainError(f"training_parameters {info['unknown']} are not parameters of the "
-                           f"training pipeline; its parameters are {info['known']}")
-    if proc.returncode == 4:  # the training pipeline's own checks (pipelines/preflight.py)
-        raise RetrainError("; ".join(f"training_parameters: {p}"
-                                     for p in json.loads(last)["invalid"]))
-    if proc.returncode != 0:
-        raise RuntimeError(f"the local training pipeline could not {mode} (exit code "
-                           f"{proc.returncode}); see the log above")
+    proc = subprocess.Popen(cli_command(params, output_dir, summary_path), env=env,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=processes.die_with_parent())
+    error: list = []
+    for line in proc.stderr:          # the run's log, passed on as it comes
+        sys.stderr.write(line)
+        if error or line.startswith(_CLI_ERROR):
+            error.append(line)
+    sys.stderr.flush()
+    code = proc.wait()
+    if code == _USAGE_ERROR and error:
+        raise _refused(error)
+    if code != 0 and not (summary_path and os.path.isfile(summary_path)):
+        raise RuntimeError(f"the local training pipeline could not "
+                           f"{'run' if output_dir else 'be checked'} (kfp-mlops exit code "
+                           f"{code}); see the log above")
+    return code
 
 
 def vertex_request(params: Dict[str, Any], training_template_uri: str, project: str,
@@ -192,20 +214,11 @@ def vertex_request(params: Dict[str, Any], training_template_uri: str, project: 
               "model_name": gcp.label_value(params["model_name"])}
     if source_run:
         labels["monitoring_run"] = gcp.label_value(source_run)
-    return {
-        "job": {
-            "display_name": f"{TRAINING} (retrain {params['model_name']} on drift)",
-            "template_path": training_template_uri,
-            "job_id": job_id,
-            "pipeline_root": pipeline_root,
-            "parameter_values": dict(params),
-            "enable_caching": enable_caching,
-            "labels": labels,
-            "project": project,
-            "location": region,
-        },
-        "submit": {"service_account": service_account or None},
-    }
+    return vertex_pipelines.job_request(
+        display_name=f"{TRAINING} (retrain {params['model_name']} on drift)",
+        template_path=training_template_uri, job_id=job_id, pipeline_root=pipeline_root,
+        parameter_values=params, enable_caching=enable_caching, labels=labels,
+        project=project, location=region, service_account=service_account or None)
 
 
 def dashboard_uri(project: str, region: str, job_id: str) -> str:
@@ -214,11 +227,7 @@ def dashboard_uri(project: str, region: str, job_id: str) -> str:
 
 
 def _submit_vertex(request: Dict[str, Any]) -> Dict[str, str]:
-    from google.cloud import aiplatform
-
-    job = aiplatform.PipelineJob(**request["job"])
-    job.submit(**request["submit"])
-    return {"resource_name": str(job.resource_name)}
+    return {"resource_name": str(vertex_pipelines.submit(request).resource_name)}
 
 
 def _push_outcome(summary: Mapping[str, Any]) -> Dict[str, Any]:
@@ -272,7 +281,7 @@ def retrain(report: Mapping[str, Any], output_dir: str, retrain_on_drift: bool =
         params = training_parameters(retrain_data_uri, label_column, model_name, registry_uri,
                                      extra_parameters)
         if target == "local":
-            _child("check", params)
+            _run_cli(params)
     if not detected:
         result = RetrainResult(False, "no drift detected: nothing to retrain")
     elif not retrain_on_drift:
@@ -315,7 +324,7 @@ def _retrain_locally(params: Dict[str, Any], output_dir: str, reason: str) -> Re
     run_root = os.path.join(output_dir, RUN_DIR)
     summary_path = os.path.join(output_dir, SUMMARY_FILE)
     logger.info("running the training pipeline locally into %s with %s", run_root, params)
-    _child("run", params, run_root, summary_path)
+    _run_cli(params, run_root, summary_path)
     summary = io.read_json(summary_path)
     status = summary.get("status", "FAILURE")
     push = _push_outcome(summary) if status == "SUCCESS" else \

@@ -31,8 +31,6 @@ from kfp_mlops.components._shared.statistics import DEFAULT_THRESHOLD
 logger = logging.getLogger(__name__)
 
 JOB_FILE = "monitoring_job.json"
-_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_REGION = re.compile(r"^[a-z]+(-[a-z]+)+[0-9]+$")
 _ENDPOINT_NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/endpoints/[^/]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".tfrecord": "tf-record",
@@ -135,14 +133,9 @@ def plan(project: str, region: str, endpoint: str, registry_uri: str, model_name
          enable_logging: bool = True, display_name: str = "",
          labels: Optional[Mapping[str, str]] = None) -> MonitoringPlan:
     """Checks the settings and reads the model's features; nothing is called yet."""
-    from kfp_mlops.components._shared import gcp, registry as reg
-    from kfp_mlops.components.monitor import core as monitor_core
+    from kfp_mlops.components._shared import gcp, registry as reg, schema as schema_io
 
-    if not _PROJECT.match(project or ""):
-        raise VertexMonitoringError(f"project {project!r} is not a Google Cloud project id")
-    if not _REGION.match(region or ""):
-        raise VertexMonitoringError(f"region {region!r} is not a Google Cloud region "
-                                    "(e.g. europe-west4)")
+    gcp.check_project_region(project, region, error=VertexMonitoringError)
     if not endpoint:
         raise VertexMonitoringError("endpoint is empty: expected the endpoint's display name, "
                                     "ID or projects/.../endpoints/... resource name")
@@ -161,8 +154,11 @@ def plan(project: str, region: str, endpoint: str, registry_uri: str, model_name
     except (reg.ModelNotFoundError, reg.VersionNotFoundError) as e:
         raise VertexMonitoringError(f"model {model_name!r} ({model_version}) is not in the "
                                     f"registry {registry_uri!r}: {e}") from e
-    schema = monitor_core.load_schema(version.schema_path)  # local, gs:// or s3://
-    label = label_column or monitor_core.label_of(version, schema)
+    try:
+        schema = schema_io.read_schema(version.schema_path, "the registered schema")
+    except schema_io.SchemaError as e:  # local, gs:// or s3://
+        raise VertexMonitoringError(str(e)) from e
+    label = label_column or schema_io.label_of(schema, version.lineage)
     features = [f.name for f in schema.feature if f.name != label]
     source = training_data_uri or str((version.lineage or {}).get("data_source", ""))
     if not (source.startswith("bq://") or source.startswith("gs://")):

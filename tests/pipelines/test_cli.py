@@ -96,6 +96,20 @@ def test_run_help_says_what_the_cache_flags_do(capsys):
     assert "--no-cache accepted and changes nothing: kfp.local never reuses a result" in out
 
 
+def test_run_dry_run_checks_the_parameters_and_runs_nothing(tmp_path, monkeypatch, capsys):
+    """``--dry-run``: the run's own checks (pipelines/preflight.py), then no task (retrain
+    checks its training parameters with it before there is any drift)."""
+    monkeypatch.setattr(local, "run", lambda *a, **k: pytest.fail("a task would have run"))
+    args = ["run", "training", "--local", "--dry-run", "--output-dir", str(tmp_path / "out"),
+            "--param", "data_uri=d.csv", "--param", "label_column=species",
+            "--param", "model_name=penguins", "--param", "registry_uri=/tmp/registry"]
+    assert cli.main(args) == 0
+    assert "the parameters of pipeline 'training' are valid" in capsys.readouterr().out
+    assert cli.main(args + ["--param", "epochs=0"]) == 2
+    assert "  - epochs=0: expected a whole number >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("where, option, message", [
     ("a-file", "--output-dir", "is a file; expected a folder"),
     ("a-folder", "--summary-json", "is a folder; expected a file path"),

@@ -366,6 +366,15 @@ def test_labels_follow_label_rules(tmp_path, known_checkout):
 
 # ------------------------------------------------------------------------------ publish
 
+def registry_client():
+    """``kfp.registry.RegistryClient`` (Artifact Registry) as an autospec of the real class,
+    patched where ``upload`` imports it."""
+    from kfp import registry
+
+    return mock.patch.object(registry, "RegistryClient",
+                             mock.create_autospec(registry.RegistryClient))
+
+
 def _publish_args(spec_dir, *extra):
     return ["publish", "--project", "my-project", "--region", "europe-west4",
             "--repository", "templates", "--image-registry", REGISTRY, "--image-tag", TAG,
@@ -373,7 +382,7 @@ def _publish_args(spec_dir, *extra):
 
 
 def test_publish_uploads_every_pipeline_with_version_and_latest(tmp_path, capsys):
-    with mock.patch("kfp.registry.RegistryClient") as client_class:
+    with registry_client() as client_class:
         client = client_class.return_value
         client.upload_pipeline.side_effect = [(name, f"sha256:{i:02d}")
                                               for i, name in enumerate(catalog.names())]
@@ -395,7 +404,7 @@ def test_publish_uploads_every_pipeline_with_version_and_latest(tmp_path, capsys
 
 
 def test_publish_dry_run_and_one_pipeline(tmp_path, capsys):
-    with mock.patch("kfp.registry.RegistryClient") as client_class:
+    with registry_client() as client_class:
         assert run_cli(_publish_args(tmp_path, "--pipeline", "training", "--dry-run")) == 0
     client_class.assert_not_called()
     printed = json.loads(capsys.readouterr().out)
@@ -415,7 +424,7 @@ def test_publish_bad_inputs(change, message, tmp_path, capsys):
         args[args.index(change[0]) + 1] = change[1]
     else:
         args += list(change)
-    with mock.patch("kfp.registry.RegistryClient") as client_class:
+    with registry_client() as client_class:
         assert run_cli(args) == 2
     client_class.assert_not_called()
     assert message in capsys.readouterr().err

@@ -9,7 +9,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared.schema import (SCHEMA_FILE, SERVING, TRAINING, SchemaError,
                                                  SchemaNotFoundError, add_environments,
-                                                 read_schema, schema_file)
+                                                 label_of, read_schema, schema_file)
 
 TEXT = """
     feature { name: "color" type: BYTES domain: "color" presence { min_count: 1 } }
@@ -124,3 +124,11 @@ def test_environments_leave_a_label_that_names_its_own_alone():
     assert list(schema.default_environment) == [SERVING, TRAINING]
     assert not schema.feature[1].not_in_environment
     assert not add_environments(_schema(), "").feature[1].not_in_environment  # no label
+
+
+def test_the_label_is_the_lineages_else_the_one_kept_out_of_serving():
+    schema = add_environments(_schema(), "label")
+    assert label_of(schema, {"model_info": {"label": "color"}}) == "color"
+    assert label_of(schema, {"model_info": {}}) == "label"
+    assert label_of(schema) == "label"
+    assert label_of(_schema()) == ""  # no environments: nothing names a label

@@ -9,6 +9,15 @@ import pytest
 from kfp_mlops.components.alert import core
 
 
+def publisher_client():
+    """``pubsub_v1.PublisherClient`` as an autospec of the real class (a call that does not
+    fit its signature fails), patched where alert looks it up."""
+    from google.cloud import pubsub_v1
+
+    return mock.patch.object(pubsub_v1, "PublisherClient",
+                             mock.create_autospec(pubsub_v1.PublisherClient))
+
+
 def no_sleep(seconds):
     no_sleep.waits.append(seconds)
 
@@ -37,6 +46,11 @@ def test_cloud_logging_entries(report, tmp_path):
     assert skew["value"] == 0.4612 and skew["threshold"] == 0.3 and skew["kind"] == "skew"
     assert skew["logging.googleapis.com/labels"]["finding_kind"] == "skew"
     assert drift["metric"] == "JENSEN_SHANNON_DIVERGENCE"
+    # google-cloud-logging's StructuredLogHandler format: its reserved fields, no logger label
+    assert summary["logging.googleapis.com/sourceLocation"] == {
+        "file": "kfp_mlops/components/alert/core.py", "function": "alert"}
+    assert summary["logging.googleapis.com/trace_sampled"] is False
+    assert "python_logger" not in summary["logging.googleapis.com/labels"]
     assert not result.notified and "only logged" in result.reason
     saved = json.load(open(tmp_path / "alert" / "alert.json"))
     assert saved["deliveries"] == [] and saved["payload"]["model_name"] == "penguins"
@@ -102,7 +116,7 @@ def test_unreachable_webhook(report, tmp_path):
 
 
 def test_pubsub_publish(report, tmp_path):
-    with mock.patch("google.cloud.pubsub_v1.PublisherClient") as client_class:
+    with publisher_client() as client_class:
         client = client_class.return_value
         client.publish.return_value.result.return_value = "1234"
         result, _ = alert(report, tmp_path, pubsub_topic="projects/p/topics/drift",
@@ -113,11 +127,12 @@ def test_pubsub_publish(report, tmp_path):
         model_name="penguins", model_version="1", drift_detected="true", finding_count="2",
         team="ml")
     client.publish.return_value.result.assert_called_once_with(timeout=10.0)
+    client_class.assert_called_once_with()
     assert result.delivered and result.deliveries[0].response == "message 1234"
 
 
 def test_pubsub_retries_then_reports(report, tmp_path):
-    with mock.patch("google.cloud.pubsub_v1.PublisherClient") as client_class:
+    with publisher_client() as client_class:
         client_class.return_value.publish.side_effect = RuntimeError("503 unavailable")
         result, _ = alert(report, tmp_path, pubsub_topic="projects/p/topics/drift")
     assert not result.delivered and client_class.return_value.publish.call_count == 3

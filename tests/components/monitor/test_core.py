@@ -7,6 +7,7 @@ import pytest
 
 from kfp_mlops.components._shared import registry as reg
 from kfp_mlops.components.monitor import core
+from kfp_mlops.components.monitor import report as report_module
 from kfp_mlops.pipelines import launcher_contract
 from tests.components.monitor.conftest import DRIFTED_CSV, SERVING_CSV, register_version
 
@@ -83,7 +84,7 @@ def test_undrifted_batch_every_feature_reported(registry, batch, outputs, tmp_pa
     metrics = result.metrics()
     assert {f"skew/{f}" for f in FEATURES[1:]} <= set(metrics)
     assert metrics["drift_detected"] == 0 and metrics["rows"] == 150
-    report = core.read_report(str(tmp_path / "out" / "drift_report"))
+    report = report_module.read_report(str(tmp_path / "out" / "drift_report"))
     assert report["drift_detected"] is False
     assert len(report["skew"]["features"]) == 8
     import tensorflow_data_validation as tfdv
@@ -114,7 +115,7 @@ def test_drifted_batch_and_history(registry, batch, outputs, tmp_path):
     assert second.drift_baseline["seq"] == 1 and second.monitoring_seq == 2
     assert os.path.isfile(os.path.join(history[1]["statistics_path"], "Split-serving",
                                        "FeatureStats.pb"))
-    report = core.read_report(str(tmp_path / "second" / "drift_report"))
+    report = report_module.read_report(str(tmp_path / "second" / "drift_report"))
     assert report["drift"]["measured"] and report["drift"]["baseline"]["seq"] == 1
     assert second.metrics()["drift/island"] > 0.3
 

@@ -1,11 +1,10 @@
 """The retrain shell through ``python_func`` with real KFP artifacts."""
 import json
-from unittest import mock
 
 from kfp.dsl import Artifact
 
 from kfp_mlops.components.retrain.component import retrain
-from tests.components.retrain.test_core import REPORT
+from tests.components.retrain.test_core import REPORT, pipeline_job_class
 
 
 def _report(tmp_path, report):
@@ -23,7 +22,7 @@ def test_shell_gate_off(tmp_path):
 
 def test_shell_vertex(tmp_path):
     out = Artifact(name="retraining", uri=str(tmp_path / "retraining"), metadata={})
-    with mock.patch("google.cloud.aiplatform.PipelineJob") as job_class:
+    with pipeline_job_class() as job_class:
         job_class.return_value.resource_name = "projects/1/locations/europe-west4/pipelineJobs/r1"
         result = retrain.python_func(
             drift_report=_report(tmp_path, REPORT), retraining=out, retrain_on_drift=True,
@@ -33,5 +32,12 @@ def test_shell_vertex(tmp_path):
             retrain_run_name="r1", training_parameters={"epochs": 5})
     assert result.started is True and result.run_name == "r1"
     assert out.metadata["dashboard_uri"].endswith("/pipelines/runs/r1?project=proj-1")
-    assert job_class.call_args.kwargs["parameter_values"]["epochs"] == 5
+    job_class.assert_called_once_with(
+        display_name="training (retrain penguins on drift)",
+        template_path="gs://b/training.yaml", job_id="r1", pipeline_root="gs://b/root",
+        parameter_values={"data_uri": "gs://b/penguins.csv", "label_column": "species",
+                          "model_name": "penguins", "registry_uri": "/reg", "epochs": 5},
+        enable_caching=None,
+        labels={"managed_by": "kfp-mlops", "trigger": "drift", "model_name": "penguins"},
+        project="proj-1", location="europe-west4")
     job_class.return_value.submit.assert_called_once_with(service_account=None)

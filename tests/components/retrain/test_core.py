@@ -4,6 +4,7 @@ The local retraining (a real training pipeline run) is tested end to end in
 tests/pipelines/test_monitoring_run.py.
 """
 import json
+import sys
 from unittest import mock
 
 import pytest
@@ -22,6 +23,15 @@ VERTEX = dict(target="vertex", retrain_data_uri="bq://p.d.penguins", label_colum
 
 def saved(tmp_path):
     return json.load(open(tmp_path / "out" / "retrain.json"))
+
+
+def pipeline_job_class():
+    """``aiplatform.PipelineJob`` as an autospec of the real class (a call that does not fit
+    its signature fails), patched where the request is sent."""
+    from google.cloud import aiplatform
+
+    return mock.patch.object(aiplatform, "PipelineJob",
+                             mock.create_autospec(aiplatform.PipelineJob))
 
 
 def test_no_drift_does_nothing(tmp_path):
@@ -49,8 +59,10 @@ def test_missing_settings_fail_even_without_drift(tmp_path):
 
 
 def test_unknown_training_parameter(tmp_path):
-    with pytest.raises(core.RetrainError, match=r"\['epoch'\] are not parameters of the "
-                                                r"training pipeline"):
+    # kfp-mlops run refuses it, naming the pipeline's parameters (pipelines/local.py)
+    with pytest.raises(core.RetrainError, match=r"^training_parameters: pipeline 'training' "
+                                                r"has no parameter 'epoch'; its parameters "
+                                                r"are: .*data_uri \(String, required\)"):
         core.retrain(REPORT, str(tmp_path / "out"), retrain_on_drift=True,
                      retrain_data_uri="d.csv", label_column="species",
                      extra_parameters={"epoch": 3})
@@ -61,7 +73,7 @@ def test_unknown_training_parameter(tmp_path):
 
 
 def test_vertex_submits_the_training_template(tmp_path):
-    with mock.patch("google.cloud.aiplatform.PipelineJob") as job_class:
+    with pipeline_job_class() as job_class:
         job_class.return_value.resource_name = (
             "projects/123/locations/europe-west4/pipelineJobs/retrain-penguins-1")
         result = core.retrain(REPORT, str(tmp_path / "out"), retrain_on_drift=True,
@@ -91,7 +103,7 @@ def test_vertex_submits_the_training_template(tmp_path):
 
 def test_vertex_generated_job_id(tmp_path):
     settings = dict(VERTEX, run_name="")
-    with mock.patch("google.cloud.aiplatform.PipelineJob") as job_class:
+    with pipeline_job_class() as job_class:
         job_class.return_value.resource_name = "projects/1/locations/x/pipelineJobs/j"
         core.retrain(REPORT, str(tmp_path / "out"), retrain_on_drift=True, **settings)
     job_id = job_class.call_args.kwargs["job_id"]
@@ -108,3 +120,23 @@ def test_bad_vertex_settings(tmp_path, change, message):
     with pytest.raises(core.RetrainError, match=message):
         core.retrain(REPORT, str(tmp_path / "out"), retrain_on_drift=True,
                      **dict(VERTEX, **change))
+
+
+def test_the_local_run_is_the_kfp_mlops_command(tmp_path):
+    """The command a user would type: ``kfp-mlops run training --local --param ...``, every
+    value written as ``--param`` takes it (a KFP struct's whole floats as integers)."""
+    params = core.training_parameters("d.csv", "species", "penguins", "/reg",
+                                      {"epochs": 50.0, "hidden_units": [8.0, 4.0],
+                                       "learning_rate": 0.5, "thresholds": {"auc": 0.9},
+                                       "fail_on_anomalies": False})
+    command = core.cli_command(params, str(tmp_path / "run"), str(tmp_path / "summary.json"))
+    assert command == [
+        sys.executable, "-m", "kfp_mlops.pipelines.cli", "run", "training", "--local",
+        "--param", "data_uri=d.csv", "--param", "label_column=species",
+        "--param", "model_name=penguins", "--param", "registry_uri=/reg",
+        "--param", "epochs=50", "--param", "hidden_units=[8, 4]",
+        "--param", "learning_rate=0.5", "--param", 'thresholds={"auc": 0.9}',
+        "--param", "fail_on_anomalies=false",
+        "--output-dir", str(tmp_path / "run"), "--summary-json", str(tmp_path / "summary.json")]
+    assert core.cli_command(params)[-1] == "--dry-run"
+    assert "--output-dir" not in core.cli_command(params)

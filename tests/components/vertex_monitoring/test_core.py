@@ -1,8 +1,9 @@
 """vertex_monitoring: the exact ModelDeploymentMonitoringJob.create call, aiplatform mocked
-at the API boundary (Endpoint and ModelDeploymentMonitoringJob); the model_monitoring
-config classes are the real ones."""
+at the API boundary (Endpoint and ModelDeploymentMonitoringJob, as autospecs of the real
+classes: a call that does not fit their signatures fails); the model_monitoring config
+classes and the DeployedModel protos are the real ones."""
+import contextlib
 import json
-import types
 from unittest import mock
 
 import pytest
@@ -36,20 +37,36 @@ def settings(registry, **change):
 
 
 def endpoint_mock():
-    endpoint = mock.MagicMock(resource_name=ENDPOINT)
+    """An ``aiplatform.Endpoint`` serving two deployments (the second is penguins v1)."""
+    from google.cloud.aiplatform import models  # the real class: only aiplatform.* is patched
+    from google.cloud.aiplatform.compat.types import endpoint as gca_endpoint
+
+    endpoint = mock.create_autospec(models.Endpoint, instance=True)
+    endpoint.resource_name = ENDPOINT
     endpoint.list_models.return_value = [
-        types.SimpleNamespace(id="111", model="projects/1/models/other", model_version_id="1",
-                              display_name="other-v1"),
-        types.SimpleNamespace(id="222", model="x", model_version_id="1",
-                              display_name="penguins-v1")]
+        gca_endpoint.DeployedModel(id="111", model="projects/1/models/other",
+                                   model_version_id="1", display_name="other-v1"),
+        gca_endpoint.DeployedModel(id="222", model="x", model_version_id="1",
+                                   display_name="penguins-v1")]
     return endpoint
+
+
+@contextlib.contextmanager
+def aiplatform_classes():
+    """``(Endpoint, ModelDeploymentMonitoringJob)``: autospecs patched into aiplatform."""
+    from google.cloud import aiplatform
+
+    endpoint_class = mock.create_autospec(aiplatform.Endpoint)
+    job_class = mock.create_autospec(aiplatform.ModelDeploymentMonitoringJob)
+    with mock.patch.object(aiplatform, "Endpoint", endpoint_class), \
+            mock.patch.object(aiplatform, "ModelDeploymentMonitoringJob", job_class):
+        yield endpoint_class, job_class
 
 
 def test_create_call(registry, tmp_path):
     from google.cloud.aiplatform import model_monitoring
 
-    with mock.patch("google.cloud.aiplatform.Endpoint") as endpoint_class, \
-            mock.patch("google.cloud.aiplatform.ModelDeploymentMonitoringJob") as job_class:
+    with aiplatform_classes() as (endpoint_class, job_class):
         endpoint_class.list.return_value = [endpoint_mock()]
         job_class.create.return_value.resource_name = (
             "projects/123/locations/europe-west4/modelDeploymentMonitoringJobs/987")
@@ -94,8 +111,7 @@ def test_create_call(registry, tmp_path):
 
 
 def test_gcs_training_data_and_resource_name_endpoint(registry, tmp_path):
-    with mock.patch("google.cloud.aiplatform.Endpoint") as endpoint_class, \
-            mock.patch("google.cloud.aiplatform.ModelDeploymentMonitoringJob") as job_class:
+    with aiplatform_classes() as (endpoint_class, job_class):
         endpoint_class.return_value = endpoint_mock()
         job_class.create.return_value.resource_name = "projects/1/locations/r/x/9"
         core.set_up(str(tmp_path / "job"), **settings(
@@ -112,20 +128,29 @@ def test_gcs_training_data_and_resource_name_endpoint(registry, tmp_path):
     ({"monitor_interval_hours": 0}, "at least|>= 1"),
     ({"alert_emails": ["nobody"]}, "not e-mail addresses"),
     ({"model_name": "gulls"}, "model 'gulls' .* is not in the registry"),
+    ({"project": "P"}, "project 'P': expected a Google Cloud project id"),
+    ({"region": "europe"}, "region 'europe': expected a Google Cloud region"),
 ])
 def test_bad_settings_call_nothing(registry, tmp_path, change, message):
-    with mock.patch("google.cloud.aiplatform.ModelDeploymentMonitoringJob") as job_class:
+    with aiplatform_classes() as (endpoint_class, job_class):
         with pytest.raises(core.VertexMonitoringError, match=message):
             core.set_up(str(tmp_path / "job"), **settings(registry, **change))
     job_class.create.assert_not_called()
     assert not (tmp_path / "job").exists()
 
 
+def test_project_and_region_follow_the_shared_rules(registry):
+    """The same names as ``kfp-mlops submit`` accepts (components/_shared/gcp.py), a
+    domain-scoped project id included."""
+    planned = core.plan(**settings(registry, project="example.com:my-project",
+                                   region="us-central1"))
+    assert (planned.project, planned.region) == ("example.com:my-project", "us-central1")
+
+
 def test_endpoint_without_the_model(registry, tmp_path):
     endpoint = endpoint_mock()
     endpoint.list_models.return_value = endpoint.list_models.return_value[:1]
-    with mock.patch("google.cloud.aiplatform.Endpoint") as endpoint_class, \
-            mock.patch("google.cloud.aiplatform.ModelDeploymentMonitoringJob") as job_class:
+    with aiplatform_classes() as (endpoint_class, job_class):
         endpoint_class.list.return_value = [endpoint]
         with pytest.raises(core.VertexMonitoringError, match="serves no deployment of "
                                                              "'penguins' version 1"):
@@ -135,8 +160,7 @@ def test_endpoint_without_the_model(registry, tmp_path):
 
 def test_shell(registry, tmp_path):
     out = Artifact(name="monitoring_job", uri=str(tmp_path / "job"), metadata={})
-    with mock.patch("google.cloud.aiplatform.Endpoint") as endpoint_class, \
-            mock.patch("google.cloud.aiplatform.ModelDeploymentMonitoringJob") as job_class:
+    with aiplatform_classes() as (endpoint_class, job_class):
         endpoint_class.list.return_value = [endpoint_mock()]
         job_class.create.return_value.resource_name = "projects/1/locations/r/jobs/42"
         vertex_monitoring.python_func(monitoring_job=out, **settings(registry))

@@ -1,0 +1,126 @@
+"""The monitoring report (``report.json``): its format, its writer and its reader.
+
+``monitor`` writes it into its ``drift_report`` artifact; ``alert`` and ``retrain`` (and a
+team's own steps) read it through :func:`read_report`. The producer owns its artifact's
+reader, as TFX's StatisticsGen does (``tfx/components/statistics_gen/stats_artifact_utils.py``
+``load_statistics`` reads its artifact; SchemaGen's executor imports it), so the
+consumers never depend on the monitor's core and its TensorFlow/TFDV imports.
+
+Light: stdlib only at import time (the I/O layer is imported inside the functions).
+
+The document, ``kind`` :data:`KIND`, ``version`` :data:`VERSION`:
+
+=====================  ===================================================================
+key                    value
+=====================  ===================================================================
+``drift_detected``     true when there is any finding
+``decision_rule``      :data:`DECISION_RULE`, in words
+``reasons``            one line per finding (``findings[*].message``)
+``findings``           :class:`Finding` dicts: ``kind`` (:data:`SKEW`, :data:`DRIFT`,
+                       :data:`ANOMALY`), ``feature``, ``message``, ``metric``, ``value``,
+                       ``threshold``
+``model``              ``name``, ``ref`` (as asked), ``version`` (resolved), ``uri``,
+                       ``registry``, ``label_column``
+``batch``              ``rows``, ``splits`` (rows per split)
+``anomalies``          the batch's schema anomalies (SERVING environment), as text
+``skew`` / ``drift``   ``baseline``, ``default_threshold``, ``thresholds``, ``features``
+                       (every feature's distance); drift also ``measured``
+``monitoring_entry``   the registry's history entry ("" when not recorded), and
+``monitoring_seq``     its number (null when not recorded)
+``run_name``           the pipeline run; ``monitored_at`` (UTC, ISO 8601); ``seconds``
+=====================  ===================================================================
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Dict, Optional
+
+KIND = "kfp-mlops.monitoring-report"
+VERSION = 1
+REPORT_FILE = "report.json"
+#: Finding kinds, as they appear in the report and in alerts.
+SKEW, DRIFT, ANOMALY = "skew", "drift", "anomaly"
+#: The split of the registered statistics that serving data is compared with.
+BASELINE_SPLIT = "train"
+DECISION_RULE = ("drift_detected is true when any feature's skew or drift exceeds its "
+                 "threshold, or the batch has a schema anomaly (SERVING environment)")
+
+
+class ReportError(ValueError):
+    """A path does not hold a kfp-mlops monitoring report."""
+
+
+@dataclasses.dataclass
+class Finding:
+    """One reason for ``drift_detected``: a skewed/drifted feature or a schema anomaly."""
+
+    kind: str                      # SKEW, DRIFT or ANOMALY
+    feature: str                   # "" for a dataset-level anomaly
+    message: str
+    metric: str = ""
+    value: Optional[float] = None
+    threshold: Optional[float] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def document(result) -> Dict[str, Any]:
+    """The report of a monitoring run (``monitor.core.MonitorResult``) as ``report.json``
+    holds it: decision, findings, every feature's distances."""
+    return {
+        "kind": KIND,
+        "version": VERSION,
+        "drift_detected": result.drift_detected,
+        "decision_rule": DECISION_RULE,
+        "reasons": result.reasons,
+        "findings": [f.to_dict() for f in result.findings],
+        "model": {"name": result.model_name, "ref": result.model_ref,
+                  "version": result.model_version, "uri": result.model_uri,
+                  "registry": result.registry_uri, "label_column": result.label_column},
+        "batch": {"rows": result.rows, "splits": dict(result.batch_splits)},
+        "anomalies": list(result.anomalies),
+        "skew": {"baseline": f"registered statistics, split {BASELINE_SPLIT!r}",
+                 "default_threshold": result.skew_threshold,
+                 "thresholds": dict(result.skew_thresholds),
+                 "features": [d.to_dict() for d in result.skew]},
+        "drift": {"baseline": result.drift_baseline,
+                  "measured": bool(result.drift_baseline),
+                  "default_threshold": result.drift_threshold,
+                  "thresholds": dict(result.drift_thresholds),
+                  "features": [d.to_dict() for d in result.drift]},
+        "monitoring_entry": result.monitoring_entry,
+        "monitoring_seq": result.monitoring_seq,
+        "run_name": result.run_name,
+        "monitored_at": result.monitored_at,
+        "seconds": round(result.seconds, 3),
+    }
+
+
+def write_report(report_dir: str, result) -> str:
+    """Writes :func:`document` of ``result`` to ``<report_dir>/report.json``; its path."""
+    from kfp_mlops.components._shared import io
+
+    path = os.path.join(report_dir, REPORT_FILE)
+    io.write_json(path, document(result))
+    return path
+
+
+def read_report(report_dir: str) -> Dict[str, Any]:
+    """The ``report.json`` a monitor run wrote (a directory holding it, or the file).
+
+    Raises:
+        ReportError: ``report_dir`` holds no ``report.json``, or one of another kind.
+    """
+    from kfp_mlops.components._shared import io
+
+    path = report_dir if report_dir.endswith(".json") else os.path.join(report_dir, REPORT_FILE)
+    if not os.path.isfile(path):
+        raise ReportError(f"{report_dir!r} is not a monitoring report: {REPORT_FILE} is "
+                          "missing")
+    report = io.read_json(path)
+    if not isinstance(report, dict) or report.get("kind") != KIND:
+        raise ReportError(f"{path!r} is not a kfp-mlops monitoring report: expected "
+                          f"\"kind\": {KIND!r}")
+    return report
