@@ -37,7 +37,9 @@ def deploy(version: reg.ModelVersion, endpoint_name: str, project: str, location
     """Deploys a Vertex AI Model Registry version to the endpoint named ``endpoint_name``.
 
     The endpoint is found by display name, or created when there is none. A version that
-    is already deployed there is left as it is.
+    is already deployed there is left as it is. On an endpoint that serves no model yet
+    the version gets 100% of the traffic, whatever ``traffic_percentage`` says (Vertex AI
+    allows nothing else).
 
     Args:
         version: The version :meth:`VertexRegistry.register` returned (its ``uri`` is
@@ -66,11 +68,23 @@ def deploy(version: reg.ModelVersion, endpoint_name: str, project: str, location
     model = aiplatform.Model(model_name=resource_name, version=version_id)
     found = aiplatform.Endpoint.list(filter=f'display_name="{endpoint_name}"')
     endpoint = found[0] if found else aiplatform.Endpoint.create(display_name=endpoint_name)
-    for deployed in endpoint.list_models():
+    deployed_models = endpoint.list_models()
+    for deployed in deployed_models:
         if deployed.model == resource_name and str(deployed.model_version_id) == version_id:
             logger.info("%r version %s is already deployed to endpoint %r",
                         version.model_name, version_id, endpoint_name)
             return False
+    if not deployed_models and traffic_percentage < 100:
+        # The first model on an endpoint takes all its traffic: the SDK turns 0 into 100 and
+        # refuses 1-99 with a ValueError (google-cloud-aiplatform models.py,
+        # Endpoint._deploy_call, "There are currently no deployed models so the traffic
+        # percentage for this deployed model needs to be 100"), so a canary share asked
+        # for on an empty endpoint would fail the push after the version was registered.
+        if traffic_percentage:
+            logger.warning("endpoint %r serves no model yet: %r version %s gets 100%% of "
+                           "the traffic, not %d%%", endpoint_name, version.model_name,
+                           version_id, traffic_percentage)
+        traffic_percentage = 100
     logger.info("deploying %r version %s to endpoint %r with %d%% of the traffic",
                 version.model_name, version_id, endpoint_name, traffic_percentage)
     model.deploy(endpoint=endpoint, traffic_percentage=traffic_percentage,

@@ -312,8 +312,9 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_o
     # deployed after registering (push's deploy.py): the version as Vertex AI names it
     endpoint_cls.list.assert_called_once_with(filter='display_name="penguins-ep"')
     endpoint_cls.create.assert_called_once_with(display_name="penguins-ep")
+    # (a new endpoint: its first model takes all the traffic, not the 20 asked for)
     assert [m.deploy.call_args for m in made["1"] if m.deploy.called] == [mock.call(
-        endpoint=endpoint_cls.create.return_value, traffic_percentage=20,
+        endpoint=endpoint_cls.create.return_value, traffic_percentage=100,
         machine_type="n1-standard-2", deployed_model_display_name="penguins-v1")]
     uploaded.deploy.assert_not_called()
     # a first upload: no champion, as at evaluation; champion moves after the upload

@@ -27,23 +27,27 @@ def vertex():
         yield patched
 
 
-def test_deploy_canary_to_new_endpoint(vertex):
+def test_deploy_to_new_endpoint_takes_all_traffic(vertex, caplog):
+    """A canary share on an endpoint that serves nothing: the SDK would refuse it
+    (Endpoint._deploy_call: an endpoint without traffic takes a first model at 100 only)."""
     vertex.Endpoint.list.return_value = []
     vertex.Endpoint.create.return_value = aiplatform_mocks.endpoint()
     assert deploy.deploy(registered(), "penguins-ep", PROJECT, REGION, traffic_percentage=10,
                          machine_type="n1-standard-4")
+    assert "gets 100% of the traffic, not 10%" in caplog.text
     vertex.init.assert_called_once_with(project=PROJECT, location=REGION)
     vertex.Model.assert_called_once_with(model_name=PARENT, version="1")
     vertex.Endpoint.list.assert_called_once_with(filter='display_name="penguins-ep"')
     vertex.Endpoint.create.assert_called_once_with(display_name="penguins-ep")
     vertex.Model.return_value.deploy.assert_called_once_with(
-        endpoint=vertex.Endpoint.create.return_value, traffic_percentage=10,
+        endpoint=vertex.Endpoint.create.return_value, traffic_percentage=100,
         machine_type="n1-standard-4", deployed_model_display_name="penguins-v1")
 
 
 def test_deploy_to_existing_endpoint_once(vertex):
     model = vertex.Model.return_value
-    endpoint = aiplatform_mocks.endpoint()
+    endpoint = aiplatform_mocks.endpoint([("projects/my-proj/locations/us-central1/models/7",
+                                           "4")])
     vertex.Endpoint.list.return_value = [endpoint]
     assert deploy.deploy(registered(), "ep", PROJECT, REGION, traffic_percentage=100)
     vertex.Endpoint.create.assert_not_called()
