@@ -52,7 +52,8 @@ setup(
     packages=sorted(PACKAGE_DIR),
     package_dir=PACKAGE_DIR,
     package_data={"kfp_mlops.pipelines": ["data/*.csv", "data/*.md"],
-                  "kfp_mlops.components": ["*/component.yaml", "*/README.md"]},
+                  "kfp_mlops.components": ["*/component.yaml", "*/README.md", "*/metadata.yaml",
+                                           "_shared/templates/*.html.j2"]},
     install_requires=["kfp>=2.13,<3"],
     extras_require={
         "runtime": [

@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    sub.add_parser("list", help="list the pipelines and their parameters")
+    sub.add_parser("list", help="list the pipelines and their parameters").set_defaults(
+        func=_cmd_list)
 
     comp = sub.add_parser("compile", help="compile every pipeline to <pipeline-name>.yaml")
     comp.add_argument("--output-dir", default="build/pipelines",
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                            "or nvidia.com/gpu on Kubeflow")
     comp.add_argument("--train-accelerator-count", type=int, default=1, metavar="N",
                       help="number of accelerators of the train task (default: %(default)s)")
+    comp.set_defaults(func=_cmd_compile)
 
     run = sub.add_parser("run", help="run a pipeline")
     run.add_argument("pipeline", help="pipeline name (see `kfp-mlops list`)")
@@ -69,12 +71,14 @@ def _parser() -> argparse.ArgumentParser:
                      help="subprocess: this Python environment; docker: the component images "
                           "(default: %(default)s)")
     cloud_cli.add_cache_options(run, local=True)
+    run.set_defaults(func=_cmd_run)
     cloud_cli.add_parsers(sub)
     images_cli.add_parsers(sub)
+    sub.choices["images"].set_defaults(func=images_cli.dispatch)
     return parser
 
 
-def _cmd_list() -> int:
+def _cmd_list(args) -> int:
     from kfp_mlops.pipelines import catalog, local
 
     for name in catalog.names():
@@ -89,12 +93,6 @@ def _cmd_compile(args) -> int:
     from kfp_mlops.pipelines import catalog, compiling
 
     names = args.pipeline or catalog.names()
-    for name in names:
-        catalog.get(name)  # unknown names fail before anything is written
-    if args.image_registry or args.image_tag:
-        from kfp_mlops import images
-        compiling.check_image_target(args.image_registry or images.DEFAULT_REGISTRY,
-                                     args.image_tag or images.DEFAULT_TAG)
     resources = None
     if args.train_cpu or args.train_memory or args.train_accelerator:
         from kfp_mlops.pipelines.training import Resources
@@ -103,9 +101,10 @@ def _cmd_compile(args) -> int:
         resources = Resources(cpu=args.train_cpu, memory=args.train_memory,
                               accelerator_type=args.train_accelerator,
                               accelerator_count=args.train_accelerator_count)
-    for name in names:
-        path = compiling.compile_pipeline(name, args.output_dir, args.image_registry,
-                                          args.image_tag, resources)
+    # unknown names and a bad image target fail before anything is written
+    paths = compiling.compile_pipelines(args.output_dir, args.image_registry, args.image_tag,
+                                        resources, names)
+    for name, path in zip(names, paths):
         print(f"compiled {name} -> {path}")
     return 0
 
@@ -164,22 +163,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args = _parser().parse_args(argv)
     try:
-        if args.command == "list":
-            return _cmd_list()
-        if args.command == "compile":
-            return _cmd_compile(args)
-        if args.command == "run":
-            return _cmd_run(args)
-        result = cloud_cli.dispatch(args)
-        if result is None:
-            result = images_cli.dispatch(args)
-        if result is not None:
-            return result
+        return args.func(args)  # every sub-command sets func (set_defaults)
     except (KeyError, ValueError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"kfp-mlops: error: {message}", file=sys.stderr)
         return 2
-    return 2
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ components.
                       [--image-tag T] [--pipeline NAME ...] [--tag EXTRA ...] [--dry-run]
     kfp-mlops components [--output-root components] [--check]
 
-``cli.py`` adds these with :func:`add_parsers` and hands them to :func:`dispatch`.
+``cli.py`` adds these with :func:`add_parsers`; each sets its handler as ``func``.
 """
 import argparse
 import json
@@ -24,8 +24,6 @@ import sys
 from typing import Any, Callable, Dict, Optional
 
 logger = logging.getLogger("kfp-mlops")
-
-COMMANDS = ("submit", "schedule", "publish", "components")
 
 
 def _image_options(parser: argparse.ArgumentParser, required_registry: bool) -> None:
@@ -110,13 +108,15 @@ def _target_options(sub: argparse.ArgumentParser, command: str) -> None:
 
 def add_parsers(subparsers) -> None:
     """Adds ``submit``, ``schedule``, ``publish`` and ``components`` to the ``kfp-mlops``
-    sub-commands."""
+    sub-commands, each with its handler as ``func`` (``args.func(args)`` runs it; handlers
+    raise ValueError or KeyError for bad options, which ``cli.main`` prints as errors)."""
     sub = subparsers.add_parser(
         "submit", help="compile a pipeline and start a run on Vertex AI or Kubeflow",
         description="Compiles PIPELINE for the given images and starts one run. --dry-run "
                     "prints the exact call as JSON and sends nothing. " + _CACHE_DEFAULT)
     _target_options(sub, "submit")
     sub.add_argument("--run-name", default=None, help="display name of the run")
+    sub.set_defaults(func=_cmd_submit)
 
     sched = subparsers.add_parser(
         "schedule", help="compile a pipeline and run it on a cron schedule on Vertex AI or "
@@ -143,6 +143,7 @@ def add_parsers(subparsers) -> None:
                             "(default: now)")
     sched.add_argument("--end-time", default=None, metavar="TIME",
                        help="no run after this time, RFC 3339 (default: never)")
+    sched.set_defaults(func=_cmd_schedule)
 
     pub = subparsers.add_parser(
         "publish", help="compile pipelines and upload them as templates to Artifact Registry",
@@ -161,6 +162,7 @@ def add_parsers(subparsers) -> None:
     pub.add_argument("--spec-dir", default=os.path.join("build", "publish"),
                      help="where the compiled specs are kept (default: %(default)s)")
     _image_options(pub, required_registry=True)
+    pub.set_defaults(func=_cmd_publish)
 
     comps = subparsers.add_parser(
         "components", help="compile every component to components/<name>/component.yaml")
@@ -169,6 +171,7 @@ def add_parsers(subparsers) -> None:
     comps.add_argument("--check", action="store_true",
                        help="write nothing; fail and name the files that are stale")
     _image_options(comps, required_registry=False)
+    comps.set_defaults(func=_cmd_components)
 
 
 def _print_json(value: Any) -> None:
@@ -322,14 +325,3 @@ def _cmd_components(args) -> int:
     print(f"{len(components_catalog.names())} component specs, {len(written)} rewritten")
     return 0
 
-
-def dispatch(args) -> Optional[int]:
-    """Runs a command added by :func:`add_parsers`; None for any other command.
-
-    Raises:
-        ValueError, KeyError: bad options (``cli.main`` prints them as errors).
-    """
-    handlers: Dict[str, Any] = {"submit": _cmd_submit, "schedule": _cmd_schedule,
-                                "publish": _cmd_publish, "components": _cmd_components}
-    handler = handlers.get(getattr(args, "command", None))
-    return None if handler is None else handler(args)

@@ -1,5 +1,8 @@
 """Compiling pipelines (and components) to YAML specs for a chosen image registry and tag.
 
+:func:`compile_pipelines` writes pipeline specs to files; ``components_catalog`` turns
+components into spec text with the same :func:`compile_to_text` (so the same image rewriting).
+
 Components name their images at the default registry and tag (``kfp_mlops.images``);
 compiling rewrites exactly those references to ``<registry>/<image>:<tag>``. The output is
 deterministic: compiling twice from the same source gives byte-identical files.
@@ -7,7 +10,7 @@ deterministic: compiling twice from the same source gives byte-identical files.
 import os
 import re
 import tempfile
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 from kfp import compiler
 
@@ -74,10 +77,18 @@ def compile_pipeline(name: str, output_dir: str, registry: Optional[str] = None,
     return path
 
 
-def compile_all(output_dir: str, registry: Optional[str] = None, tag: Optional[str] = None,
-                train_resources=None) -> List[str]:
-    """Compiles every pipeline of the catalogue; returns the written paths."""
+def compile_pipelines(output_dir: str, registry: Optional[str] = None,
+                      tag: Optional[str] = None, train_resources=None,
+                      names: Optional[Sequence[str]] = None) -> List[str]:
+    """Compiles pipelines of the catalogue (every one unless ``names``) to
+    ``<output_dir>/<name>.yaml``; returns the written paths, in the order of ``names``.
+
+    Unknown names and a bad registry or tag are refused before anything is written.
+    """
+    names = list(catalog.names() if names is None else names)
+    for name in names:
+        catalog.get(name)
     if registry or tag:
         check_image_target(registry or images.DEFAULT_REGISTRY, tag or images.DEFAULT_TAG)
     return [compile_pipeline(name, output_dir, registry, tag, train_resources)
-            for name in catalog.names()]
+            for name in names]

@@ -7,8 +7,8 @@ A team that does not install kfp-mlops can still reuse one step::
 
 The files are compiled with the same deterministic helper as the pipelines
 (``compiling.compile_to_text``), at the default image registry and tag (the package
-version); ``kfp-mlops components --check`` (and tests/pipelines/test_catalogue.py) fail when a
-committed file no longer equals a fresh compile.
+version); ``kfp-mlops components --check`` (and tests/pipelines/test_components_catalog.py)
+fail when a committed file no longer equals a fresh compile.
 """
 import importlib
 import os
@@ -40,9 +40,9 @@ def get(name: str) -> Callable:
     return getattr(module, name)
 
 
-def compile_component(name: str, registry: Optional[str] = None,
-                      tag: Optional[str] = None) -> str:
-    """One component's spec YAML text."""
+def component_spec(name: str, registry: Optional[str] = None,
+                   tag: Optional[str] = None) -> str:
+    """One component's spec YAML text (``compiling.compile_to_text``)."""
     from kfp_mlops.pipelines import compiling
 
     return compiling.compile_to_text(get(name), registry, tag)
@@ -52,14 +52,16 @@ def spec_path(output_root: str, name: str) -> str:
     return os.path.join(output_root, name, SPEC_FILE)
 
 
-def compile_all(registry: Optional[str] = None, tag: Optional[str] = None) -> Dict[str, str]:
-    """``{name: spec text}`` for every component, at the default images unless given."""
-    return {name: compile_component(name, registry, tag) for name in names()}
+def component_specs(registry: Optional[str] = None, tag: Optional[str] = None
+                    ) -> Dict[str, str]:
+    """``{name: spec text}`` for every component, at the default images unless given;
+    nothing is written (:func:`write_all` writes them)."""
+    return {name: component_spec(name, registry, tag) for name in names()}
 
 
 def stale(output_root: str, fresh: Optional[Dict[str, str]] = None) -> List[str]:
     """Paths of component specs that are missing or differ from a fresh compile."""
-    fresh = compile_all() if fresh is None else fresh
+    fresh = component_specs() if fresh is None else fresh
     out = []
     for name, text in sorted(fresh.items()):
         path = spec_path(output_root, name)
@@ -82,7 +84,7 @@ def write_all(output_root: str, registry: Optional[str] = None,
     """
     from kfp_mlops.components._shared import io
 
-    fresh = compile_all(registry, tag)
+    fresh = component_specs(registry, tag)
     changed = stale(output_root, fresh)
     for name, text in fresh.items():
         path = spec_path(output_root, name)

@@ -1,25 +1,32 @@
-"""What every HTML report of the components shares: one stylesheet and number formatting.
+"""What every HTML report of the components shares: Jinja2 templates, number formatting.
 
 The reports are self-contained pages (no scripts needed to read them), shown by the KFP and
-Vertex AI UIs for ``Output[HTML]`` artifacts.
+Vertex AI UIs for ``Output[HTML]`` artifacts. Each component's core computes its report's
+content as plain data and calls :func:`render` with its template; the templates live in
+``templates/`` beside this module (shipped as package data, see setup.py):
+
+* ``base.html.j2``: the page shell and stylesheet, with the blocks a report fills:
+  ``title``, ``content``, ``figures`` (charts, after the tables) and ``appendix``;
+* ``macros.html.j2``: what several reports show: a table, a list of reasons, the Facets view;
+* ``<component>.html.j2``: one report, extending the base.
+
+Everything a template prints is HTML-escaped (autoescape); markup made by code (a Facets
+page embedded in an iframe) is passed as text and escaped too.
 """
-import html
+import functools
 import math
+import os
 from typing import Any
 
-STYLE = """
-body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px;color:#202124}
-h1{font-size:22px} h2{font-size:18px;margin-top:28px;border-bottom:1px solid #dadce0}
-table{border-collapse:collapse;margin:8px 0;font-size:13px}
-th,td{border:1px solid #dadce0;padding:4px 8px;text-align:right;vertical-align:top}
-th{background:#f1f3f4} td.l,th.l{text-align:left}
-.pass,.ok{color:#137333;font-weight:bold} .fail,.bad{color:#c5221f;font-weight:bold}
-tr.bad td,tr.hit td{background:#fce8e6} .muted{color:#5f6368} ul{margin:4px 0}
-"""
+#: The folder of the report templates.
+TEMPLATES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 
 
 def fmt(x: Any) -> str:
-    """A number as a person reads it (4 significant digits), or escaped text; None as a dash."""
+    """A number as a person reads it (4 significant digits), or text; None as a dash.
+
+    The ``num`` filter of the templates (which escape what it returns).
+    """
     if x is None:
         return "—"
     if isinstance(x, float):
@@ -28,4 +35,32 @@ def fmt(x: Any) -> str:
         if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-3):
             return f"{x:.3e}"
         return f"{x:,.4g}" if abs(x) >= 1000 else f"{x:.4g}"
-    return html.escape(str(x))
+    return str(x)
+
+
+def count(n: Any) -> str:
+    """A whole number with thousands separators (the ``count`` filter): 12,345."""
+    return f"{int(n):,}"
+
+
+@functools.lru_cache(maxsize=None)
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,   # a missing value is an error, not an empty cell
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(num=fmt, count=count)
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    """The page ``templates/<template>`` renders with ``context``.
+
+    Raises:
+        jinja2.TemplateNotFound: no such template in :data:`TEMPLATES_DIR`.
+        jinja2.UndefinedError: the template uses a value ``context`` does not give.
+    """
+    return _environment().get_template(template).render(**context)

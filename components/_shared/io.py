@@ -40,7 +40,7 @@ import posixpath
 import shutil
 import tempfile
 import uuid
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 logger = logging.getLogger(__name__)
 
@@ -70,21 +70,24 @@ def strip_file_scheme(uri: str) -> str:
     return uri[len(FILE_PREFIX):] if uri.startswith(FILE_PREFIX) else uri
 
 
-def to_mount_path(uri: str, mount: str = GCS_FUSE_ROOT) -> str:
-    """``gs://bucket/path`` -> ``/gcs/bucket/path`` (Vertex AI's Cloud Storage mount); any
-    other path is returned as is (without a ``file://`` scheme)."""
+def to_mount_path(uri: str, mount: Optional[str] = None) -> str:
+    """``gs://bucket/path`` -> ``/gcs/bucket/path`` (Vertex AI's Cloud Storage mount; default
+    :data:`GCS_FUSE_ROOT`, read at each call); any other path is returned as is (without a
+    ``file://`` scheme)."""
+    mount = GCS_FUSE_ROOT if mount is None else mount
     if is_gcs(uri):
         return os.path.join(mount, uri[len(GCS_PREFIX):])
     return strip_file_scheme(uri)
 
 
-def from_mount_path(path: str, mount: str = GCS_FUSE_ROOT) -> str:
+def from_mount_path(path: str, mount: Optional[str] = None) -> str:
     """``/gcs/bucket/path`` -> ``gs://bucket/path``, for what reads Cloud Storage itself (Beam
-    workers, Vertex AI); a ``gs://`` URI or a path off the mount is returned as is."""
+    workers, Vertex AI); a ``gs://`` URI or a path off the mount (default
+    :data:`GCS_FUSE_ROOT`, read at each call) is returned as is."""
     if is_remote(path):
         return path
     path = strip_file_scheme(path)
-    mount = mount.rstrip("/") + "/"
+    mount = (GCS_FUSE_ROOT if mount is None else mount).rstrip("/") + "/"
     full = os.path.abspath(path)
     if full.startswith(mount) and len(full) > len(mount):
         return GCS_PREFIX + full[len(mount):]
@@ -457,7 +460,7 @@ def local_copy(uri: str) -> Iterator[str]:
 
 
 def _is_on_fuse(path: str) -> bool:
-    return os.path.abspath(path).startswith(GCS_FUSE_ROOT)
+    return os.path.abspath(path).startswith(GCS_FUSE_ROOT.rstrip("/") + "/")
 
 
 @contextlib.contextmanager

@@ -28,7 +28,6 @@ This module knows nothing of registries: the champion arrives as a model directo
 from __future__ import annotations
 
 import dataclasses
-import html
 import logging
 import math
 import os
@@ -36,6 +35,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from kfp_mlops.components._shared import checks
 from kfp_mlops.components._shared import dataset as ds
+from kfp_mlops.components._shared import html_report
 from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import model_io
 from kfp_mlops.components._shared.model_io import CLASSIFICATION, REGRESSION
@@ -533,59 +533,49 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
 
 # --- the HTML report --------------------------------------------------------------------
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    def cell(v):
-        if isinstance(v, float):
-            return _fmt(v)
-        return "n/a" if v is None else html.escape(str(v))
+def _report_cell(v: Any) -> str:
+    """A table cell of the report: floats as :func:`_fmt` writes them, None as n/a."""
+    if isinstance(v, float):
+        return _fmt(v)
+    return "n/a" if v is None else str(v)
 
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
-                   for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+def _report_table(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> Dict[str, Any]:
+    return {"header": list(header), "rows": [list(row) for row in rows]}
+
+
+def report_data(result: EvaluateResult) -> Dict[str, Any]:
+    """What the HTML report shows, as plain data (``templates/evaluate.html.j2``)."""
+    ev = result.evaluation
+    champion_metrics = (result.champion or {}).get("metrics") or {}
+    header = ["metric", "value"] + (["champion"] if champion_metrics else []) + ["better"]
+    metrics = [[m, ev.metrics.get(m)] + ([champion_metrics.get(m)] if champion_metrics else [])
+               + [DIRECTIONS[m]] for m in METRICS[ev.task]]
+    per_class = None
+    if ev.per_class:
+        keys = ["precision", "recall", "f1", "auc", "pr_auc", "support"]
+        per_class = _report_table(["class"] + keys,
+                                  [[c] + [m.get(k) for k in keys] for c, m in ev.per_class.items()])
+    confusion = None
+    if ev.confusion_matrix:
+        cats = ev.confusion_matrix["categories"]
+        confusion = _report_table([""] + cats, [[c] + row for c, row in
+                                                zip(cats, ev.confusion_matrix["matrix"])])
+    keys = ["count"] + list(METRICS[ev.task])
+    slices = [{"column": column, **_report_table([column] + keys, [[v] + [m.get(k) for k in keys]
+                                                                   for v, m in values.items()])}
+              for column, values in ev.slices.items()]
+    champion = None
+    if result.champion:
+        champion = {"version": result.champion.get("version"),
+                    "model_dir": result.champion.get("model_dir")}
+    return {"task": ev.task, "model_dir": ev.model_dir, "label": ev.label, "rows": ev.rows,
+            "split": result.split, "skipped_rows": ev.skipped_rows, "blessed": result.blessed,
+            "reasons": list(result.reasons), "metrics": _report_table(header, metrics),
+            "champion": champion, "per_class": per_class, "confusion_matrix": confusion,
+            "slices": slices, "cell": _report_cell}
 
 
 def render_report(result: EvaluateResult) -> str:
     """A standalone HTML page: blessing, metrics, champion, per-class, confusion, slices."""
-    ev = result.evaluation
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Model evaluation</title>",
-        "<style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:"
-        "collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 10px;text-align:"
-        "right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
-        ".ok{color:#186a3b}.bad{color:#a93226}</style></head><body>",
-        "<h1>Model evaluation</h1>",
-        f"<p>{html.escape(ev.task)} model <code>{html.escape(ev.model_dir)}</code>, label "
-        f"<code>{html.escape(ev.label)}</code>, {ev.rows} {html.escape(result.split)} rows"
-        f"{f' ({ev.skipped_rows} without a usable label skipped)' if ev.skipped_rows else ''}."
-        "</p>",
-        f"<h2 class='{'ok' if result.blessed else 'bad'}'>"
-        f"{'Blessed' if result.blessed else 'Not blessed'}</h2><ul>",
-        *(f"<li>{html.escape(r)}</li>" for r in result.reasons), "</ul>",
-        "<h2>Metrics</h2>",
-    ]
-    champion_metrics = (result.champion or {}).get("metrics") or {}
-    header = ["metric", "value"] + (["champion"] if champion_metrics else []) + ["better"]
-    rows = [[m, ev.metrics.get(m)] + ([champion_metrics.get(m)] if champion_metrics else [])
-            + [DIRECTIONS[m]] for m in METRICS[ev.task]]
-    parts.append(_table(header, rows))
-    if result.champion:
-        parts.append(f"<p>Champion: version {html.escape(str(result.champion.get('version')))}"
-                     f", <code>{html.escape(str(result.champion.get('model_dir')))}</code></p>")
-    if ev.per_class:
-        parts.append("<h2>Per class</h2>")
-        keys = ["precision", "recall", "f1", "auc", "pr_auc", "support"]
-        parts.append(_table(["class"] + keys,
-                            [[c] + [m.get(k) for k in keys] for c, m in ev.per_class.items()]))
-    if ev.confusion_matrix:
-        cats = ev.confusion_matrix["categories"]
-        parts.append("<h2>Confusion matrix</h2><p>rows: actual, columns: predicted</p>")
-        parts.append(_table([""] + cats, [[c] + row for c, row in
-                                          zip(cats, ev.confusion_matrix["matrix"])]))
-    for column, values in ev.slices.items():
-        parts.append(f"<h2>Slices by {html.escape(column)}</h2>")
-        keys = ["count"] + list(METRICS[ev.task])
-        parts.append(_table([column] + keys, [[v] + [m.get(k) for k in keys]
-                                              for v, m in values.items()]))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return html_report.render("evaluate.html.j2", **report_data(result))

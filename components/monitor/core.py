@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import html
 import json
 import logging
 import os
@@ -36,7 +35,7 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from kfp_mlops.components._shared import html_report
-from kfp_mlops.components._shared.tfdv_utils import DEFAULT_THRESHOLD
+from kfp_mlops.components._shared.statistics import DEFAULT_THRESHOLD
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ class MonitorResult:
     batch_splits: Dict[str, int]
     label_column: str
     anomalies: List[str]
-    skew: List[Any]                         # tfdv_utils.FeatureDistance, every feature
+    skew: List[Any]                         # statistics.FeatureDistance, every feature
     drift: List[Any]                        # idem; [] when there is no previous batch
     drift_baseline: Optional[Dict[str, Any]]  # the previous monitoring entry compared with
     skew_threshold: float
@@ -247,34 +246,31 @@ def _resolve(registry_uri: str, model_name: str, model_version: str):
 
 
 def load_schema(path: str):
-    """The schema at ``path``: a local file or a ``gs://`` / ``s3://`` URI (a registry's)."""
-    from google.protobuf import text_format
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    from kfp_mlops.components._shared import io
+    """The registered schema at ``path`` (:func:`_shared.schema.read_schema`: local, ``gs://``
+    or ``s3://``); a missing or unreadable one is a :class:`MonitorError`."""
+    from kfp_mlops.components._shared.schema import SchemaError, read_schema
 
     try:
-        text = io.read_text(path)
-    except FileNotFoundError:
-        raise MonitorError(f"the registered schema {path!r} does not exist") from None
-    return text_format.Parse(text, schema_pb2.Schema())
+        return read_schema(path, "the registered schema")
+    except SchemaError as e:
+        raise MonitorError(str(e)) from e
 
 
 def load_registered_statistics(uri: str, name: str):
     """A statistics file of the registry (local, ``gs://`` or ``s3://``), read from a local
     copy when it is remote."""
     from kfp_mlops.components._shared import io
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared import statistics as tfdv_stats
 
     with io.local_copy(uri) as path:
-        return tfdv_utils.load_statistics(path, name)
+        return tfdv_stats.load_statistics(path, name)
 
 
 def _stats_file(statistics_dir: str, split: str) -> str:
     from kfp_mlops.components._shared import io
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared import statistics as tfdv_stats
 
-    return io.join(statistics_dir, tfdv_utils.SPLIT_PREFIX + split, tfdv_utils.STATS_FILE)
+    return io.join(statistics_dir, tfdv_stats.SPLIT_PREFIX + split, tfdv_stats.STATS_FILE)
 
 
 def serving_schema(schema, label_column: str = ""):
@@ -283,16 +279,9 @@ def serving_schema(schema, label_column: str = ""):
     Schemas written by ``validate`` already are; a curated schema without environments
     gets them here, so a serving batch without its label is not an anomaly.
     """
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared.schema import add_environments
 
-    for env in (tfdv_utils.TRAINING, tfdv_utils.SERVING):
-        if env not in schema.default_environment:
-            schema.default_environment.append(env)
-    for feature in schema.feature:
-        if (feature.name == label_column and not feature.in_environment
-                and tfdv_utils.SERVING not in feature.not_in_environment):
-            feature.not_in_environment.append(tfdv_utils.SERVING)
-    return schema
+    return add_environments(schema, label_column)
 
 
 def label_of(version, schema) -> str:
@@ -300,8 +289,10 @@ def label_of(version, schema) -> str:
     label = ((version.lineage or {}).get("model_info") or {}).get("label") or ""
     if label:
         return str(label)
+    from kfp_mlops.components._shared.schema import SERVING
+
     for feature in schema.feature:
-        if "SERVING" in feature.not_in_environment:
+        if SERVING in feature.not_in_environment:
             return feature.name
     return ""
 
@@ -340,11 +331,11 @@ def batch_statistics(dataset_dir: str, splits: Sequence[str], options=None,
                      skip_columns: Sequence[str] = (), batch_rows: int = DEFAULT_BATCH_ROWS):
     """Statistics of every row of every split, as one dataset named ``serving``."""
     from kfp_mlops.components._shared import dataset as ds
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared import statistics as tfdv_stats
 
     total = sum(ds.num_rows(dataset_dir, s) for s in splits)
     started = last_log = time.time()
-    with tfdv_utils.statistics_builder(options, skip_columns) as builder:
+    with tfdv_stats.statistics_builder(options, skip_columns) as builder:
         for split in splits:
             for batch in ds.iter_batches(dataset_dir, split, batch_rows=batch_rows):
                 builder.add(batch)
@@ -399,7 +390,8 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
 
     from kfp_mlops.components._shared import dataset as ds
     from kfp_mlops.components._shared import io
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared import statistics as tfdv_stats
+    from kfp_mlops.components._shared.schema import SERVING
 
     started = time.time()
     check_settings(model_version, skew_threshold, skew_thresholds, drift_threshold,
@@ -418,8 +410,8 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
     schema = serving_schema(schema, label)
     baseline_path = _baseline_path(version.statistics_dir)
     features = [f.name for f in schema.feature]
-    tfdv_utils.check_thresholds(features, skew_thresholds)
-    tfdv_utils.check_thresholds(features, drift_thresholds, what="drift_thresholds")
+    tfdv_stats.check_thresholds(features, skew_thresholds)
+    tfdv_stats.check_thresholds(features, drift_thresholds, what="drift_thresholds")
     present = [s for s, n in splits.items() if n]
     arrow = ds.arrow_schema(dataset_dir, present[0])
     model_features = [f for f in features if f != label]
@@ -436,25 +428,25 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
     previous, previous_path = _previous_batch(history)
 
     # 2. statistics, anomalies and distances
-    skip = tfdv_utils.unsupported_columns(arrow)
+    skip = tfdv_stats.unsupported_columns(arrow)
     if skip:
         logger.warning("columns %s have types TFDV cannot describe; they are left out", skip)
-    options = tfdv_utils.stats_options(tfdv_utils.bool_columns(arrow), schema)
+    options = tfdv_stats.stats_options(tfdv_stats.bool_columns(arrow), schema)
     stats = batch_statistics(dataset_dir, present, options, skip, batch_rows)
     rows = int(stats.datasets[0].num_examples)
     baseline = load_registered_statistics(baseline_path, BASELINE_SPLIT)
     logger.info("batch: %d rows from splits %s; model %r version %s (%s); baseline %s",
                 rows, present, model_name, version.version, model_version, baseline_path)
 
-    anomalies = tfdv.validate_statistics(stats, schema, environment=tfdv_utils.SERVING)
+    anomalies = tfdv.validate_statistics(stats, schema, environment=SERVING)
     _allow_label(anomalies, label)
-    anomaly_reasons = tfdv_utils.anomaly_reasons(anomalies)
-    skew = tfdv_utils.feature_distances(baseline, stats, schema, skew_threshold,
+    anomaly_reasons = tfdv_stats.anomaly_reasons(anomalies)
+    skew = tfdv_stats.feature_distances(baseline, stats, schema, skew_threshold,
                                         skew_thresholds, mode="skew")
     drift, drift_baseline = [], None
     if previous is not None:
         previous_stats = load_registered_statistics(previous_path, "previous")
-        drift = tfdv_utils.feature_distances(previous_stats, stats, schema, drift_threshold,
+        drift = tfdv_stats.feature_distances(previous_stats, stats, schema, drift_threshold,
                                              drift_thresholds, mode="drift")
         drift_baseline = {"seq": previous.get("seq"), "entry": previous.get("entry", ""),
                           "recorded_at": previous.get("recorded_at", ""),
@@ -484,8 +476,8 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
     with contextlib.ExitStack() as stack:
         stats_out = stack.enter_context(io.output_dir(statistics_dir))
         report_out = stack.enter_context(io.output_dir(report_dir))
-        io.write_bytes(os.path.join(tfdv_utils.split_dir(stats_out, SERVING_SPLIT),
-                                    tfdv_utils.STATS_FILE), stats.SerializeToString())
+        io.write_bytes(os.path.join(tfdv_stats.split_dir(stats_out, SERVING_SPLIT),
+                                    tfdv_stats.STATS_FILE), stats.SerializeToString())
         if record_history:
             record = {"run_name": run_name, "rows": rows, "model_ref": result.model_ref,
                       "drift_detected": result.drift_detected, "reasons": result.reasons,
@@ -567,92 +559,52 @@ def read_report(report_dir: str) -> Dict[str, Any]:
 # HTML report
 # --------------------------------------------------------------------------------------
 
-def _summary_cell(row: Optional[Dict[str, Any]]) -> str:
-    if row is None:
-        return "<span class='muted'>absent</span>"
-    if row["kind"] == "numeric":
-        return (f"mean {html_report.fmt(row['mean'])}, std {html_report.fmt(row['std_dev'])}, "
-                f"missing {row['missing_pct']:.1f}%")
-    top = ", ".join(f"{html.escape(str(v))} ({int(c):,})" for v, c in row["top_values"][:4])
-    return f"{row['unique']:,} values: {top}; missing {row['missing_pct']:.1f}%"
+def report_data(result: MonitorResult, baseline_stats, batch_stats,
+                facets: bool = True) -> Dict[str, Any]:
+    """What the HTML report shows, as plain data (``templates/monitor.html.j2``)."""
+    from kfp_mlops.components._shared import statistics as tfdv_stats
 
-
-def render_report(result: MonitorResult, baseline_stats, batch_stats, facets: bool = True) -> str:
-    """A self-contained HTML page: decision, findings, every feature's skew and drift."""
-    from kfp_mlops.components._shared import tfdv_utils
-
-    e = html.escape
-    out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>Model monitoring</title>",
-           f"<style>{html_report.STYLE}</style></head><body>",
-           f"<h1>Model monitoring: {e(result.model_name)} version {e(result.model_version)}</h1>"]
-    verdict = ("<span class='bad'>DRIFT DETECTED</span>" if result.drift_detected
-               else "<span class='ok'>NO DRIFT</span>")
-    out.append(f"<p>Decision: {verdict} &middot; {result.rows:,} rows &middot; model "
-               f"{e(result.model_ref)} &rarr; version {e(result.model_version)} in "
-               f"{e(result.registry_uri)} &middot; <span class='muted'>{e(result.monitored_at)}"
-               "</span></p>")
-    out.append("<p class='muted'>A finding is a feature whose skew (against the training "
-               "baseline) or drift (against the previous monitored batch) exceeds its "
-               "threshold, or a schema anomaly of the batch in the SERVING environment. Any "
-               "finding sets drift_detected.</p>")
-    if result.findings:
-        out.append("<ul>" + "".join(f"<li>{e(f.message)}</li>" for f in result.findings)
-                   + "</ul>")
-    if result.drift_baseline:
-        b = result.drift_baseline
-        out.append(f"<p>Drift measured against monitoring entry {e(str(b.get('seq')))} "
-                   f"({e(str(b.get('recorded_at', '')))}, run {e(str(b.get('run_name') or '—'))}"
-                   ").</p>")
-    else:
-        out.append("<p class='muted'>Drift not measured: no earlier batch of this version "
-                   "in the monitoring history.</p>")
-
-    base = {r["feature"]: r for r in tfdv_utils.feature_summaries(baseline_stats)}
-    batch = {r["feature"]: r for r in tfdv_utils.feature_summaries(batch_stats)}
+    base = {r["feature"]: r for r in tfdv_stats.feature_summaries(baseline_stats)}
+    batch = {r["feature"]: r for r in tfdv_stats.feature_summaries(batch_stats)}
     drift = {d.feature: d for d in result.drift}
-    out.append("<h2>Features</h2><table><tr><th class='l'>feature</th><th class='l'>metric</th>"
-               "<th>skew</th><th>skew threshold</th><th>drift</th><th>drift threshold</th>"
-               "<th class='l'>training baseline</th><th class='l'>this batch</th>"
-               "<th class='l'>note</th></tr>")
+    features = []
     for d in result.skew:
         dr = drift.get(d.feature)
-        hit = d.exceeded or (dr is not None and dr.exceeded)
-        notes = "; ".join(n for n in (d.note, dr.note if dr else "") if n)
-        out.append(
-            f"<tr{' class=hit' if hit else ''}><td class='l'><b>{e(d.feature)}</b></td>"
-            f"<td class='l'>{e(d.metric)}</td>"
-            f"<td>{html_report.fmt(d.value)}{' &#9888;' if d.exceeded else ''}</td><td>{d.threshold:g}</td>"
-            f"<td>{html_report.fmt(dr.value) if dr else '—'}{' &#9888;' if dr and dr.exceeded else ''}</td>"
-            f"<td>{f'{dr.threshold:g}' if dr else '—'}</td>"
-            f"<td class='l'>{_summary_cell(base.get(d.feature))}</td>"
-            f"<td class='l'>{_summary_cell(batch.get(d.feature))}</td>"
-            f"<td class='l'>{e(notes)}</td></tr>")
-    out.append("</table>")
-
-    out.append("<h2>Schema anomalies (SERVING environment)</h2>")
-    if result.anomalies:
-        out.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in result.anomalies) + "</ul>")
-    else:
-        out.append("<p>none</p>")
-    out.append(f"<h2>Batch</h2><p>{result.rows:,} rows from "
-               + ", ".join(f"{e(s)} ({n:,})" for s, n in result.batch_splits.items() if n)
-               + (f"; recorded as monitoring entry {e(str(result.monitoring_seq))} "
-                  f"(<code>{e(result.monitoring_entry)}</code>)" if result.monitoring_entry
-                  else "; not recorded in the monitoring history") + ".</p>")
+        features.append({
+            "skew": d, "drift": dr, "hit": d.exceeded or (dr is not None and dr.exceeded),
+            "notes": "; ".join(n for n in (d.note, dr.note if dr else "") if n),
+            "baseline": base.get(d.feature), "batch": batch.get(d.feature)})
+    drift_baseline = None
+    if result.drift_baseline:
+        b = result.drift_baseline
+        drift_baseline = {"seq": str(b.get("seq")), "recorded_at": str(b.get("recorded_at", "")),
+                          "run_name": str(b.get("run_name") or "—")}
+    facets_page = ""
     if facets:
         try:
             from tensorflow_data_validation.utils import display_util
 
-            page = display_util.get_statistics_html(batch_stats, baseline_stats,
-                                                    lhs_name="serving", rhs_name="train")
-            out.append("<h2>Facets overview</h2><p class='muted'>Interactive view (loads the "
-                       "Facets library from the web; everything above reads without it).</p>"
-                       "<iframe style='width:100%;height:700px;border:0' srcdoc=\""
-                       f"{e(page, quote=True)}\"></iframe>")
+            facets_page = display_util.get_statistics_html(batch_stats, baseline_stats,
+                                                           lhs_name="serving", rhs_name="train")
         except Exception as err:  # the summary above does not depend on it
             logger.warning("facets view not embedded: %s", err)
-    out.append("</body></html>")
-    return "\n".join(out)
+    return {
+        "model_name": result.model_name, "model_version": result.model_version,
+        "model_ref": result.model_ref, "registry_uri": result.registry_uri,
+        "monitored_at": result.monitored_at, "drift_detected": result.drift_detected,
+        "rows": result.rows, "findings": [f.message for f in result.findings],
+        "drift_baseline": drift_baseline, "features": features,
+        "anomalies": list(result.anomalies),
+        "batch_splits": [(s, n) for s, n in result.batch_splits.items() if n],
+        "monitoring_entry": result.monitoring_entry,
+        "monitoring_seq": str(result.monitoring_seq), "facets_page": facets_page,
+    }
+
+
+def render_report(result: MonitorResult, baseline_stats, batch_stats, facets: bool = True) -> str:
+    """A self-contained HTML page: decision, findings, every feature's skew and drift."""
+    return html_report.render("monitor.html.j2",
+                              **report_data(result, baseline_stats, batch_stats, facets))
 
 
 def history_summary(registry_uri: str, model_name: str, model_version: str = CHAMPION

@@ -40,10 +40,10 @@ from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import model_io
 from kfp_mlops.components._shared.model_io import (CATEGORICAL, CLASSIFICATION, NUMERIC,
                                                    REGRESSION)
+from kfp_mlops.components._shared.schema import SERVING, SchemaError, read_schema
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_FILE = "schema.pbtxt"
 RUN_FN = "run_fn"
 #: An integer label with at most this many distinct values is taken as classes.
 MAX_INFERRED_CLASSES = 20
@@ -76,29 +76,6 @@ class Feature:
 
 # --- schema -----------------------------------------------------------------------------
 
-def read_schema(schema_path: str):
-    """Reads a TFDV schema (``schema_pb2.Schema`` text format) from a file or schema directory."""
-    from google.protobuf import text_format
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    path = schema_path
-    if not path.endswith(".pbtxt") and not os.path.isfile(path):
-        path = path.rstrip("/") + "/" + SCHEMA_FILE
-    try:
-        with io.open_input(path) as f:
-            text = f.read().decode("utf-8")
-    except (FileNotFoundError, OSError) as e:
-        raise TrainError(f"schema {schema_path!r}: cannot read {path!r} (expected the "
-                         f"{SCHEMA_FILE} written by validate): {e}") from e
-    schema = schema_pb2.Schema()
-    try:
-        text_format.Parse(text, schema)
-    except text_format.ParseError as e:
-        raise TrainError(f"schema {path!r} is not a tensorflow_metadata Schema in text "
-                         f"format: {e}") from e
-    return schema
-
-
 def schema_features(schema, label: str, exclude: Sequence[str] = ()) -> List[Feature]:
     """The model's features from the schema: every feature but the label, ``exclude`` and
     those kept out of serving (``not_in_environment: "SERVING"``) or deprecated.
@@ -112,7 +89,7 @@ def schema_features(schema, label: str, exclude: Sequence[str] = ()) -> List[Fea
     for f in schema.feature:
         if f.name == label or f.name in exclude:
             continue
-        if "SERVING" in f.not_in_environment or f.deprecated or f.lifecycle_stage in (
+        if SERVING in f.not_in_environment or f.deprecated or f.lifecycle_stage in (
                 schema_pb2.DEPRECATED, schema_pb2.DISABLED, schema_pb2.PLANNED):
             logger.info("feature %r is not used: kept out of serving by the schema", f.name)
             continue
@@ -714,7 +691,10 @@ def train(dataset_dir: str, schema_path: str, model_dir: str, tensorboard_dir: s
     if label not in arrow_schema.names:
         raise TrainError(f"label_column {label!r} is not a column of dataset {dataset_dir!r}; "
                          f"columns are {arrow_schema.names}")
-    schema = read_schema(schema_path)
+    try:
+        schema = read_schema(schema_path)  # validate's schema artifact, or its schema.pbtxt
+    except SchemaError as e:
+        raise TrainError(str(e)) from e
     exclude = [c for c in [info.get("key_column", "")] if c]
     features = schema_features(schema, label, exclude)
     keys: Dict[str, str] = {}

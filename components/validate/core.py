@@ -21,21 +21,22 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import html
 import logging
 import os
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from kfp_mlops.components._shared import html_report
+from kfp_mlops.components._shared.schema import SCHEMA_FILE
+from kfp_mlops.components._shared.statistics import DEFAULT_THRESHOLD as DEFAULT_SKEW_THRESHOLD
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_FILE = "schema.pbtxt"
 SKEW_FILE = "skew.json"
 DECISION_FILE = "decision.json"
-DEFAULT_SKEW_THRESHOLD = 0.3
 DEFAULT_BATCH_ROWS = 65_536
+#: How errors name a curated ``schema_path``.
+CURATED = "curated schema"
 
 
 @dataclasses.dataclass
@@ -46,7 +47,7 @@ class ValidationResult:
     reasons: List[str]
     rows: Dict[str, int]                      # split -> number of rows
     anomalies: Dict[str, List[str]]           # split -> one reason per anomalous feature
-    skew: List[Any]                           # tfdv_utils.FeatureDistance, every feature
+    skew: List[Any]                           # statistics.FeatureDistance, every feature
     schema_feature_count: int
     label_column: str
     schema_source: str                        # "inferred" or the curated schema's path
@@ -110,7 +111,9 @@ def check_settings(skew_threshold: float = DEFAULT_SKEW_THRESHOLD,
 
 def _check_inputs(dataset_dir: str, label_column: str, schema_path: str,
                   skew_threshold: float, batch_rows: int):
+    """(splits, label, curated schema or None); raises on the first bad input."""
     from kfp_mlops.components._shared import dataset as ds
+    from kfp_mlops.components._shared.schema import read_schema
 
     info = ds.read_info(dataset_dir)
     splits = ds.available_splits(dataset_dir)
@@ -123,53 +126,11 @@ def _check_inputs(dataset_dir: str, label_column: str, schema_path: str,
         where = "label_column" if label_column else f"{ds.INFO_FILE}'s label_column"
         raise ValueError(f"{where} {label!r} is not a column of dataset {dataset_dir!r}; "
                          f"columns are: {columns}")
-    if schema_path and not _schema_exists(schema_path):
-        raise FileNotFoundError(f"curated schema {schema_path!r} does not exist "
-                                f"(expected a {SCHEMA_FILE} file or a folder holding one)")
+    curated = read_schema(schema_path, CURATED) if schema_path else None
     check_settings(skew_threshold)
     if batch_rows <= 0:
         raise ValueError(f"batch_rows must be positive, got {batch_rows}")
-    return splits, label
-
-
-def _schema_exists(path: str) -> bool:
-    from kfp_mlops.components._shared import io
-
-    try:
-        return io.isfile(path)
-    except OSError as e:  # an unreachable store or a refused credential
-        raise FileNotFoundError(f"curated schema {path!r} cannot be read: {e}") from e
-
-
-def resolve_schema_path(path: str) -> str:
-    """A curated schema given as a file, or as a folder (a schema artifact) holding one: a
-    local path, a ``gs://`` or ``s3://`` URI (a ``/gcs/`` path is read as ``gs://``)."""
-    from kfp_mlops.components._shared import io
-
-    if not path:
-        return path
-    try:
-        path = io.canonical_uri(path)
-    except ValueError as e:
-        raise ValueError(f"curated schema {path!r}: {e}") from e
-    if io.isdir(path):
-        return io.join(path, SCHEMA_FILE)
-    return path
-
-
-def load_schema(path: str):
-    """Reads a ``schema.pbtxt`` (local or on an object store); the error names the file
-    when it is not a Schema."""
-    from google.protobuf import text_format
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    from kfp_mlops.components._shared import io
-
-    text = io.read_text(path)
-    try:
-        return text_format.Parse(text, schema_pb2.Schema())
-    except text_format.ParseError as e:
-        raise ValueError(f"curated schema {path!r} is not a text Schema proto: {e}") from e
+    return splits, label, curated
 
 
 # --------------------------------------------------------------------------------------
@@ -197,29 +158,28 @@ def compute_split_statistics(dataset_dir: str, splits: Sequence[str], options=No
     Returns split -> ``DatasetFeatureStatisticsList`` whose single dataset is named ``split``.
     """
     from kfp_mlops.components._shared import dataset as ds
-    from kfp_mlops.components._shared import flat_stats
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared import statistics as tfdv_stats
 
     if not splits:
         return {}
     if options is None:
         schema = ds.arrow_schema(dataset_dir, splits[0])
-        options = tfdv_utils.stats_options(tfdv_utils.bool_columns(schema))
-        skip_columns = tuple(skip_columns) + tuple(tfdv_utils.unsupported_columns(schema))
+        options = tfdv_stats.stats_options(tfdv_stats.bool_columns(schema))
+        skip_columns = tuple(skip_columns) + tuple(tfdv_stats.unsupported_columns(schema))
     totals = {s: ds.num_rows(dataset_dir, s) for s in splits}
     # Integer columns of a narrow range: their quantiles sketch is exact, so it can take
-    # (value, count) pairs (see flat_stats); known from each split's Parquet metadata.
-    exact_ints = {s: flat_stats.exact_int_columns(ds.split_path(dataset_dir, s),
+    # (value, count) pairs (see statistics.flat); known from each split's Parquet metadata.
+    exact_ints = {s: tfdv_stats.exact_int_columns(ds.split_path(dataset_dir, s),
                                                   options.epsilon) for s in splits}
     logger.info("statistics of %s on %d threads, %s; exact integer quantiles for %s",
-                list(splits), workers or tfdv_utils.default_workers(),
-                "flat columns fed to TFDV's combiners" if flat_stats.FlatFeeder.available()
+                list(splits), workers or tfdv_stats.default_workers(),
+                "flat columns fed to TFDV's combiners" if tfdv_stats.fast_path_available()
                 else "TFDV's general path (not the TFDV version the flat path was tested with)",
                 {s: sorted(c) for s, c in exact_ints.items()})
     started, last_log = time.time(), time.time()
     # Smallest split first: the statistics of the small ones are extracted while the
     # workers go through the largest, so only the last extraction is not overlapped.
-    with tfdv_utils.StatisticsPool(options, skip_columns, workers,
+    with tfdv_stats.StatisticsPool(options, skip_columns, workers,
                                    exact_int_columns=exact_ints) as pool:
         for split in sorted(splits, key=lambda s: (totals[s], s)):
             total = totals[split]
@@ -237,13 +197,13 @@ def compute_split_statistics(dataset_dir: str, splits: Sequence[str], options=No
 
 def _statistics_options(dataset_dir: str, curated_schema):
     from kfp_mlops.components._shared import dataset as ds
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared import statistics as tfdv_stats
 
     arrow = ds.arrow_schema(dataset_dir, "train")
-    skip = tfdv_utils.unsupported_columns(arrow)
+    skip = tfdv_stats.unsupported_columns(arrow)
     if skip:
         logger.warning("columns %s have types TFDV cannot describe; they are left out", skip)
-    return tfdv_utils.stats_options(tfdv_utils.bool_columns(arrow), curated_schema), skip
+    return tfdv_stats.stats_options(tfdv_stats.bool_columns(arrow), curated_schema), skip
 
 
 def _all_statistics(dataset_dir: str, splits: Sequence[str], options, skip: Sequence[str],
@@ -251,9 +211,9 @@ def _all_statistics(dataset_dir: str, splits: Sequence[str], options, skip: Sequ
     """Statistics of every split, written into ``statistics_dir``; returns split -> stats."""
     from kfp_mlops.components._shared import dataset as ds
     from kfp_mlops.components._shared import io
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared import statistics as tfdv_stats
 
-    paths = {s: os.path.join(tfdv_utils.split_dir(statistics_dir, s), tfdv_utils.STATS_FILE)
+    paths = {s: os.path.join(tfdv_stats.split_dir(statistics_dir, s), tfdv_stats.STATS_FILE)
              for s in splits}
     result = {}
     if beam_pipeline_args:
@@ -261,10 +221,10 @@ def _all_statistics(dataset_dir: str, splits: Sequence[str], options, skip: Sequ
                     list(beam_pipeline_args))
         for path in paths.values():
             os.makedirs(os.path.dirname(path), exist_ok=True)
-        tfdv_utils.statistics_with_beam({s: ds.split_path(dataset_dir, s) for s in splits},
+        tfdv_stats.statistics_with_beam({s: ds.split_path(dataset_dir, s) for s in splits},
                                         paths, beam_pipeline_args, options, skip)
         for s in splits:
-            result[s] = tfdv_utils.load_statistics(paths[s], s)
+            result[s] = tfdv_stats.load_statistics(paths[s], s)
     else:
         started = time.time()
         result = compute_split_statistics(dataset_dir, splits, options, batch_rows, skip)
@@ -297,16 +257,11 @@ def _mark_booleans(schema, bool_features: Sequence[str]) -> None:
 def prepare_schema(schema, label_column: str = "", skew_threshold: float = DEFAULT_SKEW_THRESHOLD,
                    skew_thresholds: Optional[Mapping[str, float]] = None):
     """Adds TRAINING/SERVING environments, keeps the label out of SERVING, sets comparators."""
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared import statistics as tfdv_stats
+    from kfp_mlops.components._shared.schema import add_environments
 
-    for env in (tfdv_utils.TRAINING, tfdv_utils.SERVING):
-        if env not in schema.default_environment:
-            schema.default_environment.append(env)
-    for feature in schema.feature:
-        if feature.name == label_column and not feature.in_environment \
-                and tfdv_utils.SERVING not in feature.not_in_environment:
-            feature.not_in_environment.append(tfdv_utils.SERVING)
-    tfdv_utils.set_comparators(schema, skew_threshold, skew_thresholds, mode="skew")
+    add_environments(schema, label_column)
+    tfdv_stats.set_comparators(schema, skew_threshold, skew_thresholds, mode="skew")
     return schema
 
 
@@ -389,25 +344,25 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
 
     from kfp_mlops.components._shared import dataset as ds
     from kfp_mlops.components._shared import io
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared import statistics as tfdv_stats
+    from kfp_mlops.components._shared.schema import TRAINING, schema_file
 
     started = time.time()
-    schema_path = resolve_schema_path(schema_path)
+    schema_path = schema_file(schema_path, CURATED) if schema_path else ""
     check_settings(skew_threshold, skew_thresholds)
     skew_thresholds = dict(skew_thresholds or {})
-    splits, label = _check_inputs(dataset_dir, label_column, schema_path, skew_threshold,
-                                  batch_rows)
-    curated = load_schema(schema_path) if schema_path else None
+    splits, label, curated = _check_inputs(dataset_dir, label_column, schema_path,
+                                           skew_threshold, batch_rows)
     if curated is not None:
-        tfdv_utils.check_thresholds([f.name for f in curated.feature], skew_thresholds)
+        tfdv_stats.check_thresholds([f.name for f in curated.feature], skew_thresholds)
         if label and label not in {f.name for f in curated.feature}:
             logger.warning("label %r is not a feature of the curated schema %s", label,
                            schema_path)
     else:
-        tfdv_utils.check_thresholds(ds.arrow_schema(dataset_dir, "train").names,
+        tfdv_stats.check_thresholds(ds.arrow_schema(dataset_dir, "train").names,
                                     skew_thresholds)
     options, skip = _statistics_options(dataset_dir, curated)
-    bool_features = [f for f in tfdv_utils.bool_columns(ds.arrow_schema(dataset_dir, "train"))]
+    bool_features = [f for f in tfdv_stats.bool_columns(ds.arrow_schema(dataset_dir, "train"))]
 
     with contextlib.ExitStack() as stack:
         stats_out = stack.enter_context(io.output_dir(statistics_dir))
@@ -432,18 +387,18 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
         anomalies, reasons_by_split, infinite = {}, {}, {}
         for s in splits:
             anomalies[s] = tfdv.validate_statistics(statistics[s], schema,
-                                                    environment=tfdv_utils.TRAINING)
+                                                    environment=TRAINING)
             infinite[s] = ds.infinite_counts(dataset_dir, s)
             add_infinite_anomalies(anomalies[s], infinite[s], s, rows[s])
-            reasons_by_split[s] = tfdv_utils.anomaly_reasons(anomalies[s], s)
-            io.write_bytes(os.path.join(tfdv_utils.split_dir(anomalies_out, s),
-                                        tfdv_utils.ANOMALIES_FILE),
+            reasons_by_split[s] = tfdv_stats.anomaly_reasons(anomalies[s], s)
+            io.write_bytes(os.path.join(tfdv_stats.split_dir(anomalies_out, s),
+                                        tfdv_stats.ANOMALIES_FILE),
                            anomalies[s].SerializeToString())
             logger.info("split %s: %d rows, %d anomalies", s, rows[s], len(reasons_by_split[s]))
 
         skew = []
         if "eval" in statistics:
-            skew = tfdv_utils.feature_distances(statistics["train"], statistics["eval"], schema,
+            skew = tfdv_stats.feature_distances(statistics["train"], statistics["eval"], schema,
                                                 skew_threshold, skew_thresholds, mode="skew")
         else:
             logger.warning("dataset has no eval split: train/eval skew is not measured")
@@ -476,113 +431,55 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
 # HTML report
 # --------------------------------------------------------------------------------------
 
+def report_data(result: ValidationResult, statistics: Mapping[str, Any],
+                anomalies: Mapping[str, Any], facets: bool = True) -> Dict[str, Any]:
+    """What the HTML report shows, as plain data (``templates/validate.html.j2``)."""
+    from kfp_mlops.components._shared import statistics as tfdv_stats
 
-
-
-
-def _top(values) -> str:
-    return ", ".join(f"{html.escape(str(v))} ({int(c):,})" for v, c in values)
-
-
-def render_report(result: ValidationResult, statistics: Mapping[str, Any],
-                  anomalies: Mapping[str, Any], facets: bool = True) -> str:
-    """A self-contained HTML page: decision, rows, statistics, anomalies, skew."""
-    from kfp_mlops.components._shared import tfdv_utils
-
-    e = html.escape
     splits = list(statistics)
-    out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>Data validation</title>",
-           f"<style>{html_report.STYLE}</style></head><body><h1>Data validation</h1>"]
-    verdict = ("<span class='pass'>PASSED</span>" if result.passed
-               else "<span class='fail'>FAILED</span>")
-    out.append(f"<p>Decision: {verdict} &middot; schema: {e(result.schema_source)} "
-               f"({result.schema_feature_count} features) &middot; label: "
-               f"{e(result.label_column or '—')} &middot; statistics: "
-               f"{e(result.statistics_backend)} &middot; "
-               f"<span class='muted'>{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC</span></p>")
-    if result.reasons:
-        out.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in result.reasons) + "</ul>")
-
-    out.append("<h2>Splits</h2><table><tr><th class='l'>split</th><th>rows</th>"
-               "<th>anomalies</th></tr>")
-    for s in splits:
-        out.append(f"<tr><td class='l'>{e(s)}</td><td>{result.rows[s]:,}</td>"
-                   f"<td>{len(result.anomalies.get(s, []))}</td></tr>")
-    out.append("</table>")
-
-    summaries = {s: {r["feature"]: r for r in tfdv_utils.feature_summaries(statistics[s])}
+    summaries = {s: {r["feature"]: r for r in tfdv_stats.feature_summaries(statistics[s])}
                  for s in splits}
     features = list(summaries[splits[0]]) if splits else []
     for s in splits[1:]:
         features += [f for f in summaries[s] if f not in features]
-    out.append("<h2>Features</h2><table><tr><th class='l'>feature</th><th class='l'>type</th>"
-               "<th class='l'>split</th><th>missing %</th><th>mean</th><th>std</th>"
-               "<th>min</th><th>max</th><th>unique</th><th class='l'>top values</th></tr>")
+    rows = []
     for f in features:
-        first = True
         present = [s for s in splits if f in summaries[s]]
-        for s in splits:
-            r = summaries[s].get(f)
-            head = (f"<td class='l' rowspan='{len(splits)}'><b>{e(f)}</b></td>"
-                    f"<td class='l' rowspan='{len(splits)}'>"
-                    f"{e(summaries[present[0]][f]['type'])}</td>") if first else ""
-            first = False
-            if r is None:
-                out.append(f"<tr class='bad'>{head}<td class='l'>{e(s)}</td>"
-                           "<td colspan='7' class='l'>missing from this split</td></tr>")
-            elif r["kind"] == "numeric":
-                out.append(f"<tr>{head}<td class='l'>{e(s)}</td><td>{r['missing_pct']:.1f}</td>"
-                           f"<td>{html_report.fmt(r['mean'])}</td><td>{html_report.fmt(r['std_dev'])}</td>"
-                           f"<td>{html_report.fmt(r['min'])}</td><td>{html_report.fmt(r['max'])}</td><td></td>"
-                           "<td></td></tr>")
-            else:
-                out.append(f"<tr>{head}<td class='l'>{e(s)}</td><td>{r['missing_pct']:.1f}</td>"
-                           f"<td></td><td></td><td></td><td></td><td>{r['unique']:,}</td>"
-                           f"<td class='l'>{_top(r['top_values'])}</td></tr>")
-    out.append("</table>")
-
-    out.append("<h2>Anomalies (TRAINING environment)</h2>")
+        rows.append({"name": f, "type": summaries[present[0]][f]["type"],
+                     "splits": [(s, summaries[s].get(f)) for s in splits]})
+    anomaly_rows = []
     for s in splits:
         info = anomalies[s].anomaly_info
-        if not info:
-            out.append(f"<p>{e(s)}: none</p>")
-            continue
-        out.append(f"<p>{e(s)}:</p><table><tr><th class='l'>feature</th>"
-                   "<th class='l'>anomaly</th><th class='l'>detail</th></tr>")
-        for name in sorted(info):
-            a = info[name]
-            out.append(f"<tr class='bad'><td class='l'>{e(name)}</td>"
-                       f"<td class='l'>{e(a.short_description)}</td>"
-                       f"<td class='l'>{e(a.description)}</td></tr>")
-        out.append("</table>")
-
-    out.append("<h2>Train/eval skew</h2>")
-    if not result.skew:
-        out.append("<p class='muted'>not measured: the dataset has no eval split</p>")
-    else:
-        out.append("<table><tr><th class='l'>feature</th><th class='l'>metric</th>"
-                   "<th>distance</th><th>threshold</th><th class='l'>skewed</th></tr>")
-        for d in sorted(result.skew, key=lambda d: -(d.value if d.value is not None else -1)):
-            cls = " class='bad'" if d.exceeded else ""
-            out.append(f"<tr{cls}><td class='l'>{e(d.feature)}</td><td class='l'>{e(d.metric)}"
-                       f"</td><td>{html_report.fmt(d.value)}</td><td>{d.threshold:g}</td><td class='l'>"
-                       f"{'yes' if d.exceeded else 'no'}{(' — ' + e(d.note)) if d.note else ''}"
-                       "</td></tr>")
-        out.append("</table>")
-
+        anomaly_rows.append({"split": s, "rows": [
+            {"feature": name, "short": info[name].short_description,
+             "detail": info[name].description} for name in sorted(info)]})
+    facets_page = ""
     if facets and "train" in statistics:
         other = "eval" if "eval" in statistics else None
         try:
             from tensorflow_data_validation.utils import display_util
 
-            page = display_util.get_statistics_html(
+            facets_page = display_util.get_statistics_html(
                 statistics["train"], statistics[other] if other else None,
                 lhs_name="train", rhs_name=other or "")
-            out.append("<h2>Facets overview</h2><p class='muted'>Interactive view (loads the "
-                       "Facets library from the web; everything above reads without it).</p>"
-                       f"<iframe style='width:100%;height:700px;border:0' srcdoc=\""
-                       f"{e(page, quote=True)}\"></iframe>")
         except Exception as err:  # the summary above does not depend on it
             logger.warning("facets view not embedded: %s", err)
-    out.append("</body></html>")
-    return "\n".join(out)
+    return {
+        "passed": result.passed, "reasons": list(result.reasons),
+        "schema_source": result.schema_source,
+        "schema_feature_count": result.schema_feature_count,
+        "label_column": result.label_column, "statistics_backend": result.statistics_backend,
+        "generated_at": f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC",
+        "splits": [{"name": s, "rows": result.rows[s],
+                    "anomalies": len(result.anomalies.get(s, []))} for s in splits],
+        "features": rows, "anomalies": anomaly_rows,
+        "skew": sorted(result.skew, key=lambda d: -(d.value if d.value is not None else -1)),
+        "facets_page": facets_page,
+    }
+
+
+def render_report(result: ValidationResult, statistics: Mapping[str, Any],
+                  anomalies: Mapping[str, Any], facets: bool = True) -> str:
+    """A self-contained HTML page: decision, rows, statistics, anomalies, skew."""
+    return html_report.render("validate.html.j2",
+                              **report_data(result, statistics, anomalies, facets))

@@ -26,7 +26,7 @@ import os
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from kfp_mlops.components._shared.tfdv_utils import DEFAULT_THRESHOLD
+from kfp_mlops.components._shared.statistics import DEFAULT_THRESHOLD
 
 logger = logging.getLogger(__name__)
 

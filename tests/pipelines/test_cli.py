@@ -133,3 +133,23 @@ def test_summary_says_repeated_reasons_once():
     decisions = text[text.index("Decisions:"):]
     assert decisions.count("passed threshold: accuracy") == 1
     assert "      - champion=yes: moved from 1 to 2\n      - and for the reasons above" in decisions
+
+
+def test_every_command_names_its_handler():
+    """main runs ``args.func``: a sub-command without one would fail on every use."""
+    import argparse
+
+    parser = cli._parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert {"list", "compile", "run", "submit", "schedule", "publish", "components"} <= \
+        set(commands.choices)
+    for name, sub in commands.choices.items():
+        assert callable(sub.get_default("func")), f"kfp-mlops {name} sets no func"
+
+
+def test_compile_refuses_an_unknown_pipeline_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "specs"
+    assert cli.main(["compile", "--output-dir", str(out), "--pipeline", "data-validation",
+                     "--pipeline", "no-such"]) == 2
+    assert "unknown pipeline 'no-such'" in capsys.readouterr().err
+    assert not out.exists()

@@ -15,8 +15,8 @@ def _images(spec: dict):
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
     out = tmp_path_factory.mktemp("compiled")
-    paths = compiling.compile_all(str(out), registry="europe-docker.pkg.dev/proj/repo",
-                                  tag="abc1234")
+    paths = compiling.compile_pipelines(str(out), registry="europe-docker.pkg.dev/proj/repo",
+                                        tag="abc1234")
     return {p.rsplit("/", 1)[1][:-len(".yaml")]: p for p in paths}
 
 
@@ -46,8 +46,8 @@ def test_default_images_are_versioned(tmp_path):
 
 
 def test_recompiling_is_byte_identical(tmp_path):
-    first = compiling.compile_all(str(tmp_path / "a"), registry="r.example/p", tag="v1")
-    second = compiling.compile_all(str(tmp_path / "b"), registry="r.example/p", tag="v1")
+    first = compiling.compile_pipelines(str(tmp_path / "a"), registry="r.example/p", tag="v1")
+    second = compiling.compile_pipelines(str(tmp_path / "b"), registry="r.example/p", tag="v1")
     for a, b in zip(sorted(first), sorted(second)):
         assert open(a, "rb").read() == open(b, "rb").read()
 
@@ -70,7 +70,7 @@ def test_tasks_and_their_inputs_are_wired(compiled):
 ])
 def test_bad_image_targets(registry, tag, message, tmp_path):
     with pytest.raises(ValueError, match=message):
-        compiling.compile_all(str(tmp_path), registry=registry, tag=tag)
+        compiling.compile_pipelines(str(tmp_path), registry=registry, tag=tag)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -126,3 +126,16 @@ def test_train_resources_set_at_compile_time(tmp_path):
     for name, executor in executors.items():
         if name != "exec-train":
             assert "resources" not in executor["container"], name
+
+
+def test_only_the_named_pipelines_in_their_order(tmp_path):
+    paths = compiling.compile_pipelines(str(tmp_path), names=["monitoring", "data-validation"])
+    assert paths == [str(tmp_path / "monitoring.yaml"), str(tmp_path / "data-validation.yaml")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data-validation.yaml",
+                                                          "monitoring.yaml"]
+
+
+def test_an_unknown_name_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(KeyError, match="unknown pipeline 'no-such'"):
+        compiling.compile_pipelines(str(tmp_path), names=["data-validation", "no-such"])
+    assert list(tmp_path.iterdir()) == []

@@ -40,7 +40,7 @@ for info in pkgutil.iter_modules(components.__path__):
 
 from kfp_mlops.pipelines import catalog, compiling
 with tempfile.TemporaryDirectory() as tmp:
-    paths = compiling.compile_all(tmp)
+    paths = compiling.compile_pipelines(tmp)
 print(json.dumps({"components": modules, "pipelines": catalog.names(), "compiled": len(paths)}))
 """
 

@@ -45,15 +45,29 @@ def _spec_images(path):
     return {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
 
 
-def _head_commit():
-    """The checkout's short commit; "unknown" where the source is no git checkout (a
-    Cloud Build source upload has no .git)."""
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                            capture_output=True)
-    return result.stdout.strip() if result.returncode == 0 else "unknown"
+#: The commit of :func:`known_checkout`: its content, author, committer and dates are fixed, so
+#: its SHA-1 is too.
+KNOWN_COMMIT = "306aa22"
 
 
-def test_vertex_submit_sends_the_exact_job(tmp_path, capsys):
+@pytest.fixture
+def known_checkout(tmp_path_factory, monkeypatch):
+    """A git checkout with one known commit holding ``pipelines/cloud.py``; ``cloud`` is made
+    to live there, so the commit it labels runs with is the known one."""
+    repo = tmp_path_factory.mktemp("checkout")
+    (repo / "pipelines").mkdir()
+    (repo / "pipelines" / "cloud.py").write_text("x\n")
+    env = {**os.environ, "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+0000",
+           "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+0000"}
+    git = ["git", "-c", "user.name=kfp-mlops", "-c", "user.email=tests@example.com",
+           "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]
+    for argv in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "known"]):
+        subprocess.run(git + argv, cwd=repo, env=env, check=True, capture_output=True)
+    monkeypatch.setattr(cloud, "__file__", str(repo / "pipelines" / "cloud.py"))
+    return repo
+
+
+def test_vertex_submit_sends_the_exact_job(tmp_path, capsys, known_checkout):
     with mocked_clients() as clients:
         job = clients.job.return_value
         job.resource_name = "projects/1/locations/europe-west4/pipelineJobs/dv-1"
@@ -71,7 +85,7 @@ def test_vertex_submit_sends_the_exact_job(tmp_path, capsys):
         parameter_values=EXPECTED_PARAMETERS,
         enable_caching=False,
         labels={"kfp-mlops-version": __version__.replace(".", "-"),
-                "git-commit": _head_commit()},
+                "git-commit": KNOWN_COMMIT},
         project="my-project",
         location="europe-west4",
     )
@@ -338,13 +352,16 @@ def test_submit_refuses_a_registry_that_would_not_persist(target, tmp_path, caps
     assert not (tmp_path / "s").exists()
 
 
-def test_labels_follow_label_rules(tmp_path):
+def test_labels_follow_label_rules(tmp_path, known_checkout):
     assert cloud.run_labels(commit="ABC123")["git-commit"] == "abc123"
     assert cloud.git_commit(str(tmp_path)) == "unknown"  # not a checkout
     site = tmp_path / "lib" / "site-packages" / "kfp_mlops"
     site.mkdir(parents=True)
     assert cloud.git_commit(str(site)) == "unknown"
-    assert cloud.git_commit() == _head_commit()
+    # the checkout holding the package (by default), or the one holding a given folder
+    assert cloud.git_commit() == KNOWN_COMMIT
+    assert cloud.git_commit(str(known_checkout / "pipelines")) == KNOWN_COMMIT
+    assert cloud.run_labels()["git-commit"] == KNOWN_COMMIT
 
 
 # ------------------------------------------------------------------------------ publish

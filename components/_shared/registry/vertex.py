@@ -37,19 +37,17 @@ logger = logging.getLogger(__name__)
 DEFAULT_SERVING_IMAGE = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-16:latest"
 COMPANION_SUFFIX = ".kfp_mlops"
 COMPANION_FILE = "kfp_mlops.json"
-#: Where Cloud Storage is mounted in a task (Vertex AI Pipelines: /gcs/); tests point it
-#: at a temporary folder (``registry.vertex.GCS_MOUNT``).
-GCS_MOUNT = io.GCS_FUSE_ROOT
 #: Hex digits of a content hash kept in a Vertex label (labels hold at most 63 characters).
 HASH_LABEL_CHARS = 32
 
 
-def to_gcs_uri(path: str, mount: str = io.GCS_FUSE_ROOT) -> str:
+def to_gcs_uri(path: str, mount: Optional[str] = None) -> str:
     """``/gcs/bucket/path`` -> ``gs://bucket/path``; a ``gs://`` URI is returned as is.
 
     Raises:
         RegistryError: ``path`` is neither on the Cloud Storage mount nor a ``gs://`` URI.
     """
+    mount = io.GCS_FUSE_ROOT if mount is None else mount
     uri = io.from_mount_path(path, mount)
     if not io.is_gcs(uri):
         raise RegistryError(
@@ -64,7 +62,8 @@ class VertexRegistry(Registry):
     Args:
         project: Google Cloud project.
         location: Region, e.g. ``us-central1``.
-        gcs_mount: Where Cloud Storage is mounted in the task; default :data:`GCS_MOUNT`.
+        gcs_mount: Where Cloud Storage is mounted in the task; default
+            :data:`io.GCS_FUSE_ROOT`, read when the registry is made.
             Only the push's inputs (the task's ``/gcs/...`` artifact paths) are read
             through it; the registry writes and reads Cloud Storage itself.
         stale_after: Seconds after which an unfinished monitoring entry is abandoned.
@@ -74,7 +73,7 @@ class VertexRegistry(Registry):
                  stale_after: float = DEFAULT_STALE_SECONDS):
         self.project = project
         self.location = location
-        self.gcs_mount = gcs_mount or GCS_MOUNT
+        self.gcs_mount = gcs_mount or io.GCS_FUSE_ROOT
         self.stale_after = float(stale_after)
 
     def __repr__(self) -> str:

@@ -158,3 +158,20 @@ def test_s3_create_exclusive_retries_a_409_conflict(bucket_on, monkeypatch):
     assert io.create_exclusive(f"s3://{bucket}/claim.json", b"again") is False
     assert [c.get("IfNoneMatch") for c in calls] == ["*", "*", "*"]
     assert io.read_bytes(f"s3://{bucket}/claim.json") == b"mine"
+
+
+def test_output_dir_on_the_cloud_storage_mount_is_written_in_place(tmp_path, monkeypatch):
+    """The mount root is the setting production reads (io.GCS_FUSE_ROOT), here a temporary
+    folder: under it renames are copies, so the folder is filled where it will stay."""
+    monkeypatch.setattr(io, "GCS_FUSE_ROOT", f"{tmp_path / 'gcs'}/")
+    on_mount, off_mount = tmp_path / "gcs" / "bucket" / "out", tmp_path / "local" / "out"
+    with io.output_dir(str(on_mount)) as filled:
+        assert filled == str(on_mount)
+    with io.output_dir(str(off_mount)) as filled:
+        assert filled != str(off_mount) and not off_mount.exists()  # a staging sibling
+    assert off_mount.is_dir()
+    with pytest.raises(RuntimeError), io.output_dir(str(on_mount.parent / "failed")) as filled:
+        raise RuntimeError("task failed")
+    assert not (on_mount.parent / "failed").exists()
+    assert io.canonical_uri(str(on_mount)) == "gs://bucket/out"
+    assert io.to_mount_path("gs://bucket/out") == str(on_mount)

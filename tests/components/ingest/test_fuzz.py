@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kfp_mlops.components._shared import dataset as ds
-from kfp_mlops.components._shared import tfdv_utils
+from kfp_mlops.components._shared import statistics as tfdv_stats
 from kfp_mlops.components.ingest import core as ingest
 from kfp_mlops.components.validate import core as validate
 
@@ -155,10 +155,10 @@ def test_ingest_then_statistics_add_up_or_fail_by_name(case, tmp_path_factory):
            "report_path": os.path.join(root, "report", "report.html")}
     hypothesis.event(f"validated {case['fmt']}")
     checked = validate.validate(dataset, **out)
-    skipped = set(tfdv_utils.unsupported_columns(ds.arrow_schema(dataset, "train")))
+    skipped = set(tfdv_stats.unsupported_columns(ds.arrow_schema(dataset, "train")))
     splits = [s for s in ds.SPLITS if checked.rows.get(s)]
-    stats = {s: tfdv_utils.load_statistics(os.path.join(tfdv_utils.split_dir(
-        out["statistics_dir"], s), tfdv_utils.STATS_FILE), s) for s in checked.rows}
+    stats = {s: tfdv_stats.load_statistics(os.path.join(tfdv_stats.split_dir(
+        out["statistics_dir"], s), tfdv_stats.STATS_FILE), s) for s in checked.rows}
     assert sum(checked.rows.values()) == case["n_rows"]
     for name, kind, values in zip(names, case["kinds"], case["columns"]):
         expected = sum(_present(v, kind, case["fmt"]) for v in values)

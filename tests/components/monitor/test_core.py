@@ -195,6 +195,18 @@ def test_unknown_version(registry, batch, outputs, tmp_path):
     _nothing_written(registry, tmp_path)
 
 
+def test_registered_schema_missing_or_broken(tmp_path):
+    missing = str(tmp_path / "gone" / "schema.pbtxt")
+    with pytest.raises(core.MonitorError, match=f"the registered schema '{missing}' does not "
+                                                "exist"):
+        core.load_schema(missing)
+    broken = tmp_path / "schema.pbtxt"
+    broken.write_text("feature { nme: 'x' }")
+    with pytest.raises(core.MonitorError, match="the registered schema .* is not a "
+                                                "tensorflow_metadata Schema in text format"):
+        core.load_schema(str(broken))
+
+
 def test_batch_without_model_features(registry, batch, outputs, tmp_path):
     frame = pd.DataFrame({"colour": ["red", "blue"], "weight": [1.0, 2.0]})
     with pytest.raises(core.MonitorError, match=r"has none of the features of model "

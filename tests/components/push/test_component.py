@@ -155,8 +155,8 @@ def test_shell_vertex_push_names_the_version_for_google_cloud_components(
     run = mount / bucket / "root" / "run-1"
     for name in ("model", "schema", "statistics"):
         shutil.copytree(inputs[name], run / name)
-    monkeypatch.setattr(reg.vertex, "GCS_MOUNT", str(mount))
-    arts = artifacts(inputs, tmp_path)
+    monkeypatch.setattr(io, "GCS_FUSE_ROOT", f"{mount}/")  # where production reads the mount
+    arts = artifacts(inputs, run)  # outputs on the mount too, where Vertex AI puts them
     for name in ("model", "schema", "statistics"):
         arts[name].uri = str(run / name)
     image = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
@@ -201,7 +201,8 @@ def test_shell_vertex_push_names_the_version_for_google_cloud_components(
     assert arts["vertex_model"].uri == \
         f"https://europe-west4-aiplatform.googleapis.com/v1/{resource}"
     assert arts["vertex_model"].metadata == {"resourceName": resource}
-    assert arts["unmanaged_container_model"].uri.startswith(str(tmp_path))  # as KFP assigned
+    assert arts["unmanaged_container_model"].uri == \
+        str(run / "task" / "unmanaged_container_model")  # as KFP assigned
     assert arts["unmanaged_container_model"].metadata == {
         "predictSchemata": {}, "containerSpec": {"imageUri": image}}
     assert arts["pushed_model"].metadata["version_uri"] == resource

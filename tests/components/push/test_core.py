@@ -255,7 +255,7 @@ def test_vertex_champion_is_re_read_right_before_it_moves(inputs, tmp_path, monk
     run = mount / bucket / "run-2"
     for name in ("model", "schema", "statistics"):
         shutil.copytree(inputs[name], run / name)
-    monkeypatch.setattr(reg.vertex, "GCS_MOUNT", str(mount))
+    monkeypatch.setattr(io, "GCS_FUSE_ROOT", f"{mount}/")  # where production reads the mount
     with aiplatform_mocks.patched() as vertex:
         model_cls = vertex.Model
         parent = vertex_versions(model_cls, reads)
@@ -289,7 +289,7 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_o
     run = mount / bucket / "root" / "run-1"
     for name in ("model", "schema", "statistics"):
         shutil.copytree(inputs[name], run / name)
-    monkeypatch.setattr(reg.vertex, "GCS_MOUNT", str(mount))
+    monkeypatch.setattr(io, "GCS_FUSE_ROOT", f"{mount}/")  # where production reads the mount
     made = {}
     with aiplatform_mocks.patched() as vertex:
         init, model_cls, endpoint_cls = vertex.init, vertex.Model, vertex.Endpoint

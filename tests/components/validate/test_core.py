@@ -149,11 +149,11 @@ def test_a_worker_error_reaches_the_caller():
 
     import pyarrow as pa
 
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared import statistics as tfdv_stats
 
     good = pa.RecordBatch.from_pydict({"x": [1.0, 2.0]})
     bad = pa.RecordBatch.from_pydict({"x": [datetime.datetime(2024, 1, 1)] * 2})
-    pool = tfdv_utils.StatisticsPool(workers=2)
+    pool = tfdv_stats.StatisticsPool(workers=2)
     with pytest.raises(TypeError, match="column 'x' has type timestamp"):
         for i in range(20):  # more batches than the queues hold: add() must not block
             pool.add("train", good if i % 2 == 0 else bad)  # worker 1 gets the bad ones
@@ -251,7 +251,7 @@ def test_eval_with_new_value_or_missing_column_fails_naming_the_feature(make_dat
 
 def test_serving_data_without_label_is_valid_in_serving_environment(make_dataset, tmp_path, outputs):
     import tensorflow_data_validation as tfdv
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared import statistics as tfdv_stats
 
     train = {"color": ["red", "blue"] * 50, "label": ["y", "n"] * 50}
     d = make_dataset({"train": train}, label_column="label")
@@ -260,7 +260,7 @@ def test_serving_data_without_label_is_valid_in_serving_environment(make_dataset
     assert result.passed and result.skew == []
     schema = tfdv.load_schema_text(os.path.join(out["schema_dir"], "schema.pbtxt"))
     import pyarrow as pa
-    serving = tfdv_utils.statistics_from_batches(
+    serving = tfdv_stats.statistics_from_batches(
         [pa.record_batch([pa.array(["red", "blue", "red"])], names=["color"])], "serving")
     assert not tfdv.validate_statistics(serving, schema, environment="SERVING").anomaly_info
     training = tfdv.validate_statistics(serving, schema, environment="TRAINING")
@@ -301,12 +301,12 @@ def _no_outputs(tmp_path, out):
 
 
 def test_failure_midway_leaves_no_output(make_dataset, tmp_path, outputs, monkeypatch):
-    from kfp_mlops.components._shared import tfdv_utils
+    from kfp_mlops.components._shared import statistics as tfdv_stats
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(tfdv_utils, "feature_distances", broken)
+    monkeypatch.setattr(tfdv_stats, "feature_distances", broken)
     d = make_dataset({"train": {"color": ["red", "blue"]}, "eval": {"color": ["red", "blue"]}})
     out = outputs(tmp_path / "out")
     with pytest.raises(RuntimeError, match="boom"):

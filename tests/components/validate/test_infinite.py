@@ -1,6 +1,5 @@
 """One +inf in a numeric feature: a named anomaly in validate's outputs (feature, count,
-split), a failed run by default, and a clear refusal in train and evaluate."""
-import csv
+split), and a failed run by default (train and evaluate refuse it: their test_infinite.py)."""
 import json
 import os
 
@@ -8,30 +7,8 @@ import numpy as np
 import pytest
 
 from kfp_mlops.components._shared import dataset as ds
-from kfp_mlops.components._shared import tfdv_utils
-from kfp_mlops.components.ingest import core as ingest
+from kfp_mlops.components._shared import statistics as tfdv_stats
 from kfp_mlops.components.validate import core
-
-
-def _penguins_with(penguins_csv, path, column="bill_length_mm", rows=(5,), value="inf"):
-    """The penguins CSV with ``value`` written into ``column`` of the given data rows."""
-    with open(penguins_csv, newline="") as f:
-        table = list(csv.reader(f))
-    index = table[0].index(column)
-    for r in rows:
-        table[1 + r][index] = value
-    with open(path, "w", newline="") as f:
-        csv.writer(f).writerows(table)
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def infinite_dataset(tmp_path_factory, penguins_csv):
-    root = tmp_path_factory.mktemp("inf")
-    source = _penguins_with(penguins_csv, root / "penguins.csv", rows=range(0, 344, 20))
-    out = str(root / "dataset")
-    ingest.ingest(source, out, label_column="species")
-    return out
 
 
 def test_infinite_values_are_a_named_anomaly_in_every_output(infinite_dataset, tmp_path, outputs):
@@ -52,7 +29,7 @@ def test_infinite_values_are_a_named_anomaly_in_every_output(infinite_dataset, t
         assert any(r.startswith(f"{split}: feature 'bill_length_mm'") and expected in r
                    for r in result.reasons), result.reasons
         diff = anomalies_pb2.Anomalies.FromString(open(os.path.join(
-            tfdv_utils.split_dir(paths["anomalies_dir"], split), tfdv_utils.ANOMALIES_FILE),
+            tfdv_stats.split_dir(paths["anomalies_dir"], split), tfdv_stats.ANOMALIES_FILE),
             "rb").read())
         info = diff.anomaly_info["bill_length_mm"]
         assert info.severity == anomalies_pb2.AnomalyInfo.ERROR
@@ -69,8 +46,8 @@ def test_statistics_are_untouched_by_the_check(infinite_dataset, tmp_path, outpu
     core.validate(infinite_dataset, label_column="species", **paths)
     own = core.compute_split_statistics(infinite_dataset, list(ds.SPLITS))
     for split in ds.SPLITS:
-        written = open(os.path.join(tfdv_utils.split_dir(paths["statistics_dir"], split),
-                                    tfdv_utils.STATS_FILE), "rb").read()
+        written = open(os.path.join(tfdv_stats.split_dir(paths["statistics_dir"], split),
+                                    tfdv_stats.STATS_FILE), "rb").read()
         assert written == own[split].SerializeToString()
 
 
@@ -117,25 +94,3 @@ def test_validate_task_fails_by_default_and_records_reasons(infinite_dataset, tm
     assert any("bill_length_mm" in r for r in outs["anomalies"].metadata["reasons"])
     assert sum(n for c in outs["anomalies"].metadata["infinite_values"].values()
                for n in c.values()) == 18
-
-
-def test_train_refuses_a_split_with_infinite_values(infinite_dataset, schema_for, tmp_path):
-    from kfp_mlops.components.train import core as train
-
-    with pytest.raises(train.TrainError) as err:
-        train.train(infinite_dataset, schema_for("species"), str(tmp_path / "model"))
-    message = str(err.value)
-    assert "feature 'bill_length_mm' has" in message and "infinite value" in message
-    assert "train split" in message and infinite_dataset in message
-    assert not os.path.exists(tmp_path / "model")
-
-
-def test_evaluate_refuses_a_split_with_infinite_values(infinite_dataset, species_model, tmp_path):
-    from kfp_mlops.components.evaluate import core as evaluate
-
-    split = next(s for s in ("test", "eval") if ds.infinite_counts(infinite_dataset, s))
-    with pytest.raises(evaluate.EvaluateError) as err:
-        evaluate.evaluate(infinite_dataset, species_model.model_dir,
-                          str(tmp_path / "blessing"), split=split)
-    assert "feature 'bill_length_mm' has" in str(err.value) and f"{split} split" in str(err.value)
-    assert not os.path.exists(tmp_path / "blessing")

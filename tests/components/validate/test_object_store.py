@@ -36,11 +36,3 @@ def test_missing_schema_uri_on_a_store_is_named(object_store, make_dataset, tmp_
     missing = f"{scheme}://{bucket}/nothing/schema.pbtxt"
     with pytest.raises(FileNotFoundError, match=f"curated schema '{missing}' does not exist"):
         validate.python_func(**_artifacts(tmp_path, d), schema_uri=missing)
-
-
-def test_gcs_mount_path_is_read_as_gs(gcs_env, bucket_on, make_dataset, tmp_path):
-    _, bucket = bucket_on("gs")
-    io.write_text(f"gs://{bucket}/s/schema.pbtxt", CURATED)
-    assert core.resolve_schema_path(f"/gcs/{bucket}/s") == f"gs://{bucket}/s/schema.pbtxt"
-    schema = core.load_schema(core.resolve_schema_path(f"/gcs/{bucket}/s/schema.pbtxt"))
-    assert [f.name for f in schema.feature] == ["color", "label"]

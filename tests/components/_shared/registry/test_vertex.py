@@ -156,7 +156,7 @@ def test_vertex_resolve_and_find_champion(vertex, gcs):
     uploaded(vertex, "1")
     vertex_register(gcs)  # writes the companion folder
     uri = "vertex://projects/my-proj/locations/us-central1"
-    with mock.patch.object(reg.vertex, "GCS_MOUNT", gcs["mount"]):
+    with mock.patch.object(io, "GCS_FUSE_ROOT", gcs["mount"] + "/"):
         assert reg.find_champion(uri, "penguins") is None  # Model.list -> [] : no model
         parent = parent_model()
         vertex.Model.list.return_value = [parent]

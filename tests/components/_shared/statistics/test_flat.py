@@ -6,10 +6,12 @@ feeds the same generators' accumulators from flat columns, with grouped (value, 
 input for narrow integer columns and for top-k sketches while they are exact.
 """
 import numpy as np
+import pyarrow as pa
 import pytest
 
-pa = pytest.importorskip("pyarrow")
-pytest.importorskip("tensorflow_data_validation")
+from kfp_mlops.components._shared import statistics as tfdv_stats
+from kfp_mlops.components._shared.statistics import flat, reference
+from kfp_mlops.components._shared.statistics.builder import StatisticsBuilder
 
 
 def _reference_statistics(batches, options=None, workers=1):
@@ -17,12 +19,10 @@ def _reference_statistics(batches, options=None, workers=1):
     from tensorflow_data_validation.statistics import stats_impl
     from tfx_bsl.arrow import array_util
 
-    from kfp_mlops.components._shared import tfdv_utils
-
-    builders = [tfdv_utils.StatisticsBuilder(options, flat_path=False) for _ in range(workers)]
+    builders = [StatisticsBuilder(options, flat_path=False) for _ in range(workers)]
     for i, batch in enumerate(batches):
         canonical = pa.RecordBatch.from_arrays(
-            [array_util.ToSingletonListArray(tfdv_utils._canonical_array(c))
+            [array_util.ToSingletonListArray(reference.canonical_array(c))
              for c in batch.columns], batch.schema.names)
         b = builders[i % workers]
         b._accumulators = [g.add_input(a, canonical)
@@ -38,9 +38,7 @@ def _reference_statistics(batches, options=None, workers=1):
 
 
 def _flat_statistics(batches, options=None, workers=1, exact_ints=()):
-    from kfp_mlops.components._shared import tfdv_utils
-
-    with tfdv_utils.StatisticsPool(options, workers=workers,
+    with tfdv_stats.StatisticsPool(options, workers=workers,
                                    exact_int_columns={"data": exact_ints}) as pool:
         for batch in batches:
             pool.add("data", batch)
@@ -73,9 +71,9 @@ def _without_tied_tail(stats, buckets=1000):
     return stats
 
 
-def _assert_identical(flat, reference):
-    assert _without_tied_tail(flat).SerializeToString(deterministic=True) == \
-        _without_tied_tail(reference).SerializeToString(deterministic=True)
+def _assert_identical(fast, expected):
+    assert _without_tied_tail(fast).SerializeToString(deterministic=True) == \
+        _without_tied_tail(expected).SerializeToString(deterministic=True)
 
 
 def _mixed_batches(n=30_000, batch_rows=4_096, seed=3):
@@ -110,14 +108,12 @@ def _mixed_batches(n=30_000, batch_rows=4_096, seed=3):
 
 @pytest.mark.parametrize("workers", [1, 3])
 def test_mixed_columns_byte_identical(workers):
-    from kfp_mlops.components._shared import tfdv_utils
-
     batches = _mixed_batches()
-    options = tfdv_utils.stats_options(["flag"])
-    reference = _reference_statistics(batches, options, workers)
-    flat = _flat_statistics(batches, options, workers, exact_ints=["int_narrow", "int_big"])
-    _assert_identical(flat, reference)
-    names = [f.path.step[0] for f in flat.datasets[0].features]
+    options = tfdv_stats.stats_options(["flag"])
+    expected = _reference_statistics(batches, options, workers)
+    fast = _flat_statistics(batches, options, workers, exact_ints=["int_narrow", "int_big"])
+    _assert_identical(fast, expected)
+    names = [f.path.step[0] for f in fast.datasets[0].features]
     assert names == list(batches[0].schema.names)  # column order kept
 
 
@@ -137,8 +133,6 @@ def test_curated_schema_categorical_int_and_bytes_feature():
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    from kfp_mlops.components._shared import tfdv_utils
-
     schema = text_format.Parse("""
         feature { name: "code" type: INT int_domain { is_categorical: true } }
         feature { name: "blob" type: BYTES image_domain { } }
@@ -149,7 +143,7 @@ def test_curated_schema_categorical_int_and_bytes_feature():
                       "blob": pa.array([bytes(int(v)) for v in rng.integers(0, 40, n)]),
                       "x": pa.array(rng.random(n))})
     batches = table.to_batches(max_chunksize=2_500)
-    options = tfdv_utils.stats_options(schema=schema)
+    options = tfdv_stats.stats_options(schema=schema)
     _assert_identical(_flat_statistics(batches, options, 2, exact_ints=["code"]),
                       _reference_statistics(batches, options, 2))
 
@@ -157,11 +151,9 @@ def test_curated_schema_categorical_int_and_bytes_feature():
 def test_exact_int_columns_from_parquet_metadata(tmp_path):
     import pyarrow.parquet as pq
 
-    from kfp_mlops.components._shared import flat_stats
-
-    block = flat_stats.sketch_block_size(0.01)
+    block = flat.sketch_block_size(0.01)
     assert 5_000 < block < 7_000  # about 6,000 at TFDV's default epsilon
-    assert flat_stats.sketch_block_size(0.1) < block
+    assert flat.sketch_block_size(0.1) < block
     n = 10_000
     table = pa.table({
         "narrow": pa.array(np.arange(n) % 100 + 10 ** 15),
@@ -173,17 +165,16 @@ def test_exact_int_columns_from_parquet_metadata(tmp_path):
         "text": pa.array(["a"] * n)})
     path = str(tmp_path / "data.parquet")
     pq.write_table(table, path, row_group_size=3_000)
-    assert flat_stats.exact_int_columns(path) == {"narrow", "edge", "with_nulls", "no_values"}
+    assert flat.exact_int_columns(path) == {"narrow", "edge", "with_nulls", "no_values"}
     unsummarised = str(tmp_path / "plain.parquet")
     pq.write_table(table, unsummarised, write_statistics=False)
-    assert flat_stats.exact_int_columns(unsummarised) == set()
+    assert flat.exact_int_columns(unsummarised) == set()
 
 
 def test_narrow_int_statistics_from_a_dataset_are_identical(tmp_path):
     """End to end through validate's reader: Parquet metadata decides, result unchanged."""
     import pyarrow.parquet as pq
 
-    from kfp_mlops.components._shared import flat_stats
     from kfp_mlops.components.validate import core
 
     rng = np.random.default_rng(8)
@@ -196,12 +187,12 @@ def test_narrow_int_statistics_from_a_dataset_are_identical(tmp_path):
     pq.write_table(table, str(os_dir / "data.parquet"), row_group_size=16_384)
     (tmp_path / "dataset" / "dataset.json").write_text('{"label_column": ""}')
     dataset = str(tmp_path / "dataset")
-    assert flat_stats.exact_int_columns(str(os_dir / "data.parquet")) == {"age", "visits"}
+    assert flat.exact_int_columns(str(os_dir / "data.parquet")) == {"age", "visits"}
     mine = core.compute_statistics(dataset, "train", batch_rows=8_192, workers=2)
     batches = pq.ParquetFile(str(os_dir / "data.parquet")).iter_batches(batch_size=8_192)
-    reference = _reference_statistics(list(batches), workers=2)
-    reference.datasets[0].name = "train"
-    _assert_identical(mine, reference)
+    expected = _reference_statistics(list(batches), workers=2)
+    expected.datasets[0].name = "train"
+    _assert_identical(mine, expected)
 
 
 def test_other_tfdv_versions_take_the_general_path(monkeypatch):
@@ -209,22 +200,23 @@ def test_other_tfdv_versions_take_the_general_path(monkeypatch):
 
     from tensorflow_data_validation.utils import quantiles_util
 
-    from kfp_mlops.components._shared import flat_stats, tfdv_utils
-
     real = importlib.metadata.version
-    flat_stats._tested_tfdv.cache_clear()
+    flat.fast_path_available.cache_clear()
     monkeypatch.setattr(importlib.metadata, "version",
                         lambda name: "9.9.9" if name == "tensorflow-data-validation"
                         else real(name))
     try:
-        assert tfdv_utils.StatisticsBuilder()._flat is None
-        with flat_stats.faster_extraction():
+        assert tfdv_stats.fast_path_available() is False
+        assert StatisticsBuilder()._flat is None
+        with flat.faster_extraction():
             assert quantiles_util.generate_equi_width_histogram is not \
-                flat_stats.equi_width_histogram
+                flat.equi_width_histogram
     finally:
         monkeypatch.undo()
-        flat_stats._tested_tfdv.cache_clear()
-    assert tfdv_utils.StatisticsBuilder()._flat is not None
+        flat.fast_path_available.cache_clear()
+    assert tfdv_stats.TESTED_TFDV == ("1.16.1",)  # the locked version takes the flat path
+    assert tfdv_stats.fast_path_available() is True
+    assert StatisticsBuilder()._flat is not None
 
 
 def _sketch_inputs(rng, trial):
@@ -265,15 +257,13 @@ def _sketch_inputs(rng, trial):
 def test_equi_width_histogram_is_tfdv_s_bit_for_bit():
     from tensorflow_data_validation.utils import quantiles_util
 
-    from kfp_mlops.components._shared import flat_stats
-
     rng = np.random.default_rng(0)
     for trial in range(600):
         quantiles, counts, low, high, pos_inf = _sketch_inputs(rng, trial)
         for buckets in (10, 3):
             expected = quantiles_util.generate_equi_width_histogram(
                 quantiles, counts, low, high, buckets, pos_inf)
-            got = flat_stats.equi_width_histogram(quantiles, counts, low, high, buckets,
+            got = flat.equi_width_histogram(quantiles, counts, low, high, buckets,
                                                   pos_inf)
             assert got.SerializeToString() == expected.SerializeToString(), (trial, buckets)
 
@@ -281,28 +271,24 @@ def test_equi_width_histogram_is_tfdv_s_bit_for_bit():
 def test_faster_extraction_is_undone_on_exit():
     from tensorflow_data_validation.utils import quantiles_util
 
-    from kfp_mlops.components._shared import flat_stats
-
     original = quantiles_util.generate_equi_width_histogram
     with pytest.raises(RuntimeError):
-        with flat_stats.faster_extraction():
+        with flat.faster_extraction():
             assert quantiles_util.generate_equi_width_histogram is \
-                flat_stats.equi_width_histogram
+                flat.equi_width_histogram
             raise RuntimeError("extraction failed")
     assert quantiles_util.generate_equi_width_histogram is original
 
 
 def test_identical_across_compactions():
     """Accumulators compacted along the way (every million rows in use) stay identical."""
-    from kfp_mlops.components._shared import tfdv_utils
-
     batches = _mixed_batches(n=24_000, batch_rows=3_000, seed=9)
-    options = tfdv_utils.stats_options(["flag"])
+    options = tfdv_stats.stats_options(["flag"])
     built = []
-    for flat in (True, False):
-        builder = tfdv_utils.StatisticsBuilder(
-            options, compact_every_rows=7_000, flat_path=flat,
-            exact_int_columns=["int_narrow", "int_big"] if flat else ())
+    for flat_path in (True, False):
+        builder = StatisticsBuilder(
+            options, compact_every_rows=7_000, flat_path=flat_path,
+            exact_int_columns=["int_narrow", "int_big"] if flat_path else ())
         for batch in batches:
             builder.add(batch)
         built.append(builder.result("data"))

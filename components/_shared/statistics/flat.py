@@ -25,9 +25,11 @@ that sketch is exact, the very state it would reach value by value:
 * extraction builds TFDV's equi-width histograms on arrays rather than by walking a
   protobuf one bucket pair at a time (:func:`equi_width_histogram`: the same protobuf).
 
-Everything here relies on TFDV's internals, so it is used only with the TFDV version it was
-tested with (:data:`TESTED_TFDV`); with any other version, or for generators, options and
-column types it does not cover, the builder takes TFDV's general path.
+Everything here relies on TFDV's internals, so it is used only with the TFDV versions it was
+tested with (:func:`fast_path_available`, reading the package's ``TESTED_TFDV``); with any
+other version, or for generators, options and column types it does not cover, the builder
+takes TFDV's general path (:mod:`.reference`). :func:`singleton_list`, the fast conversion to
+TFDV's canonical lists, relies only on Arrow's layout and is equal to tfx_bsl's on any version.
 """
 from __future__ import annotations
 
@@ -35,8 +37,6 @@ import functools
 import math
 from typing import Any, Dict, FrozenSet, Iterable, Optional, Sequence, Tuple
 
-#: The TFDV release whose combiner internals this module fills.
-TESTED_TFDV = ("1.16.1",)
 #: Counts up to this are exact as the float32 weights Misra-Gries sketches take.
 _MAX_EXACT_FLOAT32 = 1 << 24
 #: ``max_num_elements`` of the quantiles sketches TFDV's basic generator makes.
@@ -44,9 +44,12 @@ _MAX_SKETCH_ELEMENTS = 1 << 32
 
 
 @functools.lru_cache(maxsize=None)
-def _tested_tfdv() -> bool:
-    """True when the installed TFDV is one whose internals this module was tested with."""
+def fast_path_available() -> bool:
+    """True when the installed TFDV is one of ``statistics.TESTED_TFDV``, whose internals this
+    module was tested with: only then do statistics take the flat path."""
     import importlib.metadata
+
+    from kfp_mlops.components._shared.statistics import TESTED_TFDV
 
     try:
         return importlib.metadata.version("tensorflow-data-validation") in TESTED_TFDV
@@ -81,6 +84,37 @@ def flat_values(array):
     elif pa.types.is_large_string(t):
         values = values.view(pa.large_binary())
     return values
+
+
+def singleton_list(array):
+    """``ToSingletonListArray(reference.canonical_array(array))``, faster, for common types.
+
+    Covers int64, float64, string, large string, binary and large binary columns (what
+    ingest writes); returns None for any other type, which takes the general path. The result
+    is equal to tfx_bsl's: a ``large_list`` whose non-null rows hold one value and whose null
+    rows are null, empty lists; the child holds the non-null values only. tfx_bsl casts
+    strings to ``large_binary`` by copying every byte; here the offsets are widened to 64
+    bits and the character data is shared, which makes the conversion several times faster.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    values = flat_values(array)
+    if values is None:
+        return None
+    n = len(array)
+    if array.null_count:
+        valid = array.is_valid().to_numpy(zero_copy_only=False)
+        offsets = np.empty(n + 1, dtype=np.int64)
+        offsets[0] = 0
+        np.cumsum(valid, out=offsets[1:])
+        validity = pa.array(valid, type=pa.bool_()).buffers()[1]
+    else:
+        offsets = np.arange(n + 1, dtype=np.int64)
+        validity = None
+    return pa.LargeListArray.from_buffers(pa.large_list(values.type), n,
+                                          [validity, pa.py_buffer(offsets)],
+                                          array.null_count, children=[values])
 
 
 def sketch_block_size(epsilon: float) -> int:
@@ -205,11 +239,6 @@ class FlatFeeder:
                                    topk._num_rank_histogram_buckets)
                                if topk is not None else 0)
 
-    @staticmethod
-    def available() -> bool:
-        """True when the installed TFDV is the version this path was tested with."""
-        return _tested_tfdv()
-
     @classmethod
     def for_generators(cls, generators: Sequence, exact_ints: Iterable[str] = ()
                        ) -> Optional[Tuple["FlatFeeder", int, Optional[int]]]:
@@ -219,7 +248,7 @@ class FlatFeeder:
         from tensorflow_data_validation.statistics.generators import \
             top_k_uniques_sketch_stats_generator as topk_module
 
-        if not _tested_tfdv():
+        if not fast_path_available():
             return None
         basic_index = topk_index = None
         for i, gen in enumerate(generators):
@@ -484,13 +513,13 @@ def equi_width_histogram(quantiles, cumulative_counts, finite_min: float, finite
 class faster_extraction:  # noqa: N801 (used as a context manager, like a function)
     """Within the block, TFDV's extraction builds equi-width histograms with
     :func:`equi_width_histogram` (the same protobufs, faster); restored on exit. Nothing is
-    swapped with a TFDV version other than :data:`TESTED_TFDV`."""
+    swapped unless :func:`fast_path_available`."""
 
     def __enter__(self):
         from tensorflow_data_validation.utils import quantiles_util
 
         self._module = None
-        if not _tested_tfdv():
+        if not fast_path_available():
             return self
         self._module = quantiles_util
         self._original = quantiles_util.generate_equi_width_histogram

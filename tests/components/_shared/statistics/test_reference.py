@@ -1,16 +1,17 @@
-"""tfdv_utils: the fast conversion to TFDV's list-array form equals tfx_bsl's own."""
+"""reference.canonicalize_batch: its fast conversion to TFDV's list-array form
+(flat.singleton_list) equals tfx_bsl's own, and so do the statistics of both."""
+import pyarrow as pa
 import pytest
 
-pa = pytest.importorskip("pyarrow")
+from kfp_mlops.components._shared.statistics import flat, reference
+from kfp_mlops.components._shared.statistics.builder import StatisticsBuilder
 
 
 def _reference(array):
     """tfx_bsl's conversion, the one ``tfdv.generate_statistics_from_dataframe`` relies on."""
     from tfx_bsl.arrow import array_util
 
-    from kfp_mlops.components._shared import tfdv_utils
-
-    return array_util.ToSingletonListArray(tfdv_utils._canonical_array(array))
+    return array_util.ToSingletonListArray(reference.canonical_array(array))
 
 
 def _arrays():
@@ -34,9 +35,7 @@ def _arrays():
 
 @pytest.mark.parametrize("case,array", list(_arrays()), ids=[c for c, _ in _arrays()])
 def test_singleton_list_equals_tfx_bsl(case, array):
-    from kfp_mlops.components._shared import tfdv_utils
-
-    fast = tfdv_utils._singleton_list(array)
+    fast = flat.singleton_list(array)
     assert fast is not None, case
     fast.validate(full=True)
     _assert_same_lists(fast, _reference(array))
@@ -58,13 +57,11 @@ def _assert_same_lists(a, b):
 
 
 def test_other_types_take_the_general_path():
-    from kfp_mlops.components._shared import tfdv_utils
-
     for array in (pa.array([1, 2], type=pa.int32()), pa.array([True, None]),
                   pa.array([1.5], type=pa.float32()), pa.array(["a", "b"]).dictionary_encode(),
                   pa.nulls(3)):
-        assert tfdv_utils._singleton_list(array) is None
-        batch = tfdv_utils.canonicalize_batch(pa.RecordBatch.from_arrays([array], ["c"]))
+        assert flat.singleton_list(array) is None
+        batch = reference.canonicalize_batch(pa.RecordBatch.from_arrays([array], ["c"]))
         _assert_same_lists(batch.column(0), _reference(array))
 
 
@@ -72,8 +69,6 @@ def test_statistics_of_the_fast_form_are_byte_identical():
     """The same batch, converted by tfx_bsl or here, gives byte-identical statistics."""
     import numpy as np
     from tfx_bsl.arrow import array_util
-
-    from kfp_mlops.components._shared import tfdv_utils
 
     rng = np.random.default_rng(7)
     n = 20_000
@@ -85,15 +80,15 @@ def test_statistics_of_the_fast_form_are_byte_identical():
         ["x", "k", "s"]).slice(123, 15_000)
 
     def statistics(record_batch):
-        builder = tfdv_utils.StatisticsBuilder()
+        builder = StatisticsBuilder()
         builder._accumulators = [g.add_input(a, record_batch) for g, a in
                                  zip(builder._generators, builder._accumulators)]
         builder.num_rows = record_batch.num_rows
         return builder.result("x").SerializeToString(deterministic=True)
 
-    reference = pa.RecordBatch.from_arrays(
+    expected = pa.RecordBatch.from_arrays(
         [_reference(column) for column in batch.columns], batch.schema.names)
-    fast = tfdv_utils.canonicalize_batch(batch)
-    for a, b in zip(fast.columns, reference.columns):
+    fast = reference.canonicalize_batch(batch)
+    for a, b in zip(fast.columns, expected.columns):
         _assert_same_lists(a, b)
-    assert statistics(fast) == statistics(reference)
+    assert statistics(fast) == statistics(expected)

@@ -17,14 +17,14 @@ COMPONENTS = ROOT / "components"
 
 @pytest.fixture(scope="module")
 def fresh():
-    return components_catalog.compile_all()
+    return components_catalog.component_specs()
 
 
 def test_every_component_is_catalogued():
-    with_shell = sorted(p.parent.name for p in COMPONENTS.glob("*/component.py")
-                        if not p.parent.name.startswith("_"))
-    assert components_catalog.names() == with_shell
-    assert "ingest" in with_shell and "validate" in with_shell
+    """Named here, not found again the way names() finds them: a component whose folder lost
+    its component.py, or a helper folder taken for a component, fails."""
+    assert components_catalog.names() == ["alert", "evaluate", "ingest", "monitor", "push",
+                                          "retrain", "train", "validate", "vertex_monitoring"]
 
 
 def test_committed_specs_equal_a_fresh_compile(fresh):
@@ -109,8 +109,7 @@ def test_catalogue_for_another_registry(tmp_path):
                     "europe-docker.pkg.dev/team/images", "--image-tag", "abc1234"]) == 0
     for name in components_catalog.names():
         spec = yaml.safe_load((out / name / "component.yaml").read_text())
-        for executor in spec["deploymentSpec"]["executors"].values():
-            image = executor["container"]["image"]
-            assert image.startswith("europe-docker.pkg.dev/team/images/kfp-mlops-python")
-            assert image.endswith(":abc1234")
+        found = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
+        assert found == {images.uri(images.COMPONENT_IMAGES[name],
+                                    "europe-docker.pkg.dev/team/images", "abc1234")}, name
     assert run_cli(["components", "--output-root", str(out), "--check", "--image-tag", "v1"]) == 2
