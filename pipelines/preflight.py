@@ -12,10 +12,11 @@ it at run time too (a team that uses a component alone gets the same message):
 =========================================  ==================================================
 rule                                       home
 =========================================  ==================================================
-model_name, aliases, model_version,        ``components/_shared/registry.py``
-traffic_percentage, registry_uri           (``check_model_name``, ``check_aliases``,
-                                           ``check_version_ref``, ``check_traffic_percentage``,
-                                           ``parse_registry_uri``)
+model_name, aliases, model_version,        ``components/_shared/registry/``
+registry_uri                               (``check_model_name``, ``check_aliases``,
+                                           ``check_version_ref``, ``parse_registry_uri``)
+traffic_percentage                         ``components/push/deploy.py``
+                                           ``check_traffic_percentage``
 split_ratios, csv_delimiter                ``components/ingest/core.py`` (``parse_split_ratios``,
                                            ``check_csv_delimiter``)
 skew_threshold(s)                          ``components/validate/core.py`` ``check_settings``
@@ -47,6 +48,7 @@ from kfp_mlops.components.alert import core as alert
 from kfp_mlops.components.evaluate import core as evaluate
 from kfp_mlops.components.ingest import core as ingest
 from kfp_mlops.components.monitor import core as monitor
+from kfp_mlops.components.push import deploy
 from kfp_mlops.components.retrain import core as retrain
 from kfp_mlops.components.train import core as train
 from kfp_mlops.components.validate import core as validate
@@ -166,7 +168,7 @@ def _training(p: Dict[str, Any], found: List[str], pipeline_name: str) -> None:
     task = p["task"] if p["task"] in train.model_io.TASKS else ""
     _collect(found, evaluate.check_limits, p["thresholds"], p["max_regression"], task)
     _collect(found, reg.check_aliases, p["aliases"])
-    _collect(found, reg.check_traffic_percentage, p["traffic_percentage"])
+    _collect(found, deploy.check_traffic_percentage, p["traffic_percentage"])
 
 
 def _data_validation(p: Dict[str, Any], found: List[str], pipeline_name: str) -> None:

@@ -16,6 +16,10 @@ version stays registered without the alias, for audit and a later promotion. Pus
 compare again itself: that would mean scoring the new champion on the test rows, which
 needs TensorFlow and pandas that push's image does not hold; the next training run
 compares with the new champion.
+
+Push checks its blessing; the other input folders are checked once, by the registry that
+stores them (``registry.check_inputs``), before anything is written. With ``endpoint_name``
+on a ``vertex://`` registry, push deploys the registered version afterwards (:mod:`deploy`).
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import registry as reg
+from kfp_mlops.components.push import deploy
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +39,6 @@ EVALUATION_FILE = "evaluation.json"
 PUSH_FILE = "push.json"
 MODEL_INFO_FILE = os.path.join("assets.extra", "kfp_mlops_model.json")
 DATASET_INFO_FILE = "dataset.json"
-BASELINE_STATISTICS = os.path.join("Split-train", "FeatureStats.pb")
 
 
 class PushError(ValueError):
@@ -114,17 +118,6 @@ def _model_info(model_dir: str) -> Dict[str, Any]:
     return io.read_json(path) if os.path.isfile(path) else {}
 
 
-def _check_inputs(model_dir: str, schema_dir: str, statistics_dir: str) -> None:
-    if not os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
-        raise PushError(f"model {model_dir!r} is not a TF SavedModel: saved_model.pb is "
-                        "missing")
-    if not os.path.isfile(os.path.join(schema_dir, reg.SCHEMA_FILE)):
-        raise PushError(f"schema {schema_dir!r} holds no {reg.SCHEMA_FILE}")
-    if not os.path.isfile(os.path.join(statistics_dir, BASELINE_STATISTICS)):
-        raise PushError(f"statistics {statistics_dir!r} holds no {BASELINE_STATISTICS} "
-                        "(the train split's statistics, the monitoring baseline)")
-
-
 #: The blessing names a champion but not its version (a blessing made by calling evaluate's
 #: core with a champion folder and no ``champion_version``).
 _UNKNOWN = object()
@@ -193,7 +186,7 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
          registry_uri: str, model_name: str, dataset_info: Optional[Dict] = None,
          pipeline_run: str = "", aliases: Sequence[str] = (reg.CHAMPION,),
          serving_image: str = reg.DEFAULT_SERVING_IMAGE, endpoint_name: str = "",
-         traffic_percentage: int = 0, machine_type: str = reg.DEFAULT_MACHINE_TYPE,
+         traffic_percentage: int = 0, machine_type: str = deploy.DEFAULT_MACHINE_TYPE,
          output_dir: str = "") -> PushResult:
     """Registers a blessed model version; does nothing (and says why) for any other.
 
@@ -215,7 +208,7 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
         serving_image: Vertex AI serving container for the uploaded model.
         endpoint_name: Vertex AI endpoint display name to deploy to; empty: no deployment.
         traffic_percentage: Share of the endpoint's traffic for the new version (0-100).
-        machine_type: Vertex AI machine type of the deployment.
+        machine_type: Vertex AI machine type of the deployment (:func:`deploy.deploy`).
         output_dir: Where to write ``push.json`` (the decision); empty: nowhere.
 
     Returns:
@@ -223,14 +216,15 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
         ``champion`` / ``champion_reason`` say whether the version holds ``champion``.
 
     Raises:
-        PushError: the blessing is missing or malformed, or an input folder is not what
-            push expects.
-        RegistryError: the registry URI, model name or an alias is invalid.
+        PushError: the blessing is missing or malformed.
+        RegistryError: the registry URI, model name or an alias is invalid, or an input
+            folder is not what the registry stores (:func:`registry.check_inputs`).
+        DeployError: ``traffic_percentage`` is not 0-100.
     """
     location = reg.parse_registry_uri(registry_uri)
     reg.check_model_name(model_name)
     aliases = reg.check_aliases(aliases)
-    reg.check_traffic_percentage(traffic_percentage)
+    traffic_percentage = deploy.check_traffic_percentage(traffic_percentage)
     blessing = read_blessing(blessing_dir)
     if not blessing["blessed"]:
         reasons = blessing["reasons"] or ["evaluate did not bless the model"]
@@ -241,7 +235,6 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
         _write_record(output_dir, result)
         return result
 
-    _check_inputs(model_dir, schema_dir, statistics_dir)
     evaluation_path = os.path.join(blessing_dir, EVALUATION_FILE)
     evaluation = (io.read_json(evaluation_path) if os.path.isfile(evaluation_path)
                   else {"metrics": blessing.get("metrics", {})})
@@ -271,9 +264,10 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
     else:
         version = registry.register(model_name, model_dir, schema_dir, statistics_dir,
                                     evaluation, lineage, aliases=others,
-                                    serving_image=serving_image, endpoint_name=endpoint_name,
-                                    traffic_percentage=traffic_percentage,
-                                    machine_type=machine_type)
+                                    serving_image=serving_image)
+        if endpoint_name:
+            deploy.deploy(version, endpoint_name, location.project, location.location,
+                          traffic_percentage=traffic_percentage, machine_type=machine_type)
     already = version.reused
     held = set(version.aliases)
     reasons = list(blessing["reasons"])

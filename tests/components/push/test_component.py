@@ -13,6 +13,7 @@ from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import registry as reg
 from kfp_mlops.components._shared.artifact_types import UnmanagedContainerModel, VertexModel
 from kfp_mlops.components.push.component import push
+from tests.support import aiplatform_mocks
 
 
 def artifacts(inputs, tmp_path, blessing="blessed", dataset_metadata=None):
@@ -147,10 +148,8 @@ def test_component_interface():
 
 def test_shell_vertex_push_names_the_version_for_google_cloud_components(
         inputs, tmp_path, monkeypatch, bucket_on):
-    """Vertex AI Model Registry, with only google.cloud.aiplatform mocked (autospec); the
-    companion files go to the Cloud Storage emulator."""
-    from google.cloud import aiplatform
-
+    """Vertex AI Model Registry, with only google.cloud.aiplatform mocked (autospec,
+    spec_set); the companion files go to the Cloud Storage emulator."""
     _, bucket = bucket_on("gs")
     mount = tmp_path / "gcs"
     run = mount / bucket / "root" / "run-1"
@@ -163,8 +162,8 @@ def test_shell_vertex_push_names_the_version_for_google_cloud_components(
     image = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
     from tests.components.push.test_core import vertex_versions
 
-    with mock.patch.object(aiplatform, "init", autospec=True) as init, \
-            mock.patch.object(aiplatform, "Model", autospec=True) as model_cls:
+    with aiplatform_mocks.patched() as vertex:
+        init, model_cls = vertex.init, vertex.Model
         parent = vertex_versions(model_cls, [None], exists=False,
                                  name="projects/p/locations/europe-west4/models/9")
         uploaded = model_cls.upload.return_value

@@ -10,6 +10,7 @@ import pytest
 from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import registry as reg
 from kfp_mlops.components.push import core
+from tests.support import aiplatform_mocks
 
 
 def run_push(inputs, registry_uri, blessing="blessed", model="model", **kwargs):
@@ -157,13 +158,15 @@ def test_bad_blessing_is_a_clear_error(inputs, tmp_path, content, message):
 def test_bad_inputs_name_the_input(inputs, tmp_path):
     stats = tmp_path / "stats"
     shutil.copytree(os.path.join(inputs["statistics"], "Split-eval"), stats / "Split-eval")
-    with pytest.raises(core.PushError, match=r"statistics .* holds no Split-train/FeatureStats"):
+    # checked once, by the registry that stores them (registry.check_inputs)
+    with pytest.raises(reg.RegistryError,
+                       match=r"statistics_dir .* holds no Split-train/FeatureStats"):
         core.push(inputs["model"], inputs["blessed"], inputs["schema"], str(stats),
                   str(tmp_path / "registry"), "penguins", None)
-    with pytest.raises(core.PushError, match="schema .* holds no schema.pbtxt"):
+    with pytest.raises(reg.RegistryError, match="schema_dir .* holds no schema.pbtxt"):
         core.push(inputs["model"], inputs["blessed"], inputs["statistics"],
                   inputs["statistics"], str(tmp_path / "registry"), "penguins", None)
-    with pytest.raises(core.PushError, match="model .* is not a TF SavedModel"):
+    with pytest.raises(reg.RegistryError, match="model_dir .* is not a TF SavedModel"):
         core.push(inputs["schema"], inputs["blessed"], inputs["schema"],
                   inputs["statistics"], str(tmp_path / "registry"), "penguins", None)
     with pytest.raises(reg.RegistryError, match="unsupported scheme.*expected a local path"):
@@ -200,18 +203,17 @@ def test_object_store_registry(inputs, object_store, tmp_path):
 PARENT = "projects/p/locations/r/models/9"
 
 
-def vertex_versions(model_cls, champion_reads, exists=True, name=PARENT):
+def vertex_versions(model_cls, champion_reads, exists=True, name=PARENT, made=None):
     """Makes the mocked ``aiplatform.Model`` answer as Vertex AI would: ``Model.list`` finds
     the parent model (none before the first upload when ``exists`` is False), and
     ``Model(model_name=..., version="champion")`` names each of ``champion_reads`` in turn
-    (None: the alias is not set, a NotFound)."""
+    (None: the alias is not set, a NotFound). Every model it makes is added to
+    ``made[version]``, when given."""
     from google.api_core import exceptions
-    from google.cloud.aiplatform import models  # the real classes, also while patched
 
-    parent = mock.create_autospec(models.Model, instance=True)
-    parent.configure_mock(resource_name=name)
-    parent.versioning_registry = mock.create_autospec(models.ModelRegistry, instance=True)
+    parent = aiplatform_mocks.parent(name)
     parent.versioning_registry.list_versions.return_value = []  # these bytes are new
+    model_cls.upload.return_value = aiplatform_mocks.model()
     model_cls.list.side_effect = lambda **kw: [parent] if exists or model_cls.upload.called \
         else []
     reads = list(champion_reads)
@@ -222,11 +224,11 @@ def vertex_versions(model_cls, champion_reads, exists=True, name=PARENT):
             version = reads.pop(0) if len(reads) > 1 else reads[0]
             if version is None:
                 raise exceptions.NotFound("alias champion not found")
-        model = mock.create_autospec(models.Model, instance=True)
-        model.configure_mock(uri=f"gs://b/models/{version}", version_id=str(version),
-                             resource_name=name, labels={},
-                             version_aliases=["champion"] if version == champion_reads[-1]
-                             else [])
+        model = aiplatform_mocks.model(
+            uri=f"gs://b/models/{version}", version_id=str(version), resource_name=name,
+            labels={}, version_aliases=["champion"] if version == champion_reads[-1] else [])
+        if made is not None:
+            made.setdefault(str(version), []).append(model)
         return model
 
     model_cls.side_effect = get
@@ -248,16 +250,14 @@ def vertex_versions(model_cls, champion_reads, exists=True, name=PARENT):
 def test_vertex_champion_is_re_read_right_before_it_moves(inputs, tmp_path, monkeypatch,
                                                          bucket_on, blessing, reads, moved,
                                                          reason):
-    from google.cloud import aiplatform
-
     _, bucket = bucket_on("gs")
     mount = tmp_path / "gcs"
     run = mount / bucket / "run-2"
     for name in ("model", "schema", "statistics"):
         shutil.copytree(inputs[name], run / name)
     monkeypatch.setattr(io, "GCS_FUSE_ROOT", f"{mount}/")  # where production reads the mount
-    with mock.patch.object(aiplatform, "init", autospec=True), \
-            mock.patch.object(aiplatform, "Model", autospec=True) as model_cls:
+    with aiplatform_mocks.patched() as vertex:
+        model_cls = vertex.Model
         parent = vertex_versions(model_cls, reads)
         model_cls.upload.return_value.configure_mock(version_id="3", resource_name=PARENT)
         result = core.push(str(run / "model"), inputs[blessing], str(run / "schema"),
@@ -284,21 +284,20 @@ def test_vertex_champion_is_re_read_right_before_it_moves(inputs, tmp_path, monk
 
 
 def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_on):
-    from google.cloud import aiplatform
-
     _, bucket = bucket_on("gs")
     mount = tmp_path / "gcs"
     run = mount / bucket / "root" / "run-1"
     for name in ("model", "schema", "statistics"):
         shutil.copytree(inputs[name], run / name)
     monkeypatch.setattr(io, "GCS_FUSE_ROOT", f"{mount}/")  # where production reads the mount
-    with mock.patch.object(aiplatform, "init", autospec=True) as init, \
-            mock.patch.object(aiplatform, "Model", autospec=True) as model_cls, \
-            mock.patch.object(aiplatform, "Endpoint", autospec=True) as endpoint_cls:
-        parent = vertex_versions(model_cls, [None], exists=False)
+    made = {}
+    with aiplatform_mocks.patched() as vertex:
+        init, model_cls, endpoint_cls = vertex.init, vertex.Model, vertex.Endpoint
+        parent = vertex_versions(model_cls, [None], exists=False, made=made)
         uploaded = model_cls.upload.return_value
         uploaded.configure_mock(version_id="1", resource_name="projects/p/locations/r/models/9")
         endpoint_cls.list.return_value = []
+        endpoint_cls.create.return_value = aiplatform_mocks.endpoint()
         result = core.push(str(run / "model"), inputs["blessed"], str(run / "schema"),
                            str(run / "statistics"), "vertex://projects/p/locations/r",
                            "penguins", core.dataset_info(inputs["dataset"]),
@@ -310,9 +309,14 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_o
     assert kwargs["labels"]["pipeline_run"] == "run-7"
     assert kwargs["labels"]["data_hash"] == ("c0ffee" * 10)[:32]
     assert kwargs["serving_container_image_uri"] == reg.DEFAULT_SERVING_IMAGE
-    uploaded.deploy.assert_called_once_with(
-        endpoint=endpoint_cls.create.return_value, traffic_percentage=20,
-        machine_type="n1-standard-2", deployed_model_display_name="penguins-v1")
+    # deployed after registering (push's deploy.py): the version as Vertex AI names it
+    endpoint_cls.list.assert_called_once_with(filter='display_name="penguins-ep"')
+    endpoint_cls.create.assert_called_once_with(display_name="penguins-ep")
+    # (a new endpoint: its first model takes all the traffic, not the 20 asked for)
+    assert [m.deploy.call_args for m in made["1"] if m.deploy.called] == [mock.call(
+        endpoint=endpoint_cls.create.return_value, traffic_percentage=100,
+        machine_type="n1-standard-2", deployed_model_display_name="penguins-v1")]
+    uploaded.deploy.assert_not_called()
     # a first upload: no champion, as at evaluation; champion moves after the upload
     assert kwargs["parent_model"] is None and kwargs["version_aliases"] == []
     parent.versioning_registry.add_version_aliases.assert_called_once_with(

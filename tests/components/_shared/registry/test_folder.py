@@ -1,94 +1,19 @@
-"""The model registry: a folder registry on a local folder and on the S3 and Cloud Storage
-servers on loopback (real concurrent processes, real SIGKILLs), and Vertex AI with only
-``google.cloud.aiplatform`` mocked (asserting the exact requests)."""
+"""The folder registry (``registry/folder.py``) on a local folder and on the S3 and Cloud
+Storage servers on loopback: real concurrent processes, real SIGKILLs."""
 import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
-import time
-from unittest import mock
 
 import pytest
 
 from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import registry as reg
-
-EVALUATION = {"metrics": {"accuracy": 0.9}, "slices": {}}
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-
-
-def lineage(run="run-1"):
-    return {"data_content_hash": "d" * 64, "data_source": "penguins.csv", "pipeline_run": run}
-
-
-def register(registry, parts, model="model_a", name="penguins", **kwargs):
-    return registry.register(name, parts[model], parts["schema"], parts["statistics"],
-                             EVALUATION, lineage(), **kwargs)
-
-
-@pytest.fixture
-def store(store_root):
-    """A fresh registry on each back end (``store_root``: local, s3://, gs://)."""
-    return store_root.rstrip("/") + "/registry"
-
-
-def tree_hash(uri: str) -> str:
-    with io.local_copy(uri) as local:
-        return io.sha256_tree(local)
-
-
-# --------------------------------------------------------------------------- URIs
-
-def test_parse_registry_uri(tmp_path):
-    assert reg.parse_registry_uri(str(tmp_path)) == reg.RegistryLocation("local", str(tmp_path))
-    assert reg.parse_registry_uri(f"file://{tmp_path}/r").root == f"{tmp_path}/r"
-    assert reg.parse_registry_uri("gs://bucket/registry/") == \
-        reg.RegistryLocation("gs", "gs://bucket/registry")
-    assert reg.parse_registry_uri("s3://bucket/a/registry") == \
-        reg.RegistryLocation("s3", "s3://bucket/a/registry")
-    # the Vertex AI mount is Cloud Storage FUSE (no atomic rename, no preconditions)
-    assert reg.parse_registry_uri("/gcs/bucket/registry") == \
-        reg.RegistryLocation("gs", "gs://bucket/registry")
-    assert reg.parse_registry_uri("vertex://projects/my-proj/locations/us-central1") == \
-        reg.RegistryLocation("vertex", project="my-proj", location="us-central1")
-    assert isinstance(reg.open_registry(str(tmp_path)), reg.LocalRegistry)
-    assert reg.open_registry("/gcs/b/r").root == "gs://b/r"
-    assert reg.open_registry("s3://b/r").root == "s3://b/r"
-    vertex = reg.open_registry("vertex://projects/p/locations/europe-west4")
-    assert (vertex.project, vertex.location) == ("p", "europe-west4")
-
-
-ALL_FORMS = (r"a local path, a file:///absolute/path URI, gs://<bucket>/<folder>, "
-             r"s3://<bucket>/<folder>, /gcs/<bucket>/<folder> \(Vertex AI's Cloud Storage "
-             r"mount, used as gs://<bucket>/<folder>\) or "
-             r"vertex://projects/<project>/locations/<region>")
-
-
-@pytest.mark.parametrize("uri, message", [
-    ("", "registry_uri is empty; expected " + ALL_FORMS),
-    ("hdfs://bucket/registry", "unsupported scheme.*; expected " + ALL_FORMS),
-    ("gs:///registry", "expected gs://BUCKET/PATH; expected " + ALL_FORMS),
-    ("vertex://projects/p", "expected vertex://projects/<project>/locations/<region>"),
-    ("file://relative/path", "absolute path; expected " + ALL_FORMS),
-])
-def test_parse_registry_uri_rejects(uri, message):
-    with pytest.raises(reg.RegistryError, match=message):
-        reg.parse_registry_uri(uri)
-
-
-def test_gcs_path_conversion(tmp_path):
-    assert reg.to_gcs_uri("/gcs/bucket/a/model") == "gs://bucket/a/model"
-    assert reg.to_gcs_uri("gs://bucket/a") == "gs://bucket/a"
-    assert io.to_mount_path("gs://bucket/a/model") == "/gcs/bucket/a/model"
-    assert io.to_mount_path(str(tmp_path)) == str(tmp_path)
-    assert io.from_mount_path("/gcs/bucket/a") == "gs://bucket/a"
-    assert io.from_mount_path(str(tmp_path)) == str(tmp_path)  # off the mount: as is
-    assert reg.to_gcs_uri(f"{tmp_path}/b/m", mount=str(tmp_path)) == "gs://b/m"
-    with pytest.raises(reg.RegistryError, match="not in Cloud Storage"):
-        reg.to_gcs_uri(str(tmp_path / "model"))
+from kfp_mlops.components._shared.registry import folder as folder_registry
+from tests.components._shared.registry.conftest import (
+    EVALUATION, ROOT, lineage, register, tree_hash)
 
 
 # --------------------------------------------------------------------------- every store
@@ -203,6 +128,11 @@ def test_bad_inputs_name_the_input(store, parts):
         registry.register("m", parts["schema"], parts["schema"], parts["statistics"], {}, {})
     with pytest.raises(reg.RegistryError, match="schema_dir .* holds no schema.pbtxt"):
         registry.register("m", parts["model_a"], parts["statistics"], parts["statistics"], {}, {})
+    # the train split's statistics are the monitoring baseline
+    with pytest.raises(reg.RegistryError, match=r"statistics_dir .* holds no "
+                                                r"Split-train/FeatureStats.pb \(the train"):
+        registry.register("m", parts["model_a"], parts["schema"],
+                          os.path.join(parts["statistics"], "Split-eval"), {}, {})
     assert registry.versions("m") == []
     assert io.listdir(store) == []  # nothing written
 
@@ -267,57 +197,6 @@ def test_legacy_aliases_file_is_read(store, parts):
     assert registry.resolve("penguins").version == 1
     registry.set_alias("penguins", "blue", 2)
     assert registry.aliases("penguins") == {"champion": 1, "blue": 2}
-
-
-def test_find_champion(store, parts):
-    assert reg.find_champion(store, "penguins") is None  # no registry yet
-    registry = reg.open_registry(store)
-    register(registry, parts, "model_a", aliases=())
-    assert reg.find_champion(store, "penguins") is None  # no champion yet
-    register(registry, parts, "model_b")
-    champion = reg.find_champion(store, "penguins")
-    assert champion.version == 2 and champion.evaluation == EVALUATION
-    assert reg.find_champion(store, "other-model") is None
-    with pytest.raises(reg.RegistryError, match="model_name"):
-        reg.find_champion(store, "bad/name")
-
-
-def test_find_champion_through_file_uri(tmp_path, parts):
-    root = str(tmp_path / "registry")
-    register(reg.LocalRegistry(root), parts, "model_b")
-    assert reg.find_champion(f"file://{root}", "penguins").version == 1
-
-
-def test_monitoring_history(store, parts, tmp_path):
-    registry = reg.open_registry(store)
-    register(registry, parts, "model_a")
-    stats_file = os.path.join(parts["statistics"], "Split-eval", "FeatureStats.pb")
-    first = registry.record_monitoring("penguins", 1, {"drift": False, "anomalies": []},
-                                       stats_file)
-    second = reg.record_monitoring(store, "penguins", "champion",
-                                   {"drift": True, "anomalies": ["x"]}, parts["statistics"])
-    third = registry.record_monitoring("penguins", 1, {"drift": False}, "")
-    assert first.startswith(io.join(store, "penguins", "versions", "1", "monitoring", "000001-"))
-    history = registry.monitoring_history("penguins", 1)
-    assert [h["seq"] for h in history] == [1, 2, 3]
-    assert [h["drift"] for h in history] == [False, True, False]
-    assert [h["entry"] for h in history] == [first, second, third]
-    assert io.isfile(io.join(history[0]["statistics_path"], "FeatureStats.pb"))
-    assert io.isfile(io.join(history[1]["statistics_path"], "Split-train", "FeatureStats.pb"))
-    assert history[2]["statistics_path"] == ""
-    assert history[0]["recorded_at"] < history[1]["recorded_at"]
-    with pytest.raises(reg.RegistryError, match="statistics_path .* does not exist"):
-        registry.record_monitoring("penguins", 1, {}, str(tmp_path / "missing.pb"))
-    assert len(reg.monitoring_history(store, "penguins", 1)) == 3
-    # an entry being written (claimed, no record) is not listed, and a stale one is abandoned
-    folder = io.join(store, "penguins", "versions", "1", "monitoring")
-    assert io.create_exclusive(io.join(folder, "claims", "000004.json"),
-                               b'{"entry": "000004-x"}')
-    io.write_json(io.join(folder, "000004-x", "statistics", "a.json"), {})
-    assert len(registry.monitoring_history("penguins", 1)) == 3
-    reg.FolderRegistry(store, stale_after=0).record_monitoring("penguins", 1, {"drift": 1})
-    assert [h["seq"] for h in registry.monitoring_history("penguins", 1)] == [1, 2, 3, 5]
-    assert io.listdir(io.join(folder, "000004-x")) == ["record.json"]
 
 
 # --------------------------------------------------------------------------- processes
@@ -494,7 +373,7 @@ def test_a_push_killed_at_any_step_leaves_the_registry_consistent(store, parts):
 def test_a_slow_push_abandoned_as_stale_registers_nothing(store, parts, monkeypatch):
     """The owner of a claim declared stale finds its manifest taken by the tombstone."""
     registry = reg.open_registry(store)
-    real = reg._write_companions
+    real = folder_registry.write_companions
     calls = []
 
     def slow(target, *args):
@@ -503,248 +382,10 @@ def test_a_slow_push_abandoned_as_stale_registers_nothing(store, parts, monkeypa
         if len(calls) == 1:  # meanwhile another push decides this claim is stale
             register(reg.FolderRegistry(store, stale_after=0), parts, "model_c", aliases=())
 
-    monkeypatch.setattr(reg, "_write_companions", slow)
+    monkeypatch.setattr(folder_registry, "write_companions", slow)
     with pytest.raises(reg.AbandonedError, match="version 1 was declared abandoned"):
         register(registry, parts, "model_b")
-    monkeypatch.setattr(reg, "_write_companions", real)
+    monkeypatch.setattr(folder_registry, "write_companions", real)
     assert [v.version for v in registry.versions("penguins")] == [2]
     assert registry.versions("penguins")[0].model_hash == io.sha256_tree(parts["model_c"])
     assert io.listdir(io.join(store, "penguins", "versions", "1")) == ["version.json"]
-
-
-# --------------------------------------------------------------------------- Vertex AI
-
-PROJECT, REGION = "my-proj", "us-central1"
-PARENT = f"projects/{PROJECT}/locations/{REGION}/models/123"
-
-
-@pytest.fixture
-def gcs(tmp_path, parts, bucket_on):
-    """A pipeline run's artifacts in a bucket of the Cloud Storage emulator, as a Vertex AI
-    task sees them: through a stand-in for the /gcs mount (the push's inputs), while the
-    registry writes and reads the bucket itself."""
-    _, bucket = bucket_on("gs")
-    mount = tmp_path / "gcs"
-    run = mount / bucket / "root" / "run-7"
-    shutil.copytree(parts["model_a"], run / "train" / "model")
-    shutil.copytree(parts["model_b"], run / "train2" / "model")
-    shutil.copytree(parts["schema"], run / "validate" / "schema")
-    shutil.copytree(parts["statistics"], run / "validate" / "statistics")
-    io.put_dir(str(mount / bucket), f"gs://{bucket}")  # the mount shows the bucket
-    return {"mount": str(mount), "model": str(run / "train" / "model"),
-            "model2": str(run / "train2" / "model"), "schema": str(run / "validate" / "schema"),
-            "statistics": str(run / "validate" / "statistics"),
-            "run": f"gs://{bucket}/root/run-7", "bucket": bucket}
-
-
-@pytest.fixture
-def vertex():
-    """google.cloud.aiplatform with init, Model and Endpoint mocked (nothing else), each
-    with the real signatures."""
-    from google.cloud import aiplatform
-
-    with mock.patch.object(aiplatform, "init", autospec=True) as init, \
-            mock.patch.object(aiplatform, "Model", autospec=True) as model, \
-            mock.patch.object(aiplatform, "Endpoint", autospec=True) as endpoint:
-        yield mock.Mock(init=init, Model=model, Endpoint=endpoint)
-
-
-def model_mock(**attributes):
-    """A Vertex AI model (version) with the real class's interface."""
-    from google.cloud.aiplatform import models  # the real classes, also while patched
-
-    model = mock.create_autospec(models.Model, instance=True)
-    model.configure_mock(**attributes)
-    return model
-
-
-def vertex_register(gcs, model="model", **kwargs):
-    registry = reg.VertexRegistry(PROJECT, REGION, gcs_mount=gcs["mount"])
-    return registry.register("penguins", gcs[model], gcs["schema"], gcs["statistics"],
-                             EVALUATION, lineage("Training-Run 42"), **kwargs)
-
-
-def uploaded(vertex, version_id):
-    model = model_mock(version_id=version_id, resource_name=PARENT)
-    vertex.Model.upload.return_value = model
-    return model
-
-
-def parent_model(**attributes):
-    model = model_mock(resource_name=PARENT, **attributes)
-    from google.cloud.aiplatform import models
-
-    model.versioning_registry = mock.create_autospec(models.ModelRegistry, instance=True)
-    return model
-
-
-def test_vertex_first_upload_request(vertex, gcs):
-    vertex.Model.list.return_value = []
-    uploaded(vertex, "1")
-    version = vertex_register(gcs)
-    model_hash = io.sha256_tree(gcs["model"])
-    vertex.init.assert_called_with(project=PROJECT, location=REGION)
-    vertex.Model.list.assert_called_once_with(filter='display_name="penguins"',
-                                              order_by="update_time desc")
-    companion = gcs["run"] + "/train/model.kfp_mlops"
-    vertex.Model.upload.assert_called_once_with(
-        display_name="penguins",
-        artifact_uri=gcs["run"] + "/train/model",
-        serving_container_image_uri="us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-16:latest",
-        parent_model=None,
-        is_default_version=True,
-        version_aliases=["champion"],
-        labels={"managed_by": "kfp-mlops", "model_hash": model_hash[:32],
-                "data_hash": "d" * 32, "pipeline_run": "training-run-42"},
-        description="penguins: TensorFlow SavedModel registered by kfp-mlops",
-        version_description=("kfp-mlops push from pipeline run Training-Run 42; schema, "
-                             f"statistics and lineage in {companion}"),
-    )
-    vertex.Endpoint.list.assert_not_called()
-    assert version.version == "1" and version.uri == f"{PARENT}@1"
-    assert version.model_dir == gcs["run"] + "/train/model"
-    assert version.schema_path == f"{companion}/schema/schema.pbtxt"
-    assert version.statistics_dir == f"{companion}/statistics"
-    # written to Cloud Storage itself, not through the mount
-    assert not os.path.exists(gcs["model"] + ".kfp_mlops")
-    assert tree_hash(f"{companion}/statistics") == io.sha256_tree(gcs["statistics"])
-    assert io.isfile(f"{companion}/schema/schema.pbtxt")
-    assert io.read_json(f"{companion}/evaluation.json") == EVALUATION
-    assert io.read_json(f"{companion}/lineage.json")["model_content_hash"] == model_hash
-    assert io.read_json(f"{companion}/kfp_mlops.json")["statistics"] == \
-        f"{companion}/statistics"
-
-
-def test_vertex_second_version_has_parent(vertex, gcs):
-    parent = parent_model()
-    parent.versioning_registry.list_versions.return_value = []
-    vertex.Model.list.return_value = [parent]
-    uploaded(vertex, "2")
-    image = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
-    version = vertex_register(gcs, "model2", aliases=["champion", "blue"], serving_image=image)
-    model_hash = io.sha256_tree(gcs["model2"])
-    parent.versioning_registry.list_versions.assert_called_once_with(
-        filter=f'labels.model_hash="{model_hash[:32]}"')
-    kwargs = vertex.Model.upload.call_args.kwargs
-    assert kwargs["parent_model"] == PARENT
-    assert kwargs["version_aliases"] == ["champion", "blue"]
-    assert kwargs["artifact_uri"] == gcs["run"] + "/train2/model"
-    assert kwargs["serving_container_image_uri"].endswith("tf2-cpu.2-15:latest")
-    assert kwargs["labels"]["model_hash"] == model_hash[:32]
-    assert version.version == "2" and version.aliases == ["blue", "champion"]
-
-
-def test_vertex_same_model_is_not_uploaded_again(vertex, gcs):
-    parent = parent_model()
-    hit = mock.Mock(version_id="3", version_aliases=["blue"])
-    parent.versioning_registry.list_versions.return_value = [hit]
-    vertex.Model.list.return_value = [parent]
-    existing = vertex.Model.return_value
-    existing.configure_mock(uri=gcs["run"] + "/train/model", version_id="3",
-                            resource_name=PARENT, version_aliases=["blue", "champion"],
-                            labels={"model_hash": "h"})
-    version = vertex_register(gcs)
-    vertex.Model.upload.assert_not_called()
-    parent.versioning_registry.add_version_aliases.assert_called_once_with(
-        new_aliases=["champion"], version="3")
-    vertex.Model.assert_called_with(model_name=PARENT, version="3")
-    assert version.reused and version.version == "3" and version.uri == f"{PARENT}@3"
-    assert io.listdir(gcs["run"] + "/train") == ["model"]  # nothing written either
-
-
-def test_vertex_deploy_canary_to_new_endpoint(vertex, gcs):
-    vertex.Model.list.return_value = []
-    model = uploaded(vertex, "1")
-    vertex.Endpoint.list.return_value = []
-    vertex_register(gcs, endpoint_name="penguins-ep", traffic_percentage=10,
-                    machine_type="n1-standard-4")
-    vertex.Endpoint.list.assert_called_once_with(filter='display_name="penguins-ep"')
-    vertex.Endpoint.create.assert_called_once_with(display_name="penguins-ep")
-    model.deploy.assert_called_once_with(
-        endpoint=vertex.Endpoint.create.return_value, traffic_percentage=10,
-        machine_type="n1-standard-4", deployed_model_display_name="penguins-v1")
-
-
-def test_vertex_deploy_to_existing_endpoint_once(vertex, gcs):
-    vertex.Model.list.return_value = []
-    from google.cloud.aiplatform import models
-
-    model = uploaded(vertex, "1")
-    endpoint = mock.create_autospec(models.Endpoint, instance=True)
-    endpoint.list_models.return_value = []
-    vertex.Endpoint.list.return_value = [endpoint]
-    vertex_register(gcs, endpoint_name="ep", traffic_percentage=100)
-    vertex.Endpoint.create.assert_not_called()
-    model.deploy.assert_called_once_with(endpoint=endpoint, traffic_percentage=100,
-                                         machine_type="n1-standard-2",
-                                         deployed_model_display_name="penguins-v1")
-    # already deployed there: no second deployment
-    endpoint.list_models.return_value = [mock.Mock(model=PARENT, model_version_id="1")]
-    model.deploy.reset_mock()
-    vertex_register(gcs, endpoint_name="ep", traffic_percentage=100)
-    model.deploy.assert_not_called()
-
-
-def test_vertex_rejects_bad_requests(vertex, gcs, tmp_path, parts):
-    with pytest.raises(reg.RegistryError, match="traffic_percentage must be 0-100"):
-        vertex_register(gcs, traffic_percentage=120)
-    registry = reg.VertexRegistry(PROJECT, REGION, gcs_mount=gcs["mount"])
-    with pytest.raises(reg.RegistryError, match="not in Cloud Storage"):
-        registry.register("penguins", parts["model_a"], gcs["schema"], gcs["statistics"], {}, {})
-    vertex.Model.upload.assert_not_called()
-
-
-def test_vertex_resolve_and_find_champion(vertex, gcs):
-    from google.api_core import exceptions
-
-    vertex.Model.list.return_value = []
-    uploaded(vertex, "1")
-    vertex_register(gcs)  # writes the companion folder
-    uri = "vertex://projects/my-proj/locations/us-central1"
-    with mock.patch.object(io, "GCS_FUSE_ROOT", gcs["mount"] + "/"):
-        assert reg.find_champion(uri, "penguins") is None  # Model.list -> [] : no model
-        parent = parent_model()
-        vertex.Model.list.return_value = [parent]
-        vertex.Model.return_value.configure_mock(
-            uri=gcs["run"] + "/train/model", version_id="1", resource_name=PARENT,
-            version_aliases=["champion"], labels={"model_hash": "abc"})
-        champion = reg.find_champion(uri, "penguins")
-        vertex.Model.assert_called_with(model_name=PARENT, version="champion")
-        assert champion.version == "1" and champion.model_hash == "abc"
-        assert champion.model_dir == gcs["run"] + "/train/model"
-        assert champion.evaluation == EVALUATION
-        assert champion.lineage["pipeline_run"] == "Training-Run 42"
-        assert champion.schema_path.endswith("model.kfp_mlops/schema/schema.pbtxt")
-
-        parent.versioning_registry.list_versions.return_value = [
-            mock.Mock(version_id="2"), mock.Mock(version_id="10")]
-        reg.open_registry(uri).resolve("penguins", "latest")
-        vertex.Model.assert_called_with(model_name=PARENT, version="10")
-
-        vertex.Model.side_effect = exceptions.NotFound("alias champion not found")
-        assert reg.find_champion(uri, "penguins") is None
-        with pytest.raises(reg.VersionNotFoundError, match="no version 'staging'"):
-            reg.open_registry(uri).resolve("penguins", "staging")
-
-
-def test_vertex_monitoring_history(vertex, gcs):
-    vertex.Model.list.return_value = []
-    uploaded(vertex, "1")
-    registry = reg.VertexRegistry(PROJECT, REGION, gcs_mount=gcs["mount"])
-    registry.register("penguins", gcs["model"], gcs["schema"], gcs["statistics"], EVALUATION,
-                      lineage())
-    vertex.Model.list.return_value = [parent_model()]
-    vertex.Model.return_value.configure_mock(
-        uri=gcs["run"] + "/train/model", version_id="1", resource_name=PARENT,
-        version_aliases=["champion"], labels={})
-    entry = registry.record_monitoring("penguins", "1", {"drift": True},
-                                       gcs["run"] + "/validate/statistics")
-    companion = gcs["run"] + "/train/model.kfp_mlops"
-    assert entry.startswith(f"{companion}/monitoring/000001-")
-    assert io.isfile(f"{companion}/monitoring/claims/000001.json")
-    second = registry.record_monitoring("penguins", "1", {"drift": False}, gcs["statistics"])
-    history = registry.monitoring_history("penguins", "champion")
-    assert [h["drift"] for h in history] == [True, False]
-    assert [h["entry"] for h in history] == [entry, second]
-    for h in history:
-        assert tree_hash(h["statistics_path"]) == io.sha256_tree(gcs["statistics"])
