@@ -70,6 +70,7 @@ setup(
             "gcsfs>=2024.6",
             "s3fs>=2024.6",
             "jinja2>=3.1",
+            "matplotlib>=3.8",
             "tenacity>=8",
             "google-cloud-logging>=3",
         ],
