@@ -19,7 +19,7 @@ from setuptools import setup
 ROOT = pathlib.Path(__file__).parent
 VERSION = re.search(
     r'^__version__ = "([^"]+)"',
-    (ROOT / "pipelines" / "__init__.py").read_text(),
+    (ROOT / "images" / "version.py").read_text(),
     re.M,
 ).group(1)
 
