@@ -11,14 +11,13 @@
                   [--param NAME=VALUE ...] [--dry-run]
     kfp-mlops publish --project P --region R --repository REPO --image-registry R
     kfp-mlops components [--check]        the per-component YAML catalogue
-    kfp-mlops images (build|check) [--engine auto|docker|podman] [--image NAME]
 """
 import argparse
 import logging
 import sys
 from typing import List, Optional
 
-from kfp_mlops.pipelines import __version__, cloud_cli, images_cli
+from kfp_mlops.pipelines import __version__, cloud_cli
 
 logger = logging.getLogger("kfp-mlops")
 
@@ -70,7 +69,6 @@ def _parser() -> argparse.ArgumentParser:
                           "(default: %(default)s)")
     cloud_cli.add_cache_options(run, local=True)
     cloud_cli.add_parsers(sub)
-    images_cli.add_parsers(sub)
     return parser
 
 
@@ -171,8 +169,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command == "run":
             return _cmd_run(args)
         result = cloud_cli.dispatch(args)
-        if result is None:
-            result = images_cli.dispatch(args)
         if result is not None:
             return result
     except (KeyError, ValueError) as e:
