@@ -56,7 +56,7 @@ def _engine_out(engine: str, *args: str) -> str:
 
 def _local_images():
     """images/tools/local_images.py: the image tools live outside the package."""
-    tools = str(pathlib.Path(__file__).resolve().parents[1] / "images" / "tools")
+    tools = str(ROOT / "images" / "tools")
     if tools not in sys.path:
         sys.path.insert(0, tools)
     import local_images
