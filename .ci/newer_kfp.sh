@@ -6,6 +6,8 @@
 #   - every pipeline compiles, and every components/*/component.yaml loads and composes them;
 #   - push's outputs feed GCPC's ModelDeployOp / ModelBatchPredictOp / ModelUploadOp, and
 #     GCPC's own launcher code reads them into valid Vertex AI requests;
+#   - kfp_mlops.pipelines.kfp_local_adapter finds every kfp.local internal it patches there
+#     (the Docker runner's too), and its Docker patches apply and are undone;
 #   - the data-validation pipeline runs on that kfp's kfp.local through
 #     kfp_mlops.pipelines.local, its tasks in the locked .venv (RUNTIME_PYTHON), because
 #     TFDV does not install beside the newest kfp.
@@ -34,5 +36,6 @@ cd "$work"  # import kfp_mlops from the venv, not from the checkout
 "$work/venv/bin/python" "$repo/.ci/newer_kfp_check.py" sources
 "$work/venv/bin/python" "$repo/.ci/newer_kfp_check.py" specs
 "$work/venv/bin/python" "$repo/.ci/newer_kfp_check.py" gcpc
+"$work/venv/bin/python" "$repo/.ci/newer_kfp_check.py" adapter
 "$work/venv/bin/python" "$repo/.ci/newer_kfp_check.py" local-run "$runtime_python"
 echo "newer kfp check passed"
