@@ -61,6 +61,24 @@ def _parameters(function) -> List[str]:
         return []
 
 
+def _require(problem: str) -> None:
+    if problem:
+        raise _changed(problem)
+
+
+@contextlib.contextmanager
+def _patched(*replacements: Tuple[Any, str, Any]) -> Iterator[None]:
+    """Sets each ``(owner, attribute, value)`` for the length of the context."""
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in replacements]
+    for owner, name, value in replacements:
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for owner, name, value in originals:
+            setattr(owner, name, value)
+
+
 def _source_calls(function, call: str) -> bool:
     try:
         return call in inspect.getsource(function)
@@ -144,9 +162,7 @@ def every_task(handle: Callable[[TaskCall], Tuple[Dict[str, Any], bool]]) -> Ite
     Raises:
         KfpLocalChanged: the dispatcher is not the one this was written against.
     """
-    problem = dispatcher_problem()
-    if problem:
-        raise _changed(problem)
+    _require(dispatcher_problem())
     from kfp.local import status, task_dispatcher
 
     original = task_dispatcher.run_single_task_implementation
@@ -163,11 +179,8 @@ def every_task(handle: Callable[[TaskCall], Tuple[Dict[str, Any], bool]]) -> Ite
         outputs, succeeded = handle(task)
         return outputs, status.Status.SUCCESS if succeeded else status.Status.FAILURE
 
-    task_dispatcher.run_single_task_implementation = wrapped
-    try:
+    with _patched((task_dispatcher, "run_single_task_implementation", wrapped)):
         yield
-    finally:
-        task_dispatcher.run_single_task_implementation = original
 
 
 # ---------------------------------------------------------------- 2. task processes
@@ -204,21 +217,14 @@ def task_processes(start: Callable[[List[str], Optional[Dict[str, str]]], int]
     Raises:
         KfpLocalChanged: the starter is not the one this was written against.
     """
-    problem = subprocess_problem()
-    if problem:
-        raise _changed(problem)
+    _require(subprocess_problem())
     from kfp.local import subprocess_task_handler
-
-    original = subprocess_task_handler.run_local_subprocess
 
     def replaced(full_command, env_vars=None):
         return start(full_command, env_vars)
 
-    subprocess_task_handler.run_local_subprocess = replaced
-    try:
+    with _patched((subprocess_task_handler, "run_local_subprocess", replaced)):
         yield
-    finally:
-        subprocess_task_handler.run_local_subprocess = original
 
 
 # kfp 2.13's lightweight component command (``kfp/dsl/component_factory.py``, unchanged in
@@ -298,24 +304,17 @@ def docker_tasks(extra_volumes: Callable[[str], Dict[str, Dict[str, str]]],
     Raises:
         KfpLocalChanged: the Docker task handler is not the one this was written against.
     """
-    problem = docker_problem()
-    if problem:
-        raise _changed(problem)
+    _require(docker_problem())
     from kfp.local import docker_task_handler
 
     handler = docker_task_handler.DockerTaskHandler
     original_volumes = handler.get_volumes_to_mount
-    original_run = docker_task_handler.run_docker_container
 
     def get_volumes_to_mount(self, *args, **kwargs):
         # kfp's own mounts (the pipeline root, a workspace) win over ours for the same folder
         return {**extra_volumes(self.pipeline_root),
                 **original_volumes(self, *args, **kwargs)}
 
-    handler.get_volumes_to_mount = get_volumes_to_mount
-    docker_task_handler.run_docker_container = run_container
-    try:
+    with _patched((handler, "get_volumes_to_mount", get_volumes_to_mount),
+                  (docker_task_handler, "run_docker_container", run_container)):
         yield
-    finally:
-        handler.get_volumes_to_mount = original_volumes
-        docker_task_handler.run_docker_container = original_run
