@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reuse check against the newest kfp release: teams that reuse kfp-mlops rarely run the
 # kfp we lock. In a throw-away virtualenv holding only the newest kfp, the newest
-# google-cloud-pipeline-components (resolved together with it) and this package (installed
-# with --no-deps: no TensorFlow, no TFDV):
+# google-cloud-pipeline-components and docker SDK (resolved together with it) and this
+# package (installed with --no-deps: no TensorFlow, no TFDV):
 #   - every pipeline compiles, and every components/*/component.yaml loads and composes them;
 #   - push's outputs feed GCPC's ModelDeployOp / ModelBatchPredictOp / ModelUploadOp, and
 #     GCPC's own launcher code reads them into valid Vertex AI requests;
@@ -24,8 +24,10 @@ trap 'rm -rf "$work"' EXIT
 
 "$python" -m venv "$work/venv"
 pip=("$work/venv/bin/python" -m pip --quiet --disable-pip-version-check)
-# One resolution for both, so the GCPC we check is one that installs beside the newest kfp.
-"${pip[@]}" install kfp google-cloud-pipeline-components
+# One resolution for both, so the GCPC we check is one that installs beside the newest kfp;
+# with the docker SDK of the `docker` extra (newer kfp.local imports it in its Docker runner's
+# module, which the adapter check reads).
+"${pip[@]}" install kfp google-cloud-pipeline-components "docker>=7"
 # Built outside the tree so the checkout gets no build/ or egg-info of this install.
 cp -r setup.py README.md components pipelines images "$work/"
 find "$work" -name __pycache__ -prune -exec rm -rf {} +
