@@ -7,9 +7,10 @@
 The summary records, per task, its status, wall time and every output (artifact URI and
 metadata, or parameter value). It is gathered by wrapping kfp.local's task dispatcher, the
 one place every task passes through (that wrapping, and every other reach into kfp.local's
-private modules, is :mod:`kfp_mlops.pipelines.kfp_local_adapter`). The same wrapper holds each task's executor output to
-the rules of the Kubeflow launcher (:mod:`kfp_mlops.pipelines.launcher_contract`), which
-kfp.local does not apply: an output Kubeflow could not record fails the task here too.
+private modules, is :mod:`kfp_mlops.pipelines.kfp_local_adapter`). The same wrapper holds
+each task's executor output to the rules of the Kubeflow launcher
+(:mod:`kfp_mlops.pipelines.launcher_contract`), which kfp.local does not apply: an output
+Kubeflow could not record fails the task here too.
 
 Each task process is started by our own version of kfp.local's ``run_local_subprocess``
 (:func:`_run_task_process`): in a session and process group of its own, with
