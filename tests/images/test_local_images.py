@@ -152,7 +152,8 @@ def test_auto_prefers_a_docker_engine_that_answers():
 
 
 def test_auto_takes_podman_when_docker_is_only_a_client_or_absent():
-    assert local_images.choose_engine("auto", lambda: False, lambda _: "/usr/bin/docker") == "podman"
+    assert local_images.choose_engine("auto", lambda: False,
+                                      lambda _: "/usr/bin/docker") == "podman"
     assert local_images.choose_engine("auto", lambda: True, lambda _: None) == "podman"
 
 
