@@ -67,9 +67,10 @@ clean:
 # The component images, built here with Docker, or with podman when no Docker engine answers
 # (podman, runc and debootstrap are installed and configured when missing; run as root).
 # The first build pays for the stand-in base and the wheels; then podman's layer cache holds.
+# images/tools/ is the developers' and CI's tool for this; it is not part of the package.
 .PHONY: images test-images
 images: $(STAMP)
-	$(VENV)/bin/kfp-mlops images build
+	$(PY) images/tools/images_cli.py build
 
 # Builds the images, checks them, and runs the pipelines in them against the subprocess runner.
 test-images: images

@@ -19,7 +19,7 @@ from setuptools import setup
 ROOT = pathlib.Path(__file__).parent
 VERSION = re.search(
     r'^__version__ = "([^"]+)"',
-    (ROOT / "pipelines" / "__init__.py").read_text(),
+    (ROOT / "images" / "version.py").read_text(),
     re.M,
 ).group(1)
 
@@ -28,7 +28,12 @@ FOLDERS = {"components": "kfp_mlops.components", "pipelines": "kfp_mlops.pipelin
 
 
 def _packages():
-    """Every package under the mapped folders, with the folder each lives in."""
+    """Every package under the mapped folders, with the folder each lives in.
+
+    A folder without ``__init__.py`` is no package and is not shipped: ``images/tools`` (the
+    developers' and CI's image builds and machine set-up) stays out of the wheel
+    (tests/test_wheel.py).
+    """
     package_dir = {}
     for folder, namespace in FOLDERS.items():
         for init in sorted((ROOT / folder).rglob("__init__.py")):

@@ -213,6 +213,37 @@ def gcpc() -> None:
     _gcpc_reads_push_artifacts()
 
 
+def adapter() -> None:
+    """kfp_mlops.pipelines.kfp_local_adapter finds every internal it patches in this kfp, and
+    its Docker patches (which the local run below does not reach) apply and are undone."""
+    from kfp.local import docker_task_handler
+
+    from kfp_mlops.pipelines import kfp_local_adapter
+
+    for name in ("dispatcher_problem", "subprocess_problem", "docker_problem"):
+        problem = getattr(kfp_local_adapter, name)()
+        _check(problem == "", f"kfp_local_adapter.{name}: {problem}")
+    handler_class = docker_task_handler.DockerTaskHandler
+    original = (handler_class.get_volumes_to_mount, docker_task_handler.run_docker_container)
+
+    def run(client, image, command, volumes, **container_run_args):
+        return 0
+
+    with tempfile.TemporaryDirectory() as root:
+        with kfp_local_adapter.docker_tasks(
+                lambda pipeline_root: {"/data": {"bind": "/data", "mode": "ro"}}, run):
+            handler = handler_class("img", [], root, None)
+            volumes = handler.get_volumes_to_mount()
+            _check(volumes.get("/data") == {"bind": "/data", "mode": "ro"}
+                   and volumes.get(root, {}).get("bind") == root,
+                   f"volumes under the adapter: {volumes}")
+            _check(docker_task_handler.run_docker_container is run,
+                   "run_docker_container is not replaced")
+    _check((handler_class.get_volumes_to_mount, docker_task_handler.run_docker_container)
+           == original, "the Docker patches were not undone")
+    print("  kfp_local_adapter: every internal it patches has the shape it expects")
+
+
 def local_run(runtime_python: str) -> None:
     """Runs data-validation with ``kfp_mlops.pipelines.local`` on this venv's kfp.local.
 
@@ -270,7 +301,7 @@ if __name__ == "__main__":
     import kfp
 
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
-    modes = {"sources": sources, "specs": specs, "gcpc": gcpc}
+    modes = {"sources": sources, "specs": specs, "gcpc": gcpc, "adapter": adapter}
     if mode == "local-run" and len(sys.argv) == 3:
         print(f"kfp {kfp.__version__}: {mode}")
         local_run(sys.argv[2])
@@ -278,4 +309,5 @@ if __name__ == "__main__":
         print(f"kfp {kfp.__version__}: {mode}")
         modes[mode]()
     else:
-        raise SystemExit("usage: newer_kfp_check.py sources|specs|gcpc|local-run RUNTIME_PYTHON")
+        raise SystemExit("usage: newer_kfp_check.py sources|specs|gcpc|adapter|"
+                         "local-run RUNTIME_PYTHON")

@@ -54,9 +54,20 @@ def _engine_out(engine: str, *args: str) -> str:
     return subprocess.run([engine, *args], capture_output=True, text=True, check=True).stdout
 
 
+def _local_images():
+    """images/tools/local_images.py: the image tools live outside the package."""
+    tools = str(ROOT / "images" / "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    import local_images
+
+    return local_images
+
+
 def sizes(engine: str) -> dict:
     from kfp_mlops import images
-    from kfp_mlops.pipelines import containers
+
+    containers = _local_images()
 
     found = {}
     for name, dockerfile in containers.image_folders().items():
@@ -84,7 +95,8 @@ def sizes(engine: str) -> dict:
 
 def builds(cold: bool) -> dict:
     from kfp_mlops import images
-    from kfp_mlops.pipelines import containers
+
+    containers = _local_images()
 
     timings = {}
     engine = containers.choose_engine()
@@ -136,8 +148,9 @@ def _pipelines():
 def task_overhead(repeat: int) -> dict:
     from kfp import local
 
-    from kfp_mlops.pipelines import containers
+    from kfp_mlops.pipelines import docker_runner
 
+    local_images = _local_images()
     found = {}
     pipelines = _pipelines()
     with tempfile.TemporaryDirectory(prefix="bench-images-") as tmp:
@@ -150,7 +163,8 @@ def task_overhead(repeat: int) -> dict:
                 times = []
                 started = time.monotonic()
                 if runner == "docker":
-                    with containers.docker_session(params, root) as mapped:
+                    with local_images.docker_api(), \
+                            docker_runner.docker_session(params, root) as mapped:
                         found["docker_api_start_seconds"] = round(time.monotonic() - started, 2)
                         for _ in range(repeat):
                             t = time.monotonic()

@@ -3,10 +3,10 @@
 Each folder under ``images/`` holds the Dockerfile of one image. Components name their
 image through :func:`uri` at the default registry and tag; ``kfp-mlops compile
 --image-registry R --image-tag T`` rewrites every such reference in the compiled specs to
-``R/<image>:T`` (see ``kfp_mlops.pipelines.compiling``). The default tag is the package
-version, so a released package and its images always match.
+``R/<image>:T`` (the pipelines' compile helpers do). The default tag is the package
+version (:mod:`kfp_mlops.images.version`), so a released package and its images always match.
 """
-from kfp_mlops.pipelines import __version__
+from kfp_mlops.images.version import __version__
 
 #: Registry used when none is given: images built on this machine (podman names them so).
 DEFAULT_REGISTRY = "localhost/kfp-mlops"

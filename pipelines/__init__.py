@@ -2,4 +2,6 @@
 
 Importing this package needs only kfp.
 """
-__version__ = "0.1.0"
+from kfp_mlops.images.version import __version__
+
+__all__ = ["__version__"]

@@ -11,14 +11,13 @@
                   [--param NAME=VALUE ...] [--dry-run]
     kfp-mlops publish --project P --region R --repository REPO --image-registry R
     kfp-mlops components [--check]        the per-component YAML catalogue
-    kfp-mlops images (build|check) [--engine auto|docker|podman] [--image NAME]
 """
 import argparse
 import logging
 import sys
 from typing import List, Optional
 
-from kfp_mlops.pipelines import __version__, cloud_cli, images_cli
+from kfp_mlops.pipelines import __version__, cloud_cli
 
 logger = logging.getLogger("kfp-mlops")
 
@@ -75,8 +74,6 @@ def _parser() -> argparse.ArgumentParser:
     cloud_cli.add_cache_options(run, local=True)
     run.set_defaults(func=_cmd_run)
     cloud_cli.add_parsers(sub)
-    images_cli.add_parsers(sub)
-    sub.choices["images"].set_defaults(func=images_cli.dispatch)
     return parser
 
 

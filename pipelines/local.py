@@ -6,9 +6,11 @@
 
 The summary records, per task, its status, wall time and every output (artifact URI and
 metadata, or parameter value). It is gathered by wrapping kfp.local's task dispatcher, the
-one place every task passes through. The same wrapper holds each task's executor output to
-the rules of the Kubeflow launcher (:mod:`kfp_mlops.pipelines.launcher_contract`), which
-kfp.local does not apply: an output Kubeflow could not record fails the task here too.
+one place every task passes through (that wrapping, and every other reach into kfp.local's
+private modules, is :mod:`kfp_mlops.pipelines.kfp_local_adapter`). The same wrapper holds
+each task's executor output to the rules of the Kubeflow launcher
+(:mod:`kfp_mlops.pipelines.launcher_contract`), which kfp.local does not apply: an output
+Kubeflow could not record fails the task here too.
 
 Each task process is started by our own version of kfp.local's ``run_local_subprocess``
 (:func:`_run_task_process`): in a session and process group of its own, with
@@ -29,7 +31,6 @@ import datetime
 import json
 import logging
 import os
-import re
 import time
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -141,8 +142,9 @@ def _run_task_process(full_command: List[str],
     import subprocess
 
     from kfp_mlops.components._shared import processes
+    from kfp_mlops.pipelines import kfp_local_adapter
 
-    full_command = _exec_the_executor(full_command)
+    full_command = kfp_local_adapter.exec_the_executor(full_command)
     env = {**os.environ, **env_vars} if env_vars else None  # as newer kfp.local does
     with subprocess.Popen(full_command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, bufsize=1, env=env,
@@ -159,40 +161,6 @@ def _run_task_process(full_command: List[str],
             raise
         finally:
             _RUNNING.remove(process)
-
-
-# kfp 2.13's lightweight component command (``kfp.dsl.component_factory``): ``sh -ec`` writes
-# the function's source to a file and runs the executor as its child; with a kfp install
-# step, an outer ``sh -c`` runs ``pip install ... && "$0" "$@"`` first.
-_EXECUTOR_LINE = re.compile(r"(_KFP_RUNTIME=true )(\S+ -m kfp\.dsl\.executor_main\b)")
-_PIP_THEN = '&& "$0" "$@"'
-
-
-def _exec_the_executor(full_command: List[str]) -> List[str]:
-    """The task's command with ``exec`` before the executor (and the inner shell), so the
-    Python process running the component *is* the process started here: it keeps the pdeath
-    signal (which survives exec but not fork) and leads the process group.
-
-    Raises:
-        RuntimeError: the command is not the one kfp 2.13 builds; without the change the
-            executor would be a shell's child and outlive a killed run.
-    """
-    changed = []
-    found = False
-    for part in full_command:
-        if _EXECUTOR_LINE.search(part):
-            found = True
-            part = _EXECUTOR_LINE.sub(r"\1exec \2", part, count=1)
-        if part.rstrip().endswith(_PIP_THEN):
-            part = part.rstrip()[:-len(_PIP_THEN)] + '&& exec "$0" "$@"\n'
-        changed.append(part)
-    if not found:
-        import kfp
-        raise RuntimeError(
-            f"kfp {kfp.__version__}: the task command has no '_KFP_RUNTIME=true <python> -m "
-            "kfp.dsl.executor_main' line; kfp_mlops.pipelines.local starts tasks so that they "
-            "die with the run and needs updating for this kfp")
-    return changed
 
 
 @contextlib.contextmanager
@@ -226,70 +194,6 @@ def _signals_end_the_run() -> Iterator[None]:
             signal.signal(signum, old)
 
 
-# What the wrapper needs from kfp.local's dispatcher, and the helpers it uses to find a task's
-# executor output (kfp 2.13 ``task_dispatcher.run_single_task_implementation`` and
-# ``executor_input_utils``). If a kfp release changes them, every local run stops here rather
-# than running unchecked.
-_DISPATCH_ARGUMENTS = ("pipeline_resource_name", "component_name", "component_spec",
-                       "arguments", "pipeline_root", "raise_on_error", "block_input_artifact")
-_EXECUTOR_INPUT_HELPERS = ("get_local_task_resource_name", "construct_local_task_root",
-                           "construct_executor_input")
-
-
-def _adapter_problem(task_dispatcher, executor_input_utils) -> str:
-    import inspect
-
-    original = getattr(task_dispatcher, "run_single_task_implementation", None)
-    if original is None:
-        return "kfp.local.task_dispatcher has no run_single_task_implementation"
-    names = set(inspect.signature(original).parameters)
-    missing = [n for n in _DISPATCH_ARGUMENTS if n not in names]
-    if missing:
-        return (f"kfp.local.task_dispatcher.run_single_task_implementation takes no "
-                f"{', '.join(missing)} (it takes {', '.join(sorted(names))})")
-    absent = [n for n in _EXECUTOR_INPUT_HELPERS if not hasattr(executor_input_utils, n)]
-    if absent:
-        return f"kfp.local.executor_input_utils has no {', '.join(absent)}"
-    from kfp.local import subprocess_task_handler as handler
-
-    starter = getattr(handler, "run_local_subprocess", None)
-    # kfp 2.13: run_local_subprocess(full_command); newer releases add env_vars (extra
-    # variables for the task, merged over os.environ), which _run_task_process applies too.
-    known = ["full_command", "env_vars"]
-    params = list(inspect.signature(starter).parameters) if starter is not None else []
-    if not params or params[0] != "full_command" or any(p not in known for p in params):
-        return ("kfp.local.subprocess_task_handler has no run_local_subprocess(full_command"
-                "[, env_vars]) (the place every task process is started); it takes "
-                f"({', '.join(params)})")
-    try:
-        calls_it = "run_local_subprocess(" in inspect.getsource(
-            handler.SubprocessTaskHandler.run)
-    except (OSError, TypeError):
-        calls_it = False
-    if not calls_it:
-        return ("kfp.local's SubprocessTaskHandler.run no longer starts its task with "
-                "run_local_subprocess")
-    return ""
-
-
-def _executor_output_path(executor_input_utils, call: Dict[str, Any]) -> str:
-    """Where the task wrote ``executor_output.json``: its executor input's ``outputs.outputFile``,
-    rebuilt with kfp.local's own helpers from the dispatcher's arguments."""
-    task_root = executor_input_utils.construct_local_task_root(
-        pipeline_root=call["pipeline_root"],
-        pipeline_resource_name=call["pipeline_resource_name"],
-        task_resource_name=executor_input_utils.get_local_task_resource_name(
-            call["component_name"]))
-    executor_input = executor_input_utils.construct_executor_input(
-        component_spec=call["component_spec"], arguments=call["arguments"],
-        task_root=task_root, block_input_artifact=False)
-    path = executor_input.outputs.output_file
-    if not path:
-        raise RuntimeError("kfp.local's executor input names no outputs.outputFile; the "
-                           "launcher contract cannot be checked with this kfp version")
-    return path
-
-
 def _parameter_types(component_spec) -> Dict[str, str]:
     """The component's declared parameter outputs, ``{name: "STRING" | "NUMBER_INTEGER" ...}``."""
     from kfp.pipeline_spec import pipeline_spec_pb2
@@ -318,53 +222,39 @@ def _leaves(pipeline) -> set:
 @contextlib.contextmanager
 def _recording(records: List[TaskRecord], secrets: List[str] = (),
                leaves: set = frozenset()) -> Iterator[None]:
-    """Wraps kfp.local's task dispatcher so each task's status, time and outputs are kept, and
-    each successful task's executor output is held to the Kubeflow launcher's rules
-    (:mod:`kfp_mlops.pipelines.launcher_contract`): a violation fails the task, as it would
-    fail on Kubeflow. Task processes are started by :func:`_run_task_process`; a failed task
-    among ``leaves`` lets the run go on (fail-slow)."""
-    import inspect
+    """Sees every task kfp.local runs (:func:`kfp_local_adapter.every_task`) so each task's
+    status, time and outputs are kept, and each successful task's executor output is held to
+    the Kubeflow launcher's rules (:mod:`kfp_mlops.pipelines.launcher_contract`): a violation
+    fails the task, as it would fail on Kubeflow. Task processes are started by
+    :func:`_run_task_process`; a failed task among ``leaves`` lets the run go on (fail-slow).
 
-    from kfp.local import executor_input_utils, status, subprocess_task_handler, task_dispatcher
+    Raises:
+        kfp_local_adapter.KfpLocalChanged: this kfp.local is not the one the adapter knows.
+    """
+    from kfp_mlops.pipelines import kfp_local_adapter, launcher_contract
 
-    from kfp_mlops.pipelines import launcher_contract
-
-    problem = _adapter_problem(task_dispatcher, executor_input_utils)
-    if problem:
-        import kfp
-        raise RuntimeError(f"kfp {kfp.__version__}: {problem}; kfp_mlops.pipelines.local is "
-                           "written against kfp.local 2.13 and needs updating")
-    original = task_dispatcher.run_single_task_implementation
-    original_start = subprocess_task_handler.run_local_subprocess
-    signature = inspect.signature(original)
-
-    def start(full_command, env_vars=None):
-        return _run_task_process(full_command, env_vars)
-
-    def wrapped(*args, **kwargs):
-        call = signature.bind(*args, **kwargs).arguments
-        name = call["component_name"]
+    def handle(task: kfp_local_adapter.TaskCall):
+        name = task.component_name
         record = TaskRecord(name=name.replace("comp-", "", 1))
         records.append(record)
         started = time.monotonic()
 
         def violations():
-            return launcher_contract.check_file(
-                record.name, _executor_output_path(executor_input_utils, call),
-                _parameter_types(call["component_spec"]))
+            return launcher_contract.check_file(record.name, task.executor_output_path(),
+                                                _parameter_types(task.component_spec))
 
         try:
             try:
-                outputs, task_status = original(*args, **kwargs)
+                outputs, succeeded = task.run()
             except Exception:
                 # kfp.local itself cannot read some of what the launcher refuses (a NaN in
                 # metadata fails its MessageToDict): name the violation, not its symptom.
                 found = violations()
                 if not found:
                     raise
-                outputs, task_status = {}, status.Status.SUCCESS
+                outputs, succeeded = {}, True
             else:
-                found = violations() if task_status == status.Status.SUCCESS else []
+                found = violations() if succeeded else []
         except RunInterrupted as e:
             record.status = "INTERRUPTED"
             record.error = str(e)
@@ -378,29 +268,27 @@ def _recording(records: List[TaskRecord], secrets: List[str] = (),
         if found:
             record.error = launcher_contract.describe(found)
             logger.error("Task %s: %s", record.name, record.error)
-            if call["raise_on_error"]:
+            if task.raise_on_error:
                 record.status = "FAILURE"
                 raise RuntimeError(f"Task {record.name}: {record.error}")
-            outputs, task_status = {}, status.Status.FAILURE
-        record.status = getattr(task_status, "name", str(task_status))
-        if task_status == status.Status.FAILURE and name in leaves:
+            outputs, succeeded = {}, False
+        record.status = "SUCCESS" if succeeded else "FAILURE"
+        if not succeeded and name in leaves:
             # No task needs this one's outputs: the others run on (Vertex AI's default
             # failure policy, PIPELINE_FAILURE_POLICY_FAIL_SLOW); the run ends FAILURE.
             logger.error("Task %s failed; the tasks that do not need it run on, and the run "
                          "will end FAILURE", record.name)
-            return {}, status.Status.SUCCESS
-        return outputs, task_status
+            return {}, True
+        return outputs, succeeded
 
-    task_dispatcher.run_single_task_implementation = wrapped
-    subprocess_task_handler.run_local_subprocess = start
     kept_secrets = list(_SECRETS)
-    _SECRETS[:] = sorted(set(kept_secrets) | set(secrets), key=len, reverse=True)
-    try:
-        yield
-    finally:
-        _SECRETS[:] = kept_secrets
-        task_dispatcher.run_single_task_implementation = original
-        subprocess_task_handler.run_local_subprocess = original_start
+    with kfp_local_adapter.every_task(handle), \
+            kfp_local_adapter.task_processes(_run_task_process):
+        _SECRETS[:] = sorted(set(kept_secrets) | set(secrets), key=len, reverse=True)
+        try:
+            yield
+        finally:
+            _SECRETS[:] = kept_secrets
 
 
 def make_runner(runner: str):
@@ -446,6 +334,7 @@ def run_pipeline(pipeline, parameters: Dict[str, Any], output_dir: str,
     os.makedirs(output_dir, exist_ok=True)
     local.init(runner=make_runner(runner), pipeline_root=output_dir, raise_on_error=False)
     from kfp_mlops.components._shared import redact
+    from kfp_mlops.pipelines import kfp_local_adapter
 
     records: List[TaskRecord] = []
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -460,10 +349,12 @@ def run_pipeline(pipeline, parameters: Dict[str, Any], output_dir: str,
         warnings.filterwarnings("ignore", message=".*custom or non-Python base image.*")
         try:
             if runner == "docker":  # the engine's API, path mounts, outputs uid 1000 can write
-                from kfp_mlops.pipelines import containers
+                from kfp_mlops.pipelines import docker_runner
                 parameters = session.enter_context(
-                    containers.docker_session(parameters, output_dir))
+                    docker_runner.docker_session(parameters, output_dir))
             pipeline(**parameters)
+        except kfp_local_adapter.KfpLocalChanged:
+            raise  # every run would be wrong: stop, loudly, rather than report a failed run
         except RunInterrupted as e:
             import signal
             interrupted = signal.Signals(e.signum).name

@@ -179,3 +179,17 @@ def test_build_script_refuses_bad_tags(tags, message):
                              *tags, "--print"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and message in result.stderr
     assert result.stdout == ""
+
+
+def test_every_image_copies_the_modules_of_the_images_package():
+    """The package installed in an image is built from what its Dockerfile copies: every
+    module of ``kfp_mlops.images`` (``version.py`` too, which ``setup.py`` reads), and nothing
+    of ``images/tools`` (the developer tools, not part of the package)."""
+    modules = sorted(f"images/{p.name}" for p in (ROOT / "images").glob("*.py"))
+    assert "images/version.py" in modules
+    for image, path in DOCKERFILES.items():
+        copied = [word for kind, args in _instructions(path) if kind == "COPY"
+                  for word in args.split()[:-1]]
+        for module in modules:
+            assert module in copied, f"{image} does not COPY {module}"
+        assert not any(word.startswith("images/tools") for word in copied), copied

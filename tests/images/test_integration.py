@@ -4,17 +4,19 @@ the subprocess runner gives on the same data.
 
 Run with ``make test-images`` (it builds the images first); ``make test`` leaves these out.
 The first build on a machine pays for the stand-in base and ~1.5 GB of wheels; podman's
-layer cache makes the next one take seconds.
+layer cache makes the next one take seconds. The builds, checks and the Docker API (podman's,
+when no Docker engine answers) come from the developer tools in ``images/tools``.
 """
 import json
 import math
 import os
 import pathlib
 
+import local_images
 import pytest
 
 from kfp_mlops import images
-from kfp_mlops.pipelines import catalog, containers, local
+from kfp_mlops.pipelines import catalog, docker_runner, local
 
 pytestmark = pytest.mark.images
 
@@ -32,14 +34,21 @@ METRIC_TOLERANCE = 0.02
 @pytest.fixture(scope="module")
 def built():
     """Every image, built (seconds when ``make images`` already built them)."""
-    return {r.image: r for r in containers.build_images()}
+    return {r.image: r for r in local_images.build_images()}
 
 
 @pytest.fixture(scope="module")
 def runs(built, tmp_path_factory):
     """The training pipeline (and monitoring, when the catalogue has it) run by each runner,
-    each with a registry of its own."""
+    each with a registry of its own; the docker runs through the Docker API at DOCKER_HOST
+    (podman's, started for them, when no Docker engine answers)."""
     found = {}
+    with local_images.docker_api():
+        _run_both(found, tmp_path_factory)
+    return found
+
+
+def _run_both(found, tmp_path_factory):
     for runner in ("subprocess", "docker"):
         work = tmp_path_factory.mktemp(runner)
         registry = str(work / "registry")
@@ -51,7 +60,6 @@ def runs(built, tmp_path_factory):
                 "monitoring", {"data_uri": PENGUINS, "model_name": "penguins",
                                "registry_uri": registry}, str(work / "monitoring"),
                 runner=runner)
-    return found
 
 
 def _task(summary, name):
@@ -59,16 +67,16 @@ def _task(summary, name):
 
 
 def test_every_image_passes_its_checks(built):
-    results = containers.check_images(names=list(built))
+    results = local_images.check_images(names=list(built))
     report = {r.image: (r.ok, r.uid, round(r.size_bytes / 1e6), r.problems) for r in results}
     assert all(r.ok for r in results), report
     assert {r.image for r in results} == set(images.IMAGES)
     for result in results:
-        assert result.uid == containers.IMAGE_UID
+        assert result.uid == docker_runner.IMAGE_UID
         assert result.size_bytes > 0
     # Sizes depend on the base (a local stand-in here); what the Dockerfiles add is ours.
     sizes = {r.image: r.size_bytes for r in results}
-    added = {name: size - containers.image_size(built[name].engine, built[name].base)
+    added = {name: size - local_images.image_size(built[name].engine, built[name].base)
              for name, size in sizes.items()}
     assert added[images.PYTHON_SLIM] < SLIM_LAYERS_LIMIT, added
     assert sizes[images.PYTHON_SLIM] * 3 < sizes[images.PYTHON], sizes
@@ -94,7 +102,7 @@ def test_training_runs_every_task_in_the_images(runs):
     assert "champion_version" not in _task(docker, "evaluate").outputs["blessing"]["metadata"]
     # The tasks ran as the images' user: their outputs belong to uid 1000.
     dataset = _task(docker, "ingest").outputs["dataset"]["uri"]
-    assert os.stat(dataset).st_uid == containers.IMAGE_UID
+    assert os.stat(dataset).st_uid == docker_runner.IMAGE_UID
 
 
 def test_same_splits(runs):

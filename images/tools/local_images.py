@@ -1,24 +1,23 @@
-"""The images on this machine: build them, check them, and run pipelines in them.
+"""The images on this machine: set the machine up, build them, check them, and give them a
+Docker API. A developer's and CI's tool, outside the package (``images/tools`` has no
+``__init__.py``, so ``setup.py`` does not ship it); ``images_cli.py`` beside it is its command,
+run by ``make images`` and ``make test-images``.
 
 On Kubeflow and Vertex AI every task runs in one of our images (``kfp_mlops.images``), not in
 the developer's virtualenv. This module lets a developer find out here whether a pipeline
 works in those images, before any Cloud Build run:
 
 * :func:`build_images` builds every ``images/<folder>/Dockerfile`` with Docker when a Docker
-  engine answers, else with podman. When podman cannot pull a Dockerfile's base image (no
-  Docker Hub here), it builds a stand-in once: Debian bookworm with Python 3.11, pip and venv,
-  made with debootstrap from the machine's own Debian mirror, and builds with
+  engine answers, else with podman (installed with apt-get and configured when missing, run
+  as root: :func:`set_up`). When podman cannot pull a Dockerfile's base image (no Docker Hub
+  here), it builds a stand-in once: Debian bookworm with Python 3.11, pip and venv, made
+  with debootstrap from the machine's own Debian mirror, and builds with
   ``podman build --from <stand-in>``. The Dockerfiles stay exactly what Cloud Build builds.
 * :func:`check_images` starts each image and checks its user, its imports, its size and that
   it holds exactly its lock's versions.
-* :func:`docker_session` is what ``kfp-mlops run PIPELINE --local --runner docker`` runs in:
-  it starts ``podman system service`` when there is no Docker engine (the Docker API the
-  ``docker`` SDK and ``kfp.local.DockerRunner`` speak), mounts every local path a parameter
-  names at the same absolute path in each task's container, and makes the outputs writable
-  for the images' user (uid 1000).
-
-Nothing here is imported by a component; it needs the standard library (and the ``docker``
-SDK while a pipeline runs in containers).
+* :func:`docker_api` gives ``kfp-mlops run PIPELINE --local --runner docker`` (the package's
+  :mod:`kfp_mlops.pipelines.docker_runner`) a Docker API on a machine without a Docker
+  engine: it starts ``podman system service`` and points ``DOCKER_HOST`` at it.
 """
 import contextlib
 import dataclasses
@@ -34,6 +33,8 @@ import sys
 import tempfile
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from kfp_mlops.pipelines.docker_runner import ContainerError
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +57,6 @@ STANDIN_RECIPE = "2"
 STANDIN_LABEL = "kfp-mlops.standin-recipe"
 #: The Debian release the images' base (python:3.11.7-slim-bookworm) is built on.
 DEBIAN_SUITE = "bookworm"
-#: The user every image runs as (``useradd --uid 1000`` in each Dockerfile).
-IMAGE_UID = 1000
-IMAGE_GID = 1000
 #: The CA bundle this machine's pip trusts; lent to each build step (never copied in).
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 #: Seconds to wait for a pull of a base image before building a stand-in.
@@ -75,11 +73,8 @@ IMAGE_MODULES = {
 #: Distributions an image may hold beyond its lock: the package itself and pip.
 ALLOWED_EXTRA = {"kfp-mlops", "pip"}
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-class ContainerError(RuntimeError):
-    """The container engine, a build or an image check failed; the message says what."""
+#: The repository root: the build context of every image.
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------- engines
@@ -654,7 +649,7 @@ def check_images(engine: str = "auto", names: Optional[Sequence[str]] = None,
         started = time.monotonic()
         if not image_exists(engine, uri):
             results.append(CheckResult(name, uri, False, -1, 0, [
-                f"{uri} not found; build it with `kfp-mlops images build --image {name}`"], 0.0))
+                f"{uri} not found; build it with `make images`"], 0.0))
             continue
         command = [engine, "run", "--rm", "--network", "host", uri, "python", "-c", _PROBE,
                    *image_modules(name)]
@@ -677,131 +672,7 @@ def check_images(engine: str = "auto", names: Optional[Sequence[str]] = None,
     return results
 
 
-# ---------------------------------------------------------------- running pipelines
-
-
-@dataclasses.dataclass(frozen=True)
-class Mount:
-    path: str
-    writable: bool = False
-
-
-#: Parameters whose local folder a task writes to (created when missing).
-WRITABLE_PARAMETERS = ("registry_uri",)
-_GLOB = re.compile(r"[*?\[]")
-_PATH_NAME = re.compile(r"(_uri|_path|_dir|_file|_folder|_root)$")
-
-
-def _local_path(key: str, value: str, cwd: str) -> Optional[str]:
-    """The host path a parameter value names, or None for anything else (URIs, SQL, names)."""
-    if not value or "\n" in value:
-        return None
-    if value.startswith("file://"):
-        return value[len("file://"):]
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value):  # gs://, bq://, vertex://, https://
-        return None
-    if _PATH_NAME.search(key):
-        return None if " " in value.strip() else value  # a query is not a path
-    # another parameter (e.g. trainer_module): only a file or folder that is there
-    if ("/" in value or value.endswith(".py")) and os.path.lexists(os.path.join(cwd, value)):
-        return value
-    return None
-
-
-def _mount_folder(path: str, writable: bool) -> str:
-    """The folder to mount for ``path``: itself if a folder, else the folder holding it."""
-    if _GLOB.search(path):
-        path = _GLOB.split(path, 1)[0]
-        return path.rstrip("/") if path.endswith("/") else os.path.dirname(path) or "/"
-    if os.path.isdir(path) or (writable and not os.path.exists(path)):
-        return path
-    return os.path.dirname(path)
-
-
-def container_parameters(parameters: Dict[str, Any], cwd: Optional[str] = None
-                         ) -> Tuple[Dict[str, Any], List[Mount]]:
-    """Pipeline arguments for a run in containers, and the folders each task must see.
-
-    Every local path among the arguments (a ``file://`` URI, the value of a ``*_uri`` /
-    ``*_path`` / ``*_dir`` parameter that is not a URI or a query, or any other value with a
-    ``/`` or ending in ``.py`` that exists here; also inside lists and dicts) becomes
-    absolute, and its folder is mounted at the same path. The folders of
-    :data:`WRITABLE_PARAMETERS` are mounted writable; everything else read-only. Cloud URIs,
-    SQL and plain values are left alone.
-    """
-    cwd = cwd or os.getcwd()
-    mounts: Dict[str, bool] = {}
-
-    def convert(key: str, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: convert(str(k), v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [convert(key, v) for v in value]
-        if not isinstance(value, str):
-            return value
-        local = _local_path(key, value, cwd)
-        if local is None:
-            return value
-        absolute = os.path.normpath(os.path.join(cwd, os.path.expanduser(local)))
-        writable = key in WRITABLE_PARAMETERS
-        folder = _mount_folder(absolute, writable)
-        mounts[folder] = mounts.get(folder, False) or writable
-        if value.startswith("file://"):
-            return "file://" + absolute
-        return absolute + ("/" if value.endswith("/") and absolute != "/" else "")
-
-    converted = {k: convert(k, v) for k, v in parameters.items()}
-    return converted, merge_mounts([Mount(p, w) for p, w in mounts.items()])
-
-
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-def merge_mounts(mounts: Sequence[Mount]) -> List[Mount]:
-    """Mounts without those another one already covers (a folder inside a writable mount,
-    or a read-only folder inside any mount)."""
-    kept = []
-    for mount in sorted(set(mounts), key=lambda m: (m.path, not m.writable)):
-        if any(_inside(mount.path, other.path) and (other.writable or not mount.writable)
-               for other in kept):
-            continue
-        kept.append(mount)
-    return kept
-
-
-def volumes(pipeline_root: str, mounts: Sequence[Mount]) -> Dict[str, Dict[str, str]]:
-    """The ``volumes`` argument of ``docker.containers.run``: the pipeline root writable,
-    every mount at its own path."""
-    every = merge_mounts([Mount(pipeline_root, True), *mounts])
-    return {m.path: {"bind": m.path, "mode": "rw" if m.writable else "ro"} for m in every}
-
-
-def make_writable(path: str, uid: int = IMAGE_UID, gid: int = IMAGE_GID,
-                  recursive: bool = True) -> None:
-    """Lets the images' user write below ``path`` (created when missing).
-
-    Run as root, entries not owned by ``uid`` are handed to it (root keeps every right);
-    run as another user, they get group and other write permission instead.
-    """
-    os.makedirs(path, exist_ok=True)
-    entries = [path]
-    if recursive:
-        for folder, dirs, files in os.walk(path):
-            entries += [os.path.join(folder, n) for n in dirs + files]
-    euid = os.geteuid()
-    for entry in entries:
-        if os.path.islink(entry):
-            continue
-        info = os.stat(entry)
-        if euid == uid:
-            continue
-        if euid == 0:
-            if info.st_uid != uid:
-                os.chown(entry, uid, gid)
-        elif info.st_uid == euid:
-            extra = 0o077 if os.path.isdir(entry) else 0o066
-            os.chmod(entry, info.st_mode | extra)
+# ---------------------------------------------------------------- a Docker API
 
 
 @contextlib.contextmanager
@@ -863,72 +734,3 @@ def _wait_for_api(service: subprocess.Popen, timeout: float = 60) -> None:
             if time.monotonic() > deadline:
                 raise ContainerError(f"podman system service did not answer in {timeout:.0f} s")
             time.sleep(0.2)
-
-
-def run_container(client, image: str, command: List[str], volumes: Dict[str, Any]) -> int:
-    """kfp.local's ``run_docker_container``, with the host's network, a clear error for an
-    image not built yet (instead of a pull of ``localhost/...``), and the container removed
-    once it ends."""
-    from kfp.local import docker_task_handler
-
-    import docker
-
-    image = docker_task_handler.add_latest_tag_if_not_present(image)
-    try:
-        client.images.get(image)
-    except docker.errors.ImageNotFound:
-        if image.startswith("localhost/"):
-            raise ContainerError(f"image {image} not found; build it with "
-                                 "`kfp-mlops images build` (or `make images`)") from None
-        client.images.pull(image)
-    from kfp_mlops.pipelines import local
-
-    container = client.containers.run(image=image, command=command, detach=True,
-                                      volumes=volumes, network_mode="host")
-    try:
-        for line in container.logs(stream=True, follow=True):
-            print(local.scrub_log_line(line.decode(errors="replace")), end="")
-        return container.wait()["StatusCode"]
-    finally:
-        # Also on SIGINT/SIGTERM of the run (local.RunInterrupted unwinds through here): the
-        # container is killed and removed, so an interrupted run leaves none running. A
-        # SIGKILL of the run leaves the container to the engine: it runs to its end and is
-        # left stopped (`podman ps -a`); nothing of it is read back by the dead run.
-        with contextlib.suppress(Exception):
-            container.remove(force=True)
-
-
-@contextlib.contextmanager
-def docker_session(parameters: Dict[str, Any], pipeline_root: str,
-                   engine: str = "auto") -> Iterator[Dict[str, Any]]:
-    """What a ``kfp.local.DockerRunner`` run of our pipelines needs; yields the arguments to
-    call the pipeline with.
-
-    The engine's Docker API is up (:func:`docker_api`); local paths among ``parameters``
-    are absolute and mounted at the same path in every task's container; the pipeline root
-    and writable mounts belong to the images' user. kfp.local's volume and container calls
-    are wrapped for the length of the context only.
-    """
-    from kfp.local import docker_task_handler
-
-    converted, mounts = container_parameters(parameters)
-    pipeline_root = os.path.abspath(pipeline_root)
-    make_writable(pipeline_root, recursive=False)
-    for mount in mounts:
-        if mount.writable:
-            make_writable(mount.path)
-    handler = docker_task_handler.DockerTaskHandler
-    original_volumes = handler.get_volumes_to_mount
-    original_run = docker_task_handler.run_docker_container
-
-    def get_volumes_to_mount(self) -> Dict[str, Any]:
-        return volumes(self.pipeline_root, mounts)
-
-    with docker_api(engine):
-        handler.get_volumes_to_mount = get_volumes_to_mount
-        docker_task_handler.run_docker_container = run_container
-        try:
-            yield converted
-        finally:
-            handler.get_volumes_to_mount = original_volumes
-            docker_task_handler.run_docker_container = original_run
