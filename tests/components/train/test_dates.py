@@ -2,7 +2,6 @@
 TensorFlow: the calendar parts derived inside the SavedModel, the raw value served, and a
 seasonal signal the model finds only through the date."""
 import datetime
-import math
 import os
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 from kfp_mlops.components._shared import dataset as ds
 from kfp_mlops.components._shared import model_io
 from kfp_mlops.components.train import core
+from tests.components.schemas import seasonal_csv
 
 
 def test_civil_from_days_matches_the_calendar():
@@ -46,29 +46,6 @@ def test_schema_time_domains_are_date_and_timestamp_kinds():
     assert kinds == {"day": "date", "at": "timestamp", "n": "numeric"}
 
 
-def _seasonal_csv(path, rows=4000, seed=0):
-    """Daily rows over six years: y follows the day of the year (and a weekend bump) plus
-    two ordinary features and noise; ``at`` is a timestamp whose hour moves y a little."""
-    rng = np.random.default_rng(seed)
-    start = datetime.date(2015, 1, 1)
-    offsets = rng.integers(0, 6 * 365, rows)
-    day = pd.to_datetime([start + datetime.timedelta(days=int(o)) for o in offsets])
-    hour = rng.integers(0, 24, rows)
-    x = rng.normal(0, 1, rows)
-    shop = rng.choice(["a", "b", "c"], rows)
-    season = 6.0 * np.sin(2 * math.pi * (day.dayofyear.to_numpy() - 80) / 365.25)
-    weekend = 2.0 * (day.dayofweek.to_numpy() >= 5)
-    y = (20 + season + weekend + 1.5 * x + np.where(shop == "b", 2.0, 0.0)
-         + 0.5 * np.cos(2 * math.pi * hour / 24) + rng.normal(0, 1.0, rows))
-    frame = pd.DataFrame({
-        "day": day.strftime("%Y-%m-%d"),
-        "at": (day + pd.to_timedelta(hour, unit="h")).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "x": x.round(4), "shop": shop, "y": y.round(4)})
-    frame.loc[::97, "day"] = ""  # a few missing dates
-    frame.to_csv(path, index=False)
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def seasonal(tmp_path_factory):
     """The seasonal CSV ingested (``day`` a date32 column, ``at`` a UTC timestamp) and
@@ -78,7 +55,7 @@ def seasonal(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("seasonal")
     dataset = str(root / "dataset")
-    ingest.ingest(_seasonal_csv(root / "sales.csv"), dataset, label_column="y")
+    ingest.ingest(seasonal_csv(root / "sales.csv"), dataset, label_column="y")
     out = {"statistics_dir": str(root / "statistics"), "schema_dir": str(root / "schema"),
            "anomalies_dir": str(root / "anomalies"),
            "report_path": str(root / "report" / "report.html")}
