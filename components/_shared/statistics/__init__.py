@@ -8,6 +8,9 @@
 * per-feature distances between two statistics (L-infinity for categorical features,
   Jensen-Shannon divergence for numeric ones) for EVERY feature, not only the anomalous ones
   (:func:`feature_distances`), and the comparators and thresholds behind them;
+* dates and timestamps described as TFDV integers -- days / seconds since the epoch, with the
+  schema's ``time_domain`` -- converted in one place (:mod:`.reference`'s ``canonical_array``;
+  :func:`time_columns`, :func:`mark_time_domains`);
 * readable views of statistics and anomalies (:func:`feature_summaries`,
   :func:`anomaly_reasons`);
 * TFX's file layout of statistics and anomalies artifacts (:func:`split_dir`, ...).
