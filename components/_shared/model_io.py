@@ -9,7 +9,12 @@ signature takes raw features the way serving data carries them:
   numeric features as ``tf.float32`` (``NaN`` = missing); categorical features as
   ``tf.string`` (``""`` = missing). Categorical integer and boolean features are passed as
   decimal strings (``3`` -> ``"3"``, ``True`` -> ``"1"``, ``False`` -> ``"0"``), the same
-  strings their vocabulary was built from.
+  strings their vocabulary was built from. Date features as ``tf.float64`` days since
+  1970-01-01 and timestamp features as ``tf.float64`` seconds since 1970-01-01T00:00:00Z
+  (``NaN`` = missing): the integers the statistics and schema describe them with
+  (``time_domain { integer_format: UNIX_DAYS / UNIX_SECONDS }``, see
+  ``_shared.statistics.reference``); float64 holds every such integer exactly and has NaN.
+  :func:`raw_inputs` turns dates, datetimes and ISO 8601 strings into them.
 * outputs, classification: ``probabilities`` float32 ``[n, k]`` (columns in the order of
   the label vocabulary), ``class_ids`` int64 ``[n]``, ``classes`` string ``[n]``
   (the predicted label values as strings); regression: ``predictions`` float32 ``[n]``.
@@ -34,7 +39,12 @@ SAVED_MODEL_FILE = "saved_model.pb"
 METADATA_PATH = os.path.join("assets.extra", "kfp_mlops_model.json")
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
-KINDS = (NUMERIC, CATEGORICAL)
+#: A date: days since 1970-01-01 (the schema's UNIX_DAYS).
+DATE = "date"
+#: A timestamp: seconds since 1970-01-01T00:00:00Z (the schema's UNIX_SECONDS).
+TIMESTAMP = "timestamp"
+TIME_KINDS = (DATE, TIMESTAMP)
+KINDS = (NUMERIC, CATEGORICAL) + TIME_KINDS
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
 TASKS = (CLASSIFICATION, REGRESSION)
@@ -169,6 +179,36 @@ def numeric_values(values) -> "Any":
                          errors="coerce").astype("float64").to_numpy(dtype=np.float32)
 
 
+def time_values(values, kind: str) -> "Any":
+    """Values of a date (``kind="date"``) or timestamp column as float64 days / seconds
+    since the epoch (missing or unreadable -> ``NaN``).
+
+    Takes ``datetime.date`` / ``datetime`` objects (what a Parquet date column reads as),
+    pandas datetimes, ISO 8601 strings (``"2021-03-04"``, ``"2021-03-04T10:00:00+02:00"``),
+    or numbers, taken as already counted in days / seconds. A time zone's instant is counted
+    in UTC, a zone-less time as if it were UTC (as the statistics count an Arrow timestamp);
+    timestamps are counted in whole seconds (floored), dates in whole days.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if kind not in TIME_KINDS:
+        raise ModelError(f"time kind {kind!r}: expected one of {TIME_KINDS}")
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    if series.dtype != bool and (pd.api.types.is_numeric_dtype(series.dtype) or
+                                 pd.api.types.infer_dtype(series, skipna=True) in (
+                                     "integer", "floating", "mixed-integer-float", "empty")):
+        return pd.to_numeric(series.astype(object).where(series.notna(), None),
+                             errors="coerce").astype("float64").to_numpy()
+    stamps = pd.to_datetime(series, errors="coerce", utc=True)
+    missing = stamps.isna().to_numpy()
+    nanos = stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    unit = 86_400 * 10 ** 9 if kind == DATE else 10 ** 9
+    out = np.floor_divide(nanos, unit).astype(np.float64)
+    out[missing] = np.nan
+    return out
+
+
 def raw_inputs(data, features: Mapping[str, str]) -> Dict[str, Any]:
     """Turns a DataFrame / Arrow batch into the serving signature's raw inputs.
 
@@ -178,7 +218,8 @@ def raw_inputs(data, features: Mapping[str, str]) -> Dict[str, Any]:
 
     Returns:
       feature name -> 1-D numpy array: float32 for numeric (``NaN`` = missing), object
-      array of ``str`` for categorical (``""`` = missing).
+      array of ``str`` for categorical (``""`` = missing), float64 days / seconds since the
+      epoch for date / timestamp (``NaN`` = missing, see :func:`time_values`).
 
     Raises:
       ModelError: a feature is not a column of ``data``.
@@ -194,6 +235,8 @@ def raw_inputs(data, features: Mapping[str, str]) -> Dict[str, Any]:
             out[name] = numeric_values(frame[name])
         elif kind == CATEGORICAL:
             out[name] = category_strings(frame[name])
+        elif kind in TIME_KINDS:
+            out[name] = time_values(frame[name], kind)
         else:
             raise ModelError(f"feature {name!r} has kind {kind!r}; expected one of {KINDS}")
     return out
@@ -232,9 +275,21 @@ def input_key(name: str) -> str:
     return key
 
 
+def input_dtype(kind: str):
+    """The serving input's dtype of a feature kind: float32, string, or float64 (time)."""
+    import tensorflow as tf
+
+    dtypes = {NUMERIC: tf.float32, CATEGORICAL: tf.string, DATE: tf.float64,
+              TIMESTAMP: tf.float64}
+    if kind not in dtypes:
+        raise ModelError(f"feature kind {kind!r}: expected one of {KINDS}")
+    return dtypes[kind]
+
+
 def tensor_specs(features: Mapping[str, str]) -> Dict[str, Any]:
-    """Input specs for a serving function: feature name -> 1-D ``tf.TensorSpec`` (float32 or
-    string) named :func:`input_key` of the feature, which becomes the signature's key.
+    """Input specs for a serving function: feature name -> 1-D ``tf.TensorSpec`` (float32,
+    string or float64, see :func:`input_dtype`) named :func:`input_key` of the feature, which
+    becomes the signature's key.
 
     Use as ``tf.function(fn, input_signature=[tensor_specs(...)])``; ``fn`` receives one dict
     keyed by feature (column) name.
@@ -248,8 +303,7 @@ def tensor_specs(features: Mapping[str, str]) -> Dict[str, Any]:
             raise ModelError(f"features {keys[key]!r} and {name!r} both map to serving input "
                              f"{key!r}; rename one of the columns")
         keys[key] = name
-    return {name: tf.TensorSpec([None], tf.float32 if kind == NUMERIC else tf.string,
-                                name=input_key(name))
+    return {name: tf.TensorSpec([None], input_dtype(kind), name=input_key(name))
             for name, kind in features.items()}
 
 
@@ -269,8 +323,10 @@ class ServingModel:
                              f"{sorted(loaded.signatures)}")
         self.signature = loaded.signatures[SIGNATURE_KEY]
         specs = self.signature.structured_input_signature[1]
-        columns = {f.get("input") or input_key(f["name"]): f["name"]
-                   for f in metadata.get("features") or [] if "name" in f}
+        described = [f for f in metadata.get("features") or [] if "name" in f]
+        columns = {f.get("input") or input_key(f["name"]): f["name"] for f in described}
+        time_kinds = {f["name"]: f.get("kind") for f in described
+                      if f.get("kind") in TIME_KINDS}
         #: feature column -> serving input key (the same but for unusual column names)
         self.inputs: Dict[str, str] = {}
         #: feature column -> kind
@@ -280,12 +336,18 @@ class ServingModel:
             self.inputs[column] = key
             if spec.dtype == tf.string:
                 self.features[column] = CATEGORICAL
+            elif spec.dtype == tf.float64 and column in time_kinds:
+                self.features[column] = time_kinds[column]
+            elif spec.dtype == tf.float64:
+                raise ModelError(f"model {model_dir!r}: serving input {key!r} is float64, a "
+                                 "date or timestamp, but the model's metadata does not say "
+                                 f"which (expected features[].kind in {TIME_KINDS})")
             elif spec.dtype.is_floating:
                 self.features[column] = NUMERIC
             else:
                 raise ModelError(f"model {model_dir!r}: serving input {key!r} has dtype "
-                                 f"{spec.dtype.name}; expected float32 (numeric) or string "
-                                 "(categorical)")
+                                 f"{spec.dtype.name}; expected float32 (numeric), string "
+                                 "(categorical) or float64 (date / timestamp)")
         #: serving input key -> dtype
         self.dtypes = {key: spec.dtype for key, spec in specs.items()}
         self.task = metadata.get("task", "")

@@ -5,7 +5,11 @@ Two ways to get a model:
 * the built-in tabular model, derived from the TFDV schema: numeric features standardised
   with train-split statistics (missing values imputed with the mean, plus a missing
   indicator), categorical features looked up in a train-split vocabulary (index 0 for
-  missing, 1 for out-of-vocabulary) and one-hot encoded (small vocabularies) or embedded,
+  missing, 1 for out-of-vocabulary) and one-hot encoded (small vocabularies) or embedded;
+  date and timestamp features (days / seconds since the epoch, see ``_shared.model_io``)
+  turned into what a data scientist would derive: the year (standardised), month and day
+  of week (one-hot), day of year, sin/cos encodings of month, day of year and day of week
+  (and the hour of day for timestamps), plus a missing indicator (:data:`DATE_PARTS`);
   then dense ReLU layers (``hidden_units``), optional dropout, and a softmax (classification)
   or linear (regression, on the standardised label) output;
 * the user's own code: ``trainer_module`` names a module with
@@ -38,8 +42,8 @@ from typing import Any, Callable, Dict, List, Mapping, Sequence
 from kfp_mlops.components._shared import dataset as ds
 from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import model_io
-from kfp_mlops.components._shared.model_io import (CATEGORICAL, CLASSIFICATION, NUMERIC,
-                                                   REGRESSION)
+from kfp_mlops.components._shared.model_io import (CATEGORICAL, CLASSIFICATION, DATE, NUMERIC,
+                                                   REGRESSION, TIME_KINDS, TIMESTAMP)
 from kfp_mlops.components._shared.schema import SERVING, SchemaError, read_schema
 
 logger = logging.getLogger(__name__)
@@ -81,7 +85,9 @@ def schema_features(schema, label: str, exclude: Sequence[str] = ()) -> List[Fea
     those kept out of serving (``not_in_environment: "SERVING"``) or deprecated.
 
     BYTES -> categorical; INT with ``int_domain.is_categorical`` or a ``bool_domain`` ->
-    categorical; other INT and FLOAT -> numeric. STRUCT features are skipped.
+    categorical; INT with ``time_domain { integer_format: UNIX_DAYS }`` -> date,
+    ``UNIX_SECONDS`` -> timestamp (how validate describes date and timestamp columns);
+    other INT and FLOAT -> numeric. STRUCT features are skipped.
     """
     from tensorflow_metadata.proto.v0 import schema_pb2
 
@@ -99,7 +105,10 @@ def schema_features(schema, label: str, exclude: Sequence[str] = ()) -> List[Fea
         elif f.type == schema_pb2.INT:
             categorical = (f.WhichOneof("domain_info") == "bool_domain"
                            or (f.HasField("int_domain") and f.int_domain.is_categorical))
-            kind = CATEGORICAL if categorical else NUMERIC
+            time_kind = {schema_pb2.TimeDomain.UNIX_DAYS: DATE,
+                         schema_pb2.TimeDomain.UNIX_SECONDS: TIMESTAMP}.get(
+                f.time_domain.integer_format) if f.HasField("time_domain") else None
+            kind = CATEGORICAL if categorical else time_kind or NUMERIC
         elif f.type == schema_pb2.FLOAT:
             kind = NUMERIC
         else:
@@ -189,7 +198,8 @@ class TrainerArgs:
         return encode_labels(frame[self.label], self.task, self.label_vocabulary)
 
     def input_signature(self) -> Dict[str, Any]:
-        """``{feature: tf.TensorSpec([None], float32 | string)}`` for the serving function."""
+        """``{feature: tf.TensorSpec([None], float32 | string | float64)}`` for the serving
+        function (float64: dates and timestamps, see ``model_io.input_dtype``)."""
         return model_io.tensor_specs(self.feature_kinds)
 
     def make_dataset(self, split: str = "train", batch_size: int = 32, shuffle: bool = False):
@@ -314,6 +324,60 @@ def _vocabulary(values) -> List[str]:
     return [v for v, _ in ranked[:MAX_VOCABULARY]]
 
 
+def civil_from_days(days):
+    """(year, month 1-12, day 1-31, day of year 1-366, day of week 0=Monday) of int64 days
+    since 1970-01-01, in TensorFlow ops (works in a graph, any proleptic Gregorian date).
+
+    Howard Hinnant's ``civil_from_days`` (http://howardhinnant.github.io/date_algorithms.html),
+    in floor-division integer arithmetic; 1970-01-01 was a Thursday.
+    """
+    import tensorflow as tf
+
+    z = days + 719468
+    era = tf.math.floordiv(z, 146097)
+    doe = z - era * 146097                                         # [0, 146096]
+    yoe = tf.math.floordiv(doe - tf.math.floordiv(doe, 1460) + tf.math.floordiv(doe, 36524)
+                           - tf.math.floordiv(doe, 146096), 365)   # [0, 399]
+    doy_march = doe - (365 * yoe + tf.math.floordiv(yoe, 4) - tf.math.floordiv(yoe, 100))
+    mp = tf.math.floordiv(5 * doy_march + 2, 153)                  # March = 0
+    day = doy_march - tf.math.floordiv(153 * mp + 2, 5) + 1
+    month = tf.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + tf.cast(month <= 2, tf.int64)
+    # days since the epoch of January 1st of ``year`` (the same algorithm the other way)
+    y = year - 1
+    era1 = tf.math.floordiv(y, 400)
+    yoe1 = y - era1 * 400
+    jan1 = (era1 * 146097 + yoe1 * 365 + tf.math.floordiv(yoe1, 4)
+            - tf.math.floordiv(yoe1, 100) + 306 - 719468)
+    weekday = tf.math.floormod(days + 3, 7)
+    return year, month, day, days - jan1 + 1, weekday
+
+
+#: What the built-in model derives from a date feature (a timestamp adds the TIME_PARTS).
+DATE_PARTS = ("year", "month_one_hot[12]", "day_of_week_one_hot[7]", "day_of_year",
+              "month_sin", "month_cos", "day_of_year_sin", "day_of_year_cos",
+              "day_of_week_sin", "day_of_week_cos", "missing")
+TIME_PARTS = ("hour", "hour_sin", "hour_cos")
+_SECONDS_PER_DAY = 86_400
+
+
+def _time_parts(values, kind: str):
+    """(civil parts of :func:`civil_from_days`, fraction of the day, missing) of float64
+    days / seconds since the epoch; missing values are read as day 0."""
+    import tensorflow as tf
+
+    x = tf.cast(values, tf.float64)
+    missing = tf.math.is_nan(x)
+    x = tf.where(missing, tf.zeros_like(x), x)
+    if kind == TIMESTAMP:
+        days = tf.floor(x / _SECONDS_PER_DAY)
+        day_fraction = (x - days * _SECONDS_PER_DAY) / _SECONDS_PER_DAY
+    else:
+        days = tf.floor(x)
+        day_fraction = tf.zeros_like(x)
+    return civil_from_days(tf.cast(days, tf.int64)), day_fraction, missing
+
+
 def _build_preprocessor(features: List[Feature], inputs: Mapping[str, Any]):
     """A ``tf.Module`` mapping raw serving inputs to model inputs, fitted on ``inputs``."""
     import tensorflow as tf
@@ -326,10 +390,20 @@ def _build_preprocessor(features: List[Feature], inputs: Mapping[str, Any]):
             self.numeric = []          # (name, mean, std)
             self.one_hot = []          # (name, table, size)
             self.embedded = []         # (name, table, size)
+            self.times = []            # (name, kind, year mean, year std)
             self.tables = []
             self.stats: Dict[str, Any] = {}
             for f in features:
-                if f.kind == NUMERIC:
+                if f.kind in TIME_KINDS:
+                    (year, *_), _, missing = _time_parts(inputs[f.name], f.kind)
+                    years = year.numpy().astype("float64")
+                    years[missing.numpy()] = float("nan")
+                    s = _numeric_stats(years)
+                    self.times.append((f.name, f.kind, s["mean"], s["std"]))
+                    parts = DATE_PARTS + (TIME_PARTS if f.kind == TIMESTAMP else ())
+                    self.stats[f.name] = {"encoding": f.kind, "year_mean": s["mean"],
+                                          "year_std": s["std"], "derived": list(parts)}
+                elif f.kind == NUMERIC:
                     s = _numeric_stats(inputs[f.name])
                     self.numeric.append((f.name, s["mean"], s["std"]))
                     self.stats[f.name] = s
@@ -348,7 +422,8 @@ def _build_preprocessor(features: List[Feature], inputs: Mapping[str, Any]):
                                           else "embedding"}
 
         def dense_width(self) -> int:
-            return 2 * len(self.numeric) + sum(size for _, _, size in self.one_hot)
+            return (2 * len(self.numeric) + sum(size for _, _, size in self.one_hot)
+                    + sum(_time_width(kind) for _, kind, _, _ in self.times))
 
         def _index(self, table, values):
             return tf.where(tf.equal(values, ""), tf.constant(0, tf.int64), table.lookup(values))
@@ -362,6 +437,8 @@ def _build_preprocessor(features: List[Feature], inputs: Mapping[str, Any]):
                 columns += [z[:, None], tf.cast(missing, tf.float32)[:, None]]
             for name, table, size in self.one_hot:
                 columns.append(tf.one_hot(self._index(table, raw[name]), size, dtype=tf.float32))
+            for name, kind, year_mean, year_std in self.times:
+                columns.append(_time_columns(raw[name], kind, year_mean, year_std))
             out = {}
             if columns:
                 out["dense"] = tf.concat(columns, axis=1)
@@ -370,6 +447,38 @@ def _build_preprocessor(features: List[Feature], inputs: Mapping[str, Any]):
             return out
 
     return Preprocessor()
+
+
+def _time_width(kind: str) -> int:
+    """Columns :func:`_time_columns` gives a date (28) or a timestamp (31)."""
+    return 1 + 12 + 7 + 1 + 6 + 1 + (3 if kind == TIMESTAMP else 0)
+
+
+def _time_columns(values, kind: str, year_mean: float, year_std: float):
+    """The :data:`DATE_PARTS` (+ :data:`TIME_PARTS`) of one date / timestamp input, as
+    float32 ``[n, _time_width(kind)]``; a missing value is all zeros but its indicator."""
+    import tensorflow as tf
+
+    (year, month, _, doy, weekday), day_fraction, missing = _time_parts(values, kind)
+    present = 1.0 - tf.cast(missing, tf.float32)[:, None]
+
+    def column(t):
+        return tf.cast(t, tf.float32)[:, None]
+
+    tau = 2.0 * math.pi
+    angle_m = column(month - 1) * (tau / 12.0)
+    angle_y = column(doy - 1) * (tau / 365.25)
+    angle_w = column(weekday) * (tau / 7.0)
+    parts = [column((tf.cast(year, tf.float64) - year_mean) / year_std),
+             tf.one_hot(month - 1, 12, dtype=tf.float32),
+             tf.one_hot(weekday, 7, dtype=tf.float32),
+             column(doy - 1) / 365.0,
+             tf.sin(angle_m), tf.cos(angle_m), tf.sin(angle_y), tf.cos(angle_y),
+             tf.sin(angle_w), tf.cos(angle_w)]
+    if kind == TIMESTAMP:
+        angle_h = column(day_fraction) * tau
+        parts += [column(day_fraction), tf.sin(angle_h), tf.cos(angle_h)]
+    return tf.concat([p * present for p in parts] + [1.0 - present], axis=1)
 
 
 def _build_keras_model(preprocessor, task: str, n_classes: int, hidden_units: Sequence[int],
@@ -447,8 +556,7 @@ def _fit_builtin(args: TrainerArgs) -> Dict[str, Any]:
     preprocessor = _build_preprocessor(args.features, train_raw)
 
     def transform(raw):
-        tensors = {f.name: tf.constant(raw[f.name],
-                                       tf.float32 if f.kind == NUMERIC else tf.string)
+        tensors = {f.name: tf.constant(raw[f.name], model_io.input_dtype(f.kind))
                    for f in args.features}
         return {k: v.numpy() for k, v in preprocessor(tensors).items()}
 
@@ -707,6 +815,7 @@ def train(dataset_dir: str, schema_path: str, model_dir: str, tensorboard_dir: s
     if absent:
         raise TrainError(f"schema features {absent} are not columns of dataset {dataset_dir!r}; "
                          f"columns are {arrow_schema.names}")
+    features = [_time_kind_from_data(f, arrow_schema.field(f.name).type) for f in features]
     for split in ("train", "eval"):
         if os.path.exists(ds.split_path(dataset_dir, split)):
             infinite = {k: v for k, v in ds.infinite_counts(dataset_dir, split, recorded=False).items()
@@ -799,6 +908,22 @@ def train(dataset_dir: str, schema_path: str, model_dir: str, tensorboard_dir: s
     logger.info("trained %s model in %.1fs: %s", task, result.seconds,
                 {k: round(v, 4) for k, v in metrics.items()})
     return result
+
+
+def _time_kind_from_data(feature: Feature, arrow_type) -> Feature:
+    """A date / timestamp column the schema calls a plain number (a curated schema without
+    its ``time_domain``) is still a date / timestamp: its values are dates, not numbers."""
+    import pyarrow as pa
+
+    if feature.kind != NUMERIC:
+        return feature
+    kind = (DATE if pa.types.is_date(arrow_type)
+            else TIMESTAMP if pa.types.is_timestamp(arrow_type) else None)
+    if kind is None:
+        return feature
+    logger.info("feature %r: the schema has no time_domain, the data holds %s: a %s",
+                feature.name, arrow_type, kind)
+    return dataclasses.replace(feature, kind=kind)
 
 
 def _check_inputs(serving, features: List[Feature], trainer_module: str) -> None:

@@ -267,12 +267,21 @@ def prepare_schema(schema, label_column: str = "", skew_threshold: float = DEFAU
 
 def infer_schema(train_stats, label_column: str = "", bool_features: Sequence[str] = (),
                  skew_threshold: float = DEFAULT_SKEW_THRESHOLD,
-                 skew_thresholds: Optional[Mapping[str, float]] = None):
-    """``tfdv.infer_schema`` of the train statistics, prepared by :func:`prepare_schema`."""
+                 skew_thresholds: Optional[Mapping[str, float]] = None,
+                 time_features: Optional[Mapping[str, str]] = None):
+    """``tfdv.infer_schema`` of the train statistics, prepared by :func:`prepare_schema`.
+
+    ``time_features`` (column -> ``UNIX_DAYS`` / ``UNIX_SECONDS``, from
+    ``statistics.time_columns``) are the date and timestamp columns, which the statistics
+    describe as integers: their INT features get that ``time_domain``.
+    """
     import tensorflow_data_validation as tfdv
+
+    from kfp_mlops.components._shared import statistics as tfdv_stats
 
     schema = tfdv.infer_schema(train_stats)
     _mark_booleans(schema, bool_features)
+    tfdv_stats.mark_time_domains(schema, dict(time_features or {}))
     return prepare_schema(schema, label_column, skew_threshold, skew_thresholds)
 
 
@@ -380,7 +389,8 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
             source = schema_path
         else:
             schema = infer_schema(statistics["train"], label, bool_features, skew_threshold,
-                                  skew_thresholds)
+                                  skew_thresholds, tfdv_stats.time_columns(
+                                      ds.arrow_schema(dataset_dir, "train")))
             source = "inferred"
         io.write_text(os.path.join(schema_out, SCHEMA_FILE), text_format.MessageToString(schema))
 

@@ -56,3 +56,34 @@ def save_tiny_model(path: str, model_info=None) -> str:
         with open(os.path.join(path, "assets.extra", "kfp_mlops_model.json"), "w") as f:
             json.dump(model_info, f)
     return path
+
+
+def seasonal_csv(path, rows=4000, seed=0, first_year=2015):
+    """A CSV of rows over six years from ``first_year``: ``y`` follows the day of the year
+    (and a weekend bump) plus two ordinary features ``x``, ``shop`` and noise; ``day`` is an
+    ISO date (every 97th missing), ``at`` an ISO UTC timestamp whose hour moves ``y`` a
+    little."""
+    import datetime
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    start = datetime.date(first_year, 1, 1)
+    offsets = rng.integers(0, 6 * 365, rows)
+    day = pd.to_datetime([start + datetime.timedelta(days=int(o)) for o in offsets])
+    hour = rng.integers(0, 24, rows)
+    x = rng.normal(0, 1, rows)
+    shop = rng.choice(["a", "b", "c"], rows)
+    season = 6.0 * np.sin(2 * math.pi * (day.dayofyear.to_numpy() - 80) / 365.25)
+    weekend = 2.0 * (day.dayofweek.to_numpy() >= 5)
+    y = (20 + season + weekend + 1.5 * x + np.where(shop == "b", 2.0, 0.0)
+         + 0.5 * np.cos(2 * math.pi * hour / 24) + rng.normal(0, 1.0, rows))
+    frame = pd.DataFrame({
+        "day": day.strftime("%Y-%m-%d"),
+        "at": (day + pd.to_timedelta(hour, unit="h")).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "x": x.round(4), "shop": shop, "y": y.round(4)})
+    frame.loc[::97, "day"] = ""  # a few missing dates
+    frame.to_csv(path, index=False)
+    return str(path)

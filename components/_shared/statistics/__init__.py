@@ -8,6 +8,9 @@
 * per-feature distances between two statistics (L-infinity for categorical features,
   Jensen-Shannon divergence for numeric ones) for EVERY feature, not only the anomalous ones
   (:func:`feature_distances`), and the comparators and thresholds behind them;
+* dates and timestamps described as TFDV integers -- days / seconds since the epoch, with the
+  schema's ``time_domain`` -- converted in one place (:mod:`.reference`'s ``canonical_array``;
+  :func:`time_columns`, :func:`mark_time_domains`);
 * readable views of statistics and anomalies (:func:`feature_summaries`,
   :func:`anomaly_reasons`);
 * TFX's file layout of statistics and anomalies artifacts (:func:`split_dir`, ...).
@@ -64,7 +67,8 @@ from kfp_mlops.components._shared.statistics.distances import (  # noqa: E402
 from kfp_mlops.components._shared.statistics.flat import (  # noqa: E402
     exact_int_columns, fast_path_available)
 from kfp_mlops.components._shared.statistics.reference import (  # noqa: E402
-    bool_columns, load_statistics, statistics_with_beam, stats_options, unsupported_columns)
+    UNIX_DAYS, UNIX_SECONDS, bool_columns, load_statistics, mark_time_domains,
+    statistics_with_beam, stats_options, time_columns, time_format, unsupported_columns)
 from kfp_mlops.components._shared.statistics.views import (  # noqa: E402
     anomaly_reasons, feature_summaries)
 
@@ -75,6 +79,8 @@ __all__ = [
     "stats_options", "bool_columns", "unsupported_columns", "exact_int_columns",
     "fast_path_available", "default_workers", "StatisticsPool", "statistics_builder",
     "statistics_from_batches", "statistics_with_beam", "load_statistics",
+    # dates and timestamps as integers with a time_domain
+    "UNIX_DAYS", "UNIX_SECONDS", "time_format", "time_columns", "mark_time_domains",
     # distances and comparators
     "L_INFTY", "JENSEN_SHANNON_DIVERGENCE", "FeatureDistance", "feature_distances",
     "set_comparators", "check_thresholds",

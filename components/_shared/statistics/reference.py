@@ -8,13 +8,71 @@ byte-identity tests compare the flat path with exactly this.
 from __future__ import annotations
 
 import copy
-from typing import List, Mapping, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
-def canonical_array(array):
-    """Returns ``array`` cast to the primitive type TFDV expects, or None if unsupported."""
+# --- dates and timestamps -----------------------------------------------------------------
+#
+# TFDV has no date type. A date or timestamp column is described as what it is on a clock:
+# an INT feature counting days (``date32``/``date64`` columns) or whole seconds (``timestamp``
+# columns of any unit; a time zone's instant is counted in UTC, a zone-less timestamp as if
+# it were UTC) since 1970-01-01, the ``integer_format`` of tensorflow_metadata's
+# ``TimeDomain`` (schema.proto: ``UNIX_DAYS``, ``UNIX_SECONDS``), which the schema records on
+# the feature (:func:`mark_time_domains`). This is the one place the conversion happens:
+# every statistics path (flat, reference, Beam) goes through :func:`canonical_array`, so the
+# statistics, the schema, skew and drift all see the same integers; the model's serving
+# signature takes the same numbers (``_shared.model_io``: ``date`` / ``timestamp`` inputs).
+# Sub-second precision is dropped (truncated) from timestamps.
+
+UNIX_DAYS = "UNIX_DAYS"
+UNIX_SECONDS = "UNIX_SECONDS"
+
+
+def time_format(arrow_type) -> Optional[str]:
+    """``UNIX_DAYS`` for an Arrow date type, ``UNIX_SECONDS`` for a timestamp, else None."""
+    import pyarrow as pa
+
+    if pa.types.is_date(arrow_type):
+        return UNIX_DAYS
+    if pa.types.is_timestamp(arrow_type):
+        return UNIX_SECONDS
+    return None
+
+
+def time_columns(arrow_schema) -> Dict[str, str]:
+    """Column -> ``UNIX_DAYS`` / ``UNIX_SECONDS`` for the date and timestamp columns."""
+    formats = {f.name: time_format(f.type) for f in arrow_schema}
+    return {name: fmt for name, fmt in formats.items() if fmt is not None}
+
+
+def time_as_int(array):
+    """A date column as int64 days, a timestamp column as int64 seconds, since the epoch."""
     import pyarrow as pa
 
     t = array.type
+    if pa.types.is_date(t):
+        return array.cast(pa.date32()).cast(pa.int32()).cast(pa.int64())
+    return array.cast(pa.timestamp("s", t.tz), safe=False).cast(pa.int64())
+
+
+def mark_time_domains(schema, columns: Mapping[str, str]) -> None:
+    """Gives the INT features of date/timestamp ``columns`` (column -> ``UNIX_DAYS`` /
+    ``UNIX_SECONDS``) their ``time_domain``, in place; features with a domain are kept."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    for feature in schema.feature:
+        fmt = columns.get(feature.name)
+        if fmt and feature.type == schema_pb2.INT and feature.WhichOneof("domain_info") is None:
+            feature.time_domain.integer_format = schema_pb2.TimeDomain.IntegerTimeFormat.Value(fmt)
+
+
+def canonical_array(array):
+    """Returns ``array`` cast to the primitive type TFDV expects, or None if unsupported
+    (dates and timestamps become int64 days / seconds since the epoch, see above)."""
+    import pyarrow as pa
+
+    t = array.type
+    if time_format(t) is not None:
+        return time_as_int(array)
     if pa.types.is_dictionary(t):
         array = array.cast(t.value_type)
         t = array.type
@@ -37,7 +95,8 @@ def canonical_array(array):
 
 
 def unsupported_columns(arrow_schema) -> List[str]:
-    """Columns TFDV cannot describe (dates, timestamps, nested types): they are skipped."""
+    """Columns TFDV cannot describe (times of day, durations, nested types): they are
+    skipped. Dates and timestamps are described as integers (see :func:`time_as_int`)."""
     import pyarrow as pa
 
     return [f.name for f in arrow_schema

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+from google.protobuf import text_format
 
 from kfp_mlops.components.validate import core
 
@@ -152,9 +153,10 @@ def test_a_worker_error_reaches_the_caller():
     from kfp_mlops.components._shared import statistics as tfdv_stats
 
     good = pa.RecordBatch.from_pydict({"x": [1.0, 2.0]})
-    bad = pa.RecordBatch.from_pydict({"x": [datetime.datetime(2024, 1, 1)] * 2})
+    # a time of day: a type TFDV cannot describe (dates and timestamps it can, as integers)
+    bad = pa.RecordBatch.from_pydict({"x": [datetime.time(12, 30)] * 2})
     pool = tfdv_stats.StatisticsPool(workers=2)
-    with pytest.raises(TypeError, match="column 'x' has type timestamp"):
+    with pytest.raises(TypeError, match="column 'x' has type time64"):
         for i in range(20):  # more batches than the queues hold: add() must not block
             pool.add("train", good if i % 2 == 0 else bad)  # worker 1 gets the bad ones
         pool.finish("train")
@@ -374,3 +376,47 @@ def test_beam_path_equals_in_process_path(make_dataset, tmp_path, outputs):
         assert x.value == pytest.approx(y.value, abs=0.02)
     assert r1.passed == r2.passed
     assert sorted(os.listdir(beam["statistics_dir"])) == ["Split-eval", "Split-train"]
+
+
+def test_dates_and_timestamps_are_integer_features_with_a_time_domain(make_dataset, tmp_path,
+                                                                       outputs):
+    """A date column is an INT of days since 1970-01-01, a timestamp one an INT of seconds
+    (a zone's instant in UTC), with the schema's time_domain; skew is measured on them."""
+    import datetime
+
+    import pyarrow as pa
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    from kfp_mlops.components._shared import statistics as tfdv_stats
+
+    utc = datetime.timezone.utc
+    days = [datetime.date(1970, 1, 1), datetime.date(2020, 2, 29), None,
+            datetime.date(1969, 12, 31)]
+    stamps = [datetime.datetime(1970, 1, 1, 0, 0, 1, tzinfo=utc),
+              datetime.datetime(2021, 6, 5, 10, 0, tzinfo=datetime.timezone(
+                  datetime.timedelta(hours=2))), None,
+              datetime.datetime(2000, 1, 1, tzinfo=utc)]
+    columns = {"day": days * 25, "stamp": stamps * 25, "y": [1.0, 2.0, 3.0, 4.0] * 25}
+    d = make_dataset({"train": columns, "eval": columns}, label_column="y",
+                     types={"stamp": pa.timestamp("ms", "UTC")})
+    out = outputs(tmp_path)
+    result = core.validate(d, **out)
+    assert result.passed, result.reasons
+
+    stats = tfdv_stats.load_statistics(os.path.join(
+        tfdv_stats.split_dir(out["statistics_dir"], "train"), tfdv_stats.STATS_FILE))
+    features = {".".join(f.path.step): f for f in stats.datasets[0].features}
+    day, stamp = features["day"], features["stamp"]
+    assert day.type == stamp.type == 0  # INT
+    assert (day.num_stats.min, day.num_stats.max) == (-1, 18321)  # 2020-02-29
+    assert day.num_stats.common_stats.num_missing == 25
+    assert (stamp.num_stats.min, stamp.num_stats.max) == (1, 1622880000)  # 08:00 UTC
+    assert stamp.num_stats.common_stats.num_non_missing == 75
+
+    with open(os.path.join(out["schema_dir"], core.SCHEMA_FILE)) as f:
+        schema = text_format.Parse(f.read(), schema_pb2.Schema())
+    by_name = {f.name: f for f in schema.feature}
+    assert by_name["day"].type == by_name["stamp"].type == schema_pb2.INT
+    assert by_name["day"].time_domain.integer_format == schema_pb2.TimeDomain.UNIX_DAYS
+    assert by_name["stamp"].time_domain.integer_format == schema_pb2.TimeDomain.UNIX_SECONDS
+    assert {s.feature: s.value for s in result.skew}["day"] == pytest.approx(0.0)
