@@ -25,6 +25,8 @@ def data_validation(
     skew_threshold: float = 0.3,
     skew_thresholds: Dict[str, float] = {},
     fail_on_anomalies: bool = True,
+    keep_columns: List[str] = [],
+    drop_columns: List[str] = [],
     csv_delimiter: str = "",
 ):
     """Ingest and validate.
@@ -40,6 +42,9 @@ def data_validation(
             categorical, Jensen-Shannon divergence for numeric features).
         skew_thresholds: Per-feature overrides of skew_threshold.
         fail_on_anomalies: Fail the run on anomalies or skew (else they are only recorded).
+        keep_columns: Columns kept as features although they look ID-like (a string column
+            with 90 % or more distinct values, an integer row number).
+        drop_columns: Columns kept out of the model (never the label).
         csv_delimiter: CSV field separator; empty: tab for .tsv files, else detected from
             each file's header and first lines (one of , ; tab |; "," when unclear).
     """
@@ -53,6 +58,8 @@ def data_validation(
         skew_threshold=skew_threshold,
         skew_thresholds=skew_thresholds,
         fail_on_anomalies=fail_on_anomalies,
+        keep_columns=keep_columns,
+        drop_columns=drop_columns,
     )
     validate_task.set_display_name("validate")
     caching.apply(ingest_task, validate_task)

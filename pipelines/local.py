@@ -448,6 +448,7 @@ def _decisions(summary: RunSummary) -> List[str]:
     """The gates' decisions with their reasons: what a person wants to read last."""
     lines: List[str] = []
     shown: List[str] = []
+    kept_shown: set = set()
     for task in summary.tasks:
         for value in task.outputs.values():
             meta = value.get("metadata", {}) if isinstance(value, dict) else {}
@@ -474,7 +475,26 @@ def _decisions(summary: RunSummary) -> List[str]:
                 lines.append(f"      - {'and ' if own else ''}for the reasons above")
             shown = reasons
             break
+        lines.extend(_kept_out_lines(task, kept_shown))
     return ["Decisions:", *lines] if lines else []
+
+
+def _kept_out_lines(task: TaskRecord, shown: set) -> List[str]:
+    """``validate: kept out of the model: 'name'`` and each column's reason, from the first
+    output of ``task`` whose metadata has ``kept_out_features``; columns an earlier task
+    already named are not repeated."""
+    for value in task.outputs.values():
+        meta = value.get("metadata", {}) if isinstance(value, dict) else {}
+        kept = meta.get("kept_out_features")
+        if not isinstance(kept, dict) or not kept:
+            continue
+        new = {k: v for k, v in kept.items() if k not in shown}
+        shown.update(kept)
+        if not new:
+            return []
+        return [f"  {task.name}: kept out of the model: {', '.join(repr(k) for k in new)}",
+                *(f"      - {name}: {reason}" for name, reason in new.items())]
+    return []
 
 
 def _short(value: Any, limit: int = 300) -> str:

@@ -19,7 +19,8 @@ traffic_percentage                         ``components/push/deploy.py``
                                            ``check_traffic_percentage``
 split_ratios, csv_delimiter                ``components/ingest/core.py`` (``parse_split_ratios``,
                                            ``check_csv_delimiter``)
-skew_threshold(s)                          ``components/validate/core.py`` ``check_settings``
+skew_threshold(s), keep_columns,           ``components/validate/core.py`` ``check_settings``
+drop_columns                               (column lists: ``validate/columns.py``)
 task, epochs, batch_size, learning_rate,   ``components/train/core.py`` ``check_settings``
 hidden_units
 thresholds, max_regression                 ``components/evaluate/core.py`` ``check_limits``
@@ -161,7 +162,8 @@ def _ingest(p: Mapping[str, Any], found: List[str], pipeline_name: str) -> None:
 def _training(p: Dict[str, Any], found: List[str], pipeline_name: str) -> None:
     _registry(p, found)
     _ingest(p, found, pipeline_name)
-    _collect(found, validate.check_settings, p["skew_threshold"], p["skew_thresholds"])
+    _collect(found, validate.check_settings, p["skew_threshold"], p["skew_thresholds"],
+             p["keep_columns"], p["drop_columns"], p["label_column"])
     _collect(found, train.check_settings, task=p["task"], epochs=p["epochs"],
              batch_size=p["batch_size"], learning_rate=p["learning_rate"],
              hidden_units=p["hidden_units"])
@@ -173,7 +175,8 @@ def _training(p: Dict[str, Any], found: List[str], pipeline_name: str) -> None:
 
 def _data_validation(p: Dict[str, Any], found: List[str], pipeline_name: str) -> None:
     _ingest(p, found, pipeline_name)
-    _collect(found, validate.check_settings, p["skew_threshold"], p["skew_thresholds"])
+    _collect(found, validate.check_settings, p["skew_threshold"], p["skew_thresholds"],
+             p["keep_columns"], p["drop_columns"], p["label_column"])
 
 
 def _monitoring(p: Dict[str, Any], found: List[str], pipeline_name: str) -> None:

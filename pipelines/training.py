@@ -76,6 +76,8 @@ def build(train_resources: Optional[Resources] = None) -> Callable:
         skew_threshold: float = 0.3,
         skew_thresholds: Dict[str, float] = {},
         fail_on_anomalies: bool = True,
+        keep_columns: List[str] = [],
+        drop_columns: List[str] = [],
         thresholds: Dict[str, float] = {},
         max_regression: Dict[str, float] = {},
         slice_columns: List[str] = [],
@@ -106,6 +108,10 @@ def build(train_resources: Optional[Resources] = None) -> Callable:
             skew_threshold: Largest train/eval distance allowed for any feature.
             skew_thresholds: Per-feature overrides of skew_threshold.
             fail_on_anomalies: Stop the run on data anomalies or skew.
+            keep_columns: Columns the model keeps although they look ID-like (validate
+                keeps a string column with 90 % or more distinct values, or an integer row
+                number, out of the model).
+            drop_columns: Columns kept out of the model (never the label).
             thresholds: Metric floors (ceilings for losses and errors) the model must meet,
                 e.g. ``{"accuracy": 0.9}``.
             max_regression: Largest drop of a metric allowed against the champion.
@@ -122,7 +128,8 @@ def build(train_resources: Optional[Resources] = None) -> Callable:
         checks = validate(
             dataset=data.outputs["dataset"], label_column=label_column, schema_uri=schema_uri,
             skew_threshold=skew_threshold, skew_thresholds=skew_thresholds,
-            fail_on_anomalies=fail_on_anomalies).set_display_name("validate")
+            fail_on_anomalies=fail_on_anomalies, keep_columns=keep_columns,
+            drop_columns=drop_columns).set_display_name("validate")
         trained = train(
             dataset=data.outputs["dataset"], schema=checks.outputs["schema"],
             label_column=label_column, task=task, trainer_module=trainer_module, epochs=epochs,

@@ -98,6 +98,81 @@ def add_environments(schema, label_column: str = ""):
     return schema
 
 
+#: Lifecycle stages that keep a feature out of a model. schema.proto's ``LifecycleStage``:
+#: "PLANNED, ALPHA, DISABLED, and DEBUG are treated as DEPRECATED" (not validated), and
+#: ``DISABLED`` is the "generic indication that feature is disabled / excluded from models";
+#: tfx_bsl leaves the same stages out of a model's inputs (tfx_bsl/tfxio/
+#: tensor_representation_util.py, ``_ShouldIncludeFeature`` and
+#: ``_DISQUALIFYING_LIFECYCLE_STAGES``).
+KEPT_OUT_STAGES = ("PLANNED", "ALPHA", "DEPRECATED", "DEBUG_ONLY", "DISABLED",
+                   "VALIDATION_DERIVED")
+#: The annotation tag of a decision kfp-mlops recorded on a feature (its comment says why).
+DECISION_TAG = "kfp-mlops:kept-out"
+
+
+def is_kept_out(feature) -> bool:
+    """Whether a schema feature is kept out of models (deprecated or a stage above)."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    return bool(feature.deprecated) or \
+        schema_pb2.LifecycleStage.Name(feature.lifecycle_stage) in KEPT_OUT_STAGES
+
+
+def keep_out(feature, reason: str) -> None:
+    """Marks ``feature`` ``lifecycle_stage: DISABLED`` (in place), recording ``reason`` in its
+    annotation (tag :data:`DECISION_TAG`, one comment) for the components that read it."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    feature.lifecycle_stage = schema_pb2.DISABLED
+    _clear_decision(feature)
+    feature.annotation.tag.append(DECISION_TAG)
+    feature.annotation.comment.append(f"{DECISION_TAG}: {reason}")
+
+
+def keep_in(feature) -> None:
+    """Marks ``feature`` ``lifecycle_stage: PRODUCTION`` (in place): used by models, and no
+    longer open to a kept-out decision when the schema is used again as a curated one."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    feature.lifecycle_stage = schema_pb2.PRODUCTION
+    feature.deprecated = False
+    _clear_decision(feature)
+
+
+def _clear_decision(feature) -> None:
+    prefix = f"{DECISION_TAG}: "
+    tags = [t for t in feature.annotation.tag if t != DECISION_TAG]
+    comments = [c for c in feature.annotation.comment if not c.startswith(prefix)]
+    del feature.annotation.tag[:]
+    feature.annotation.tag.extend(tags)
+    del feature.annotation.comment[:]
+    feature.annotation.comment.extend(comments)
+    if not tags and not comments and not feature.annotation.extra_metadata:
+        feature.ClearField("annotation")
+
+
+def kept_out_reason(feature) -> str:
+    """Why the schema keeps ``feature`` out of models: the reason :func:`keep_out` recorded,
+    else its lifecycle stage; ``""`` when it does not keep it out."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    if not is_kept_out(feature):
+        return ""
+    prefix = f"{DECISION_TAG}: "
+    for comment in feature.annotation.comment:
+        if comment.startswith(prefix):
+            return comment[len(prefix):]
+    if feature.deprecated:
+        return "the schema marks it deprecated"
+    return (f"the schema's lifecycle_stage "
+            f"{schema_pb2.LifecycleStage.Name(feature.lifecycle_stage)}")
+
+
+def kept_out_features(schema) -> dict:
+    """``{feature: reason}`` for every feature the schema keeps out of models, in order."""
+    return {f.name: kept_out_reason(f) for f in schema.feature if is_kept_out(f)}
+
+
 def label_of(schema, lineage=None) -> str:
     """A registered model's label: the one its lineage records (``model_info.label``), else
     the feature :func:`add_environments` keeps out of SERVING; ``""`` when neither names one."""

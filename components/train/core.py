@@ -44,7 +44,8 @@ from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import model_io
 from kfp_mlops.components._shared.model_io import (CATEGORICAL, CLASSIFICATION, DATE, NUMERIC,
                                                    REGRESSION, TIME_KINDS, TIMESTAMP)
-from kfp_mlops.components._shared.schema import SERVING, SchemaError, read_schema
+from kfp_mlops.components._shared.schema import (SERVING, SchemaError, is_kept_out,
+                                                 kept_out_reason, read_schema)
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,9 @@ class Feature:
 
 def schema_features(schema, label: str, exclude: Sequence[str] = ()) -> List[Feature]:
     """The model's features from the schema: every feature but the label, ``exclude`` and
-    those kept out of serving (``not_in_environment: "SERVING"``) or deprecated.
+    those kept out of serving (``not_in_environment: "SERVING"``) or of models (deprecated,
+    or a lifecycle stage such as DISABLED: ``_shared.schema.is_kept_out``, validate's mark
+    of an ID-like column).
 
     BYTES -> categorical; INT with ``int_domain.is_categorical`` or a ``bool_domain`` ->
     categorical; INT with ``time_domain { integer_format: UNIX_DAYS }`` -> date,
@@ -95,8 +98,10 @@ def schema_features(schema, label: str, exclude: Sequence[str] = ()) -> List[Fea
     for f in schema.feature:
         if f.name == label or f.name in exclude:
             continue
-        if SERVING in f.not_in_environment or f.deprecated or f.lifecycle_stage in (
-                schema_pb2.DEPRECATED, schema_pb2.DISABLED, schema_pb2.PLANNED):
+        if is_kept_out(f):
+            logger.info("feature %r is not used: %s", f.name, kept_out_reason(f))
+            continue
+        if SERVING in f.not_in_environment:
             logger.info("feature %r is not used: kept out of serving by the schema", f.name)
             continue
         type_name = schema_pb2.FeatureType.Name(f.type)
@@ -254,6 +259,8 @@ class TrainResult:
     content_hash: str
     tf_version: str
     seconds: float
+    #: column -> why it is not a feature (the schema's decision, the key column).
+    kept_out: Dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def main_metric(self) -> str:
@@ -280,6 +287,7 @@ class TrainResult:
             "hyperparameters": dict(self.hyperparameters),
             "metrics": dict(self.metrics),
             "content_hash": self.content_hash,
+            "kept_out_features": dict(self.kept_out),
         }
 
     def metadata(self) -> Dict[str, Any]:
@@ -296,6 +304,7 @@ class TrainResult:
             "trainer": self.trainer,
             "training_rows": self.training_rows,
             "content_hash": self.content_hash,
+            "kept_out_features": dict(self.kept_out),
         }
 
     def tensorboard_metadata(self) -> Dict[str, Any]:
@@ -805,6 +814,7 @@ def train(dataset_dir: str, schema_path: str, model_dir: str, tensorboard_dir: s
         raise TrainError(str(e)) from e
     exclude = [c for c in [info.get("key_column", "")] if c]
     features = schema_features(schema, label, exclude)
+    kept_out = _kept_out(schema, label, exclude)
     keys: Dict[str, str] = {}
     for f in features:
         other = keys.setdefault(model_io.input_key(f.name), f.name)
@@ -899,7 +909,7 @@ def train(dataset_dir: str, schema_path: str, model_dir: str, tensorboard_dir: s
             eval_rows=ds.num_rows(dataset_dir, "eval") if os.path.exists(args.eval_path) else 0,
             epochs_run=epochs_run, metrics=metrics, hyperparameters=hyperparameters,
             content_hash=io.sha256_tree(model_out), tf_version=tf.__version__,
-            seconds=round(time.time() - started, 3))
+            seconds=round(time.time() - started, 3), kept_out=kept_out)
         meta = result.model_metadata()
         if "preprocessing" in details:
             meta["preprocessing"] = details["preprocessing"]
@@ -924,6 +934,20 @@ def _time_kind_from_data(feature: Feature, arrow_type) -> Feature:
     logger.info("feature %r: the schema has no time_domain, the data holds %s: a %s",
                 feature.name, arrow_type, kind)
     return dataclasses.replace(feature, kind=kind)
+
+
+def _kept_out(schema, label: str, exclude: Sequence[str]) -> Dict[str, str]:
+    """``{column: reason}`` of the schema features that are not model features because the
+    schema keeps them out of models, or because they are the dataset's key column."""
+    found = {}
+    for f in schema.feature:
+        if f.name == label:
+            continue
+        if is_kept_out(f):
+            found[f.name] = kept_out_reason(f)
+        elif f.name in exclude:
+            found[f.name] = "the dataset's key_column: it decides each row's split"
+    return found
 
 
 def _check_inputs(serving, features: List[Feature], trainer_module: str) -> None:

@@ -21,6 +21,8 @@ def validate(
     skew_thresholds: Dict[str, float] = {},
     fail_on_anomalies: bool = True,
     beam_pipeline_args: List[str] = [],
+    keep_columns: List[str] = [],
+    drop_columns: List[str] = [],
 ) -> NamedTuple("ValidateOutputs", [("passed", bool)]):
     """Validates a dataset with TensorFlow Data Validation and decides whether it is usable.
 
@@ -28,14 +30,18 @@ def validate(
     curated one), checks every split against the schema (TRAINING environment) and measures
     the train/eval skew of every feature (L-infinity distance for categorical features,
     Jensen-Shannon divergence for numeric ones). The dataset passes when no split has an
-    anomaly and no feature's skew exceeds its threshold.
+    anomaly and no feature's skew exceeds its threshold. ID-like columns (a string column
+    with 90 % or more distinct values, an integer row number) are kept out of the model: the
+    schema marks them ``lifecycle_stage: DISABLED`` with the reason in their annotation.
 
     Args:
         dataset: a kfp-mlops Dataset artifact (``dataset.json`` and ``<split>/data.parquet``).
         statistics: output: TFDV statistics, ``Split-<split>/FeatureStats.pb`` (binary
             DatasetFeatureStatisticsList, TFX layout).
         schema: output: the schema, ``schema.pbtxt``, with TRAINING/SERVING environments (the
-            label is not expected in SERVING) and the skew comparators used.
+            label is not expected in SERVING), the skew comparators used, and the columns
+            kept out of the model (``lifecycle_stage: DISABLED``; metadata
+            ``kept_out_features``: column -> reason).
         anomalies: output: ``Split-<split>/SchemaDiff.pb`` (binary Anomalies), ``skew.json``
             (every feature's distance, metric, threshold) and ``decision.json``.
         report: output: an HTML page with the decision, statistics, anomalies and skew.
@@ -53,6 +59,9 @@ def validate(
         beam_pipeline_args: when non-empty, statistics are computed by a Beam pipeline with
             these options (e.g. ``--runner=DataflowRunner``, ``--project=...``,
             ``--region=...``, ``--temp_location=gs://...``) for data beyond one machine.
+        keep_columns: columns kept in the model although they look ID-like (or a curated
+            schema's lifecycle stage keeps them out).
+        drop_columns: columns kept out of the model (never the label).
 
     Returns:
         passed: whether the dataset passed validation.
@@ -66,9 +75,10 @@ def validate(
     logs.setup()
     log = logging.getLogger("kfp_mlops.validate")
     schema_path = schema_uri  # read through the I/O layer by core (resolve_schema_path)
-    log.info("validating dataset %s (label %r, schema %s, skew threshold %s, overrides %s)",
-             dataset.path, label_column or "<from dataset>", schema_path or "<inferred>",
-             skew_threshold, dict(skew_thresholds))
+    log.info("validating dataset %s (label %r, schema %s, skew threshold %s, overrides %s, "
+             "keep %s, drop %s)", dataset.path, label_column or "<from dataset>",
+             schema_path or "<inferred>", skew_threshold, dict(skew_thresholds),
+             list(keep_columns), list(drop_columns))
     result = core.validate(
         dataset_dir=dataset.path,
         statistics_dir=statistics.path,
@@ -80,6 +90,8 @@ def validate(
         skew_threshold=skew_threshold,
         skew_thresholds=dict(skew_thresholds),
         beam_pipeline_args=list(beam_pipeline_args),
+        keep_columns=list(keep_columns),
+        drop_columns=list(drop_columns),
     )
 
     metadata = result.metadata()
@@ -87,14 +99,17 @@ def validate(
                                 "rows": metadata["rows"], "layout": "Split-<split>/FeatureStats.pb"})
     schema.metadata.update({"feature_count": metadata["schema_feature_count"],
                             "label_column": metadata["label_column"],
-                            "source": metadata["schema_source"]})
+                            "source": metadata["schema_source"],
+                            "kept_out_features": metadata["kept_out_features"],
+                            "kept_in_features": metadata["kept_in_features"]})
     values = result.metrics()
     anomalies.metadata.update({"passed": result.passed, "reasons": list(result.reasons),
                                "anomaly_count": values["anomaly_count"],
                                "max_skew": values["max_skew"],
                                "max_skew_feature": values["max_skew_feature"],
                                "split_names": metadata["split_names"],
-                               "infinite_values": metadata["infinite_values"]})
+                               "infinite_values": metadata["infinite_values"],
+                               "kept_out_features": metadata["kept_out_features"]})
     report.metadata.update({"passed": result.passed})
     for name, value in values.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -13,6 +13,10 @@ Plain Python in, plain Python out (no kfp). For each split of a kfp-mlops datase
 5. a decision: passed when no split has an anomaly and no feature is skewed beyond its
    threshold, with one reason per anomaly and per skewed feature.
 
+ID-like columns (a name, a row number: see ``columns.py``) and ``drop_columns`` are kept out
+of the model by the schema written (``lifecycle_stage: DISABLED`` with the reason); the
+result, the artifacts' metadata and the report name each with its reason.
+
 Outputs use TFX's layouts, so TFDV and TFX tools read them: ``Split-<split>/FeatureStats.pb``,
 ``schema.pbtxt``, ``Split-<split>/SchemaDiff.pb``.
 """
@@ -54,6 +58,10 @@ class ValidationResult:
     statistics_backend: str                   # "in-process" or "beam"
     seconds: float = 0.0
     infinite_values: Dict[str, Dict[str, int]] = dataclasses.field(default_factory=dict)
+    #: feature -> why the schema keeps it out of the model (ID-like, drop_columns, ...).
+    kept_out: Dict[str, str] = dataclasses.field(default_factory=dict)
+    #: feature -> why it is kept in although it looked ID-like (keep_columns).
+    kept_in: Dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def splits(self) -> List[str]:
@@ -92,6 +100,8 @@ class ValidationResult:
             "schema_source": self.schema_source,
             "passed": self.passed,
             "infinite_values": {s: dict(c) for s, c in self.infinite_values.items()},
+            "kept_out_features": dict(self.kept_out),
+            "kept_in_features": dict(self.kept_in),
         }
 
 
@@ -100,17 +110,25 @@ class ValidationResult:
 # --------------------------------------------------------------------------------------
 
 def check_settings(skew_threshold: float = DEFAULT_SKEW_THRESHOLD,
-                   skew_thresholds: Optional[Mapping[str, float]] = None) -> None:
-    """Raises ValueError naming every skew threshold that is not a finite number >= 0
-    (the feature names of ``skew_thresholds`` are checked against the data later)."""
+                   skew_thresholds: Optional[Mapping[str, float]] = None,
+                   keep_columns: Optional[Sequence[str]] = None,
+                   drop_columns: Optional[Sequence[str]] = None,
+                   label_column: str = "") -> None:
+    """Raises ValueError naming every skew threshold that is not a finite number >= 0, and
+    every problem of ``keep_columns`` / ``drop_columns`` (not lists of names, a name in both,
+    the label dropped). The feature names of ``skew_thresholds`` and the column names are
+    checked against the data later, before any statistics."""
     from kfp_mlops.components._shared import checks
+    from kfp_mlops.components.validate import columns
 
     checks.raise_all([checks.distance_threshold_problem("skew_threshold", skew_threshold),
-                      *checks.distance_thresholds_problems("skew_thresholds", skew_thresholds)])
+                      *checks.distance_thresholds_problems("skew_thresholds", skew_thresholds),
+                      *columns.settings_problems(keep_columns, drop_columns, label_column)])
 
 
 def _check_inputs(dataset_dir: str, label_column: str, schema_path: str,
-                  skew_threshold: float, batch_rows: int):
+                  skew_threshold: float, batch_rows: int, keep_columns: Sequence[str] = (),
+                  drop_columns: Sequence[str] = ()):
     """(splits, label, curated schema or None); raises on the first bad input."""
     from kfp_mlops.components._shared import dataset as ds
     from kfp_mlops.components._shared.schema import read_schema
@@ -126,6 +144,12 @@ def _check_inputs(dataset_dir: str, label_column: str, schema_path: str,
         where = "label_column" if label_column else f"{ds.INFO_FILE}'s label_column"
         raise ValueError(f"{where} {label!r} is not a column of dataset {dataset_dir!r}; "
                          f"columns are: {columns}")
+    from kfp_mlops.components._shared import checks
+    from kfp_mlops.components.validate import columns as cols
+
+    checks.raise_all(cols.settings_problems(keep_columns, drop_columns, label) +
+                     cols.unknown_columns_problems(columns, f"dataset {dataset_dir!r}",
+                                                   keep_columns, drop_columns))
     curated = read_schema(schema_path, CURATED) if schema_path else None
     check_settings(skew_threshold)
     if batch_rows <= 0:
@@ -323,7 +347,9 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
              skew_threshold: float = DEFAULT_SKEW_THRESHOLD,
              skew_thresholds: Optional[Mapping[str, float]] = None,
              beam_pipeline_args: Optional[Sequence[str]] = None,
-             batch_rows: int = DEFAULT_BATCH_ROWS) -> ValidationResult:
+             batch_rows: int = DEFAULT_BATCH_ROWS,
+             keep_columns: Optional[Sequence[str]] = None,
+             drop_columns: Optional[Sequence[str]] = None) -> ValidationResult:
     """Computes statistics, schema, anomalies and train/eval skew of a dataset; decides.
 
     Args:
@@ -341,6 +367,9 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
         beam_pipeline_args: when non-empty, compute statistics with a Beam pipeline run with
             these options (e.g. ``["--runner=DataflowRunner", "--project=p", ...]``).
         batch_rows: rows per batch of the in-process statistics.
+        keep_columns: columns kept in the model although they look ID-like (or a curated
+            schema's lifecycle stage keeps them out).
+        drop_columns: columns kept out of the model (never the label).
 
     Returns:
         A :class:`ValidationResult`.
@@ -358,10 +387,12 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
 
     started = time.time()
     schema_path = schema_file(schema_path, CURATED) if schema_path else ""
-    check_settings(skew_threshold, skew_thresholds)
+    check_settings(skew_threshold, skew_thresholds, keep_columns, drop_columns)
     skew_thresholds = dict(skew_thresholds or {})
+    keep_columns, drop_columns = list(keep_columns or ()), list(drop_columns or ())
     splits, label, curated = _check_inputs(dataset_dir, label_column, schema_path,
-                                           skew_threshold, batch_rows)
+                                           skew_threshold, batch_rows, keep_columns,
+                                           drop_columns)
     if curated is not None:
         tfdv_stats.check_thresholds([f.name for f in curated.feature], skew_thresholds)
         if label and label not in {f.name for f in curated.feature}:
@@ -392,6 +423,8 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
                                   skew_thresholds, tfdv_stats.time_columns(
                                       ds.arrow_schema(dataset_dir, "train")))
             source = "inferred"
+        decisions = _decide_columns(dataset_dir, schema, statistics["train"], label,
+                                    keep_columns, drop_columns)
         io.write_text(os.path.join(schema_out, SCHEMA_FILE), text_format.MessageToString(schema))
 
         anomalies, reasons_by_split, infinite = {}, {}, {}
@@ -410,6 +443,9 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
         if "eval" in statistics:
             skew = tfdv_stats.feature_distances(statistics["train"], statistics["eval"], schema,
                                                 skew_threshold, skew_thresholds, mode="skew")
+            # TFDV compares no feature its schema keeps out (schema.proto: such stages "are
+            # treated as DEPRECATED"); the report lists those with their reasons instead.
+            skew = [d for d in skew if d.feature not in decisions.kept_out]
         else:
             logger.warning("dataset has no eval split: train/eval skew is not measured")
 
@@ -423,7 +459,8 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
             passed=passed, reasons=reasons, rows=rows, anomalies=reasons_by_split, skew=skew,
             schema_feature_count=len(schema.feature), label_column=label, schema_source=source,
             statistics_backend="beam" if beam_pipeline_args else "in-process",
-            infinite_values={s: c for s, c in infinite.items() if c})
+            infinite_values={s: c for s, c in infinite.items() if c},
+            kept_out=dict(decisions.kept_out), kept_in=dict(decisions.kept_in))
         io.write_json(os.path.join(anomalies_out, SKEW_FILE),
                       {"baseline": "train", "compared": "eval" if skew else None,
                        "default_threshold": skew_threshold, "thresholds": skew_thresholds,
@@ -435,6 +472,24 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
     logger.info("validation %s in %.1fs%s", "passed" if passed else "FAILED", result.seconds,
                 "" if passed else ": " + "; ".join(reasons))
     return result
+
+
+def _decide_columns(dataset_dir: str, schema, train_stats, label: str,
+                    keep_columns: Sequence[str], drop_columns: Sequence[str]):
+    """Recognises the ID-like features and applies keep/drop to ``schema`` (in place);
+    returns the :class:`columns.ColumnDecisions`, each kept-out feature logged."""
+    from kfp_mlops.components.validate import columns as cols
+
+    candidates = {k: v for k, v in cols.integer_candidates(train_stats, schema, label).items()
+                  if k not in drop_columns}
+    unique = cols.unique_integer_columns(dataset_dir, candidates) if candidates else []
+    found = cols.id_like(train_stats, schema, label, {k: candidates[k] for k in unique})
+    decisions = cols.decide(schema, found, label, keep_columns, drop_columns)
+    for name, reason in decisions.kept_out.items():
+        logger.warning("column %r is kept out of the model: %s", name, reason)
+    for name, reason in decisions.kept_in.items():
+        logger.info("column %r stays a feature: %s", name, reason)
+    return decisions
 
 
 # --------------------------------------------------------------------------------------
@@ -485,6 +540,8 @@ def report_data(result: ValidationResult, statistics: Mapping[str, Any],
         "features": rows, "anomalies": anomaly_rows,
         "skew": sorted(result.skew, key=lambda d: -(d.value if d.value is not None else -1)),
         "facets_page": facets_page,
+        "kept_out": [{"feature": k, "reason": v} for k, v in result.kept_out.items()],
+        "kept_in": [{"feature": k, "reason": v} for k, v in result.kept_in.items()],
     }
 
 

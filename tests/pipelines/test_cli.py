@@ -149,6 +149,33 @@ def test_summary_says_repeated_reasons_once():
     assert "      - champion=yes: moved from 1 to 2\n      - and for the reasons above" in decisions
 
 
+def test_summary_names_the_columns_kept_out_of_the_model_once():
+    """validate's schema names the kept-out columns with their reasons; train's model repeats
+    them and adds the key column: the summary says each once, under the task that decided."""
+    kept = {"name": "ID-like: 400 distinct values in 400 train rows",
+            "row_id": "ID-like: a row number"}
+    tasks = [local.TaskRecord("validate", "SUCCESS", 1.0, {
+                 "schema": {"type": "Artifact", "uri": "/s",
+                            "metadata": {"kept_out_features": kept}},
+                 "anomalies": {"type": "Artifact", "uri": "/a",
+                               "metadata": {"passed": True, "reasons": [],
+                                            "kept_out_features": kept}}}),
+             local.TaskRecord("train", "SUCCESS", 1.0, {"model": {
+                 "type": "Model", "uri": "/m", "metadata": {"kept_out_features": {
+                     **kept, "key": "the dataset's key_column"}}}})]
+    text = local.format_summary(local.RunSummary("training", "SUCCESS", "/r", "now", 2.0, {},
+                                                 tasks))
+    decisions = text[text.index("Decisions:"):]
+    assert decisions == (
+        "Decisions:\n"
+        "  validate: passed=yes\n"
+        "  validate: kept out of the model: 'name', 'row_id'\n"
+        "      - name: ID-like: 400 distinct values in 400 train rows\n"
+        "      - row_id: ID-like: a row number\n"
+        "  train: kept out of the model: 'key'\n"
+        "      - key: the dataset's key_column")
+
+
 def test_every_command_names_its_handler():
     """main runs ``args.func``: a sub-command without one would fail on every use."""
     import argparse

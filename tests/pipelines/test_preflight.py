@@ -125,6 +125,11 @@ TRAINING_CASES = [
     ("label_column", "  ", "label_column is required and was given empty"),
     ("fail_on_anomalies", "yes", "fail_on_anomalies='yes': expected a Boolean value"),
     ("epochs_count", 3, "epochs_count is not a parameter of pipeline 'training'"),
+    ("keep_columns", "name", "keep_columns='name': expected a list of column names"),
+    ("drop_columns", ["species"], "drop_columns names the label 'species'; the label is "
+                                  "never dropped"),
+    ("drop_columns", ["island", ""], "drop_columns has '': expected a column name"),
+    ("keep_columns", ["island", "island"], "keep_columns names ['island'] more than once"),
 ]
 
 
@@ -152,7 +157,8 @@ def test_neighbours_of_each_bad_value_pass():
                         ("registry_uri", "vertex://projects/p/locations/europe-west4"),
                         ("registry_uri", "file:///tmp/registry"),
                         ("registry_uri", "gs://bucket/registry"),
-                        ("registry_uri", "s3://bucket/registry")]:
+                        ("registry_uri", "s3://bucket/registry"),
+                        ("keep_columns", ["island"]), ("drop_columns", ["island", "sex"])]:
         assert _problems("training", **{name: value}) == [], (name, value)
 
 
@@ -183,6 +189,8 @@ VALIDATION_CASES = [
     ("skew_threshold", True, "skew_threshold must be a number >= 0"),
     ("skew_thresholds", [0.1], "skew_thresholds must be a mapping of feature name to threshold"),
     ("data_uri", "", "data_uri is required and was given empty"),
+    ("drop_columns", {"island": 1}, "drop_columns={'island': 1}: expected a list of column "
+                                    "names"),
 ]
 
 
@@ -421,8 +429,24 @@ def test_csv_delimiter_is_checked_when_the_pipeline_has_it():
     assert found == [_component_error(lambda: ingest.check_csv_delimiter("\n"))]
 
 
+def test_a_column_both_kept_and_dropped_is_refused_before_any_task(tmp_path, no_task):
+    with pytest.raises(preflight.PreflightError) as caught:
+        local.run("training", {**TRAINING, "keep_columns": ["island", "sex"],
+                               "drop_columns": ["sex"]}, str(tmp_path / "out"))
+    assert caught.value.problems == ["keep_columns and drop_columns both name ['sex']; name "
+                                     "each column in one of them"]
+    assert no_task == [] and not (tmp_path / "out").exists()
+
+
 def test_validate_and_monitor_use_the_same_rules(tmp_path, penguins_dataset):
     from kfp_mlops.components.validate import core as validate
+
+    expected = _one_problem("data-validation", label_column="species",
+                            drop_columns=["island", "species"])
+    got = _component_error(lambda: validate.validate(
+        penguins_dataset, *(str(tmp_path / n) for n in ("s", "sc", "a", "r.html")),
+        label_column="species", drop_columns=["island", "species"]))
+    assert got == expected
 
     expected = _one_problem("data-validation", skew_threshold=NAN)
     got = _component_error(lambda: validate.validate(
