@@ -138,7 +138,8 @@ def _string_evidence(feature_stats) -> str:
 def integer_candidates(train_stats, schema, label: str = "") -> Dict[str, tuple]:
     """``{feature: (min, max, values)}``: plain integer features of ``schema`` whose train
     statistics allow a row number (enough values, dense enough in their range); only
-    features without a lifecycle stage, never the label."""
+    features without a lifecycle stage, never the label, never a date or timestamp (a daily
+    series is unique per row and dense, and is the model's calendar, not an id)."""
     from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
     from kfp_mlops.components._shared.statistics import distances
@@ -146,7 +147,8 @@ def integer_candidates(train_stats, schema, label: str = "") -> Dict[str, tuple]
     by_name = _stats_by_name(train_stats)
     found = {}
     for f in schema.feature:
-        if f.name == label or f.lifecycle_stage != schema_pb2.UNKNOWN_STAGE or f.deprecated:
+        if (f.name == label or f.lifecycle_stage != schema_pb2.UNKNOWN_STAGE or f.deprecated
+                or f.HasField("time_domain")):
             continue
         stats = by_name.get(f.name)
         if (f.type != schema_pb2.INT or distances.is_categorical(f) or stats is None
@@ -213,7 +215,8 @@ def id_like(train_stats, schema, label: str = "",
     unique_integers = dict(unique_integers or {})
     found = {}
     for f in schema.feature:
-        if f.name == label or f.lifecycle_stage != schema_pb2.UNKNOWN_STAGE or f.deprecated:
+        if (f.name == label or f.lifecycle_stage != schema_pb2.UNKNOWN_STAGE or f.deprecated
+                or f.HasField("time_domain")):
             continue
         stats = by_name.get(f.name)
         if f.name in unique_integers:

@@ -189,12 +189,14 @@ def test_thresholds_at_their_edges():
     schema = schema_pb2.Schema()
     for name in ("s90", "s89", "s_few", "label"):
         schema.feature.add(name=name, type=schema_pb2.BYTES)
-    for name in ("i50", "i49", "i_few", "i_sparse"):
+    for name in ("i50", "i49", "i_few", "i_sparse", "day"):
         schema.feature.add(name=name, type=schema_pb2.INT)
+    # a daily series: one row a day is unique and dense, and is a date, not an id
+    schema.feature[-1].time_domain.integer_format = schema_pb2.TimeDomain.UNIX_DAYS
     train = stats(s90=("s", 100, 90, 0), s89=("s", 100, 89, 0), s_few=("s", 49, 49, 0),
                   label=("s", 100, 100, 0),
                   i50=("i", 100, 1, 200), i49=("i", 98, 1, 200), i_few=("i", 49, 1, 49),
-                  i_sparse=("i", 100, 0, 10**6))
+                  i_sparse=("i", 100, 0, 10**6), day=("i", 100, 19000, 19099))
     assert list(columns.integer_candidates(train, schema, "label")) == ["i50"]
     found = columns.id_like(train, schema, "label", {"i50": (1, 200, 100)})
     assert sorted(found) == ["i50", "s90"]
