@@ -42,8 +42,17 @@ run: $(STAMP)
 		--param 'slice_columns=["island"]' \
 		--output-dir $(RUN_DIR) --summary-json $(RUN_DIR)/summary.json
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The tests of what a person sees open the reports in Debian's headless chromium; installed
+# here when missing (as root, from the machine's own apt sources).
+BROWSER ?= chromium
+.PHONY: browser
+browser:
+	@command -v $(BROWSER) >/dev/null || { \
+		echo "installing $(BROWSER) for the report tests (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER); }
 
 compile: $(STAMP)
 	$(VENV)/bin/kfp-mlops compile --output-dir build/pipelines
