@@ -159,7 +159,8 @@ def plan(project: str, region: str, endpoint: str, registry_uri: str, model_name
     except schema_io.SchemaError as e:  # local, gs:// or s3://
         raise VertexMonitoringError(str(e)) from e
     label = label_column or schema_io.label_of(schema, version.lineage)
-    features = [f.name for f in schema.feature if f.name != label]
+    features = [f.name for f in schema.feature  # the model's inputs: not the label, not
+                if f.name != label and not schema_io.is_kept_out(f)]  # an ID-like column
     source = training_data_uri or str((version.lineage or {}).get("data_source", ""))
     if not (source.startswith("bq://") or source.startswith("gs://")):
         raise VertexMonitoringError(

@@ -166,3 +166,25 @@ def test_shell(registry, tmp_path):
         vertex_monitoring.python_func(monitoring_job=out, **settings(registry))
     assert out.metadata["resource_name"] == "projects/1/locations/r/jobs/42"
     assert out.metadata["skew_thresholds"]["island"] == 0.2
+
+
+def test_a_column_the_schema_keeps_out_of_the_model_is_not_monitored(registry, tmp_path):
+    """validate marks an ID-like column DISABLED; the model does not take it, so Vertex AI
+    must not be asked to watch it."""
+    import pathlib
+    import shutil
+
+    from google.protobuf import text_format
+
+    from kfp_mlops.components._shared import schema as schema_io
+
+    copy = tmp_path / "registry"
+    shutil.copytree(registry, copy)
+    (path,) = [p for p in pathlib.Path(copy).rglob("schema.pbtxt")]
+    schema = schema_io.read_schema(str(path))
+    schema_io.keep_out(next(f for f in schema.feature if f.name == "year"), "ID-like (a test)")
+    path.write_text(text_format.MessageToString(schema))
+
+    plan = core.plan(**settings(str(copy), skew_thresholds={}, drift_thresholds={}))
+    assert plan.features == [f for f in FEATURES if f != "year"]
+    assert "year" not in plan.skew_thresholds and "year" not in plan.drift_thresholds
