@@ -188,9 +188,12 @@ def _measurement_type_name(value: int) -> str:
 # distribution is taken as the piecewise-linear CDF through those quantiles, and every
 # numeric measure below is computed exactly on the two CDFs. The error of that
 # approximation is measured against scipy on the raw samples in
-# tests/components/_shared/statistics/test_measures.py (bundled penguins batches: KS
-# statistic within 0.06 of scipy's, normalised Wasserstein within 0.05, PSI within 0.05 of
-# the formula on raw counts). Both sides are described the same way on purpose: the
+# tests/components/_shared/statistics/test_measures.py on the bundled penguins batches:
+# the KS statistic within 0.05 of scipy's on the raw values (p-values then differ, but not
+# on which side of 0.05 / 7 they fall), the normalised Wasserstein distance within 0.04,
+# PSI within 0.02 of the formula on raw counts where there is no drift (PSI < 0.1) and
+# within 35 % where there is (the batch's shares in the baseline's bins are interpolated
+# from the batch's own deciles, coarse when the batch piles into a few bins). Both sides are described the same way on purpose: the
 # empirical CDF of a batch's values against the baseline's interpolated deciles was tried
 # and is worse on data with ties (whole grams, whole millimetres), where the step of a
 # tied value meets a straight line.
