@@ -47,6 +47,13 @@ def penguins():
     return reference, base, schema, batches
 
 
+def _measured(penguins, batch):
+    """(reference frame, its statistics, the batch's frame, measures of the batch)."""
+    reference, base, schema, batches = penguins
+    frame, batch_stats = batches[batch]
+    return reference, base, frame, tfdv_stats.feature_measures(base, batch_stats, schema)
+
+
 def _raw(frame, column):
     return frame[column].dropna().to_numpy(dtype=float)
 
@@ -73,9 +80,7 @@ def _binned(values, inner_edges):
 
 @pytest.mark.parametrize("batch", ["penguins_serving", "penguins_drifted"])
 def test_numeric_measures_against_scipy_on_raw_values(penguins, batch):
-    reference, base, schema, batches = penguins
-    frame, batch_stats = batches[batch]
-    measures = tfdv_stats.feature_measures(base, batch_stats, schema)
+    reference, base, frame, measures = _measured(penguins, batch)
     for column in NUMERIC:
         m = measures[column]
         x, y = _raw(reference, column), _raw(frame, column)
@@ -108,9 +113,7 @@ def test_ks_p_value_is_scipys_for_the_same_statistic():
 
 @pytest.mark.parametrize("batch", ["penguins_serving", "penguins_drifted"])
 def test_categorical_measures_are_exact(penguins, batch):
-    reference, base, schema, batches = penguins
-    frame, batch_stats = batches[batch]
-    measures = tfdv_stats.feature_measures(base, batch_stats, schema)
+    reference, _, frame, measures = _measured(penguins, batch)
     for column in CATEGORICAL:
         m = measures[column]
         assert (m.kind, m.test, m.exact, m.wasserstein_normed) == (
