@@ -39,6 +39,9 @@ def monitoring(
     drift_threshold: float = 0.3,
     drift_thresholds: Dict[str, float] = {},
     record_history: bool = True,
+    decide_by: str = "auto",
+    p_value: float = 0.05,
+    min_rows: int = 30,
     webhook_url: str = "",
     webhook_url_env: str = "",
     pubsub_topic: str = "",
@@ -74,6 +77,12 @@ def monitoring(
         drift_thresholds: Per-feature overrides of drift_threshold.
         record_history: Record this batch in the version's monitoring history (the next
             run's drift baseline).
+        decide_by: How a feature without a threshold of its own is judged: ``auto`` (KS /
+            chi-squared test up to 1000 values, the distance beyond), ``distance`` or
+            ``test``.
+        p_value: Family-wise significance level of the tests (divided by the number of
+            features tested).
+        min_rows: A feature with fewer values is not judged ("not enough rows to judge").
         webhook_url: http(s) URL that receives the alert as a JSON POST; empty: none. The
             URL is stored with the run as an argument: prefer webhook_url_env.
         webhook_url_env: Name of an environment variable of the alert task holding the
@@ -106,6 +115,7 @@ def monitoring(
         model_version=model_version, skew_threshold=skew_threshold,
         skew_thresholds=skew_thresholds, drift_threshold=drift_threshold,
         drift_thresholds=drift_thresholds, record_history=record_history,
+        decide_by=decide_by, p_value=p_value, min_rows=min_rows,
         run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER).set_display_name("monitor")
     alerted = alert(
         drift_report=checked.outputs["drift_report"], report=checked.outputs["report"],

@@ -24,6 +24,9 @@ def monitor(
     record_history: bool = True,
     run_name: str = "",
     batch_rows: int = 65536,
+    decide_by: str = "auto",
+    p_value: float = 0.05,
+    min_rows: int = 30,
 ) -> NamedTuple("MonitorOutputs", [("drift_detected", bool), ("model_version", str)]):
     """Checks a serving batch against a registered model's schema and baseline statistics.
 
@@ -31,8 +34,10 @@ def monitor(
     version's schema in the SERVING environment (the label is not expected), and measures
     every feature's training-serving skew against the version's baseline statistics and its
     drift against the previous batch monitored for the same version (L-infinity distance for
-    categorical features, Jensen-Shannon divergence for numeric ones). drift_detected is true
-    when any feature exceeds its skew or drift threshold or the batch has a schema anomaly;
+    categorical features, Jensen-Shannon divergence for numeric ones; also PSI, normalised
+    Wasserstein distance and a KS / chi-squared test). A feature is judged by the test on
+    small samples and by its distance on large ones (decide_by); drift_detected is true
+    when any feature is judged skewed or drifted or the batch has a schema anomaly;
     the reasons are in the report and the artifacts' metadata. The batch statistics are
     recorded in the version's monitoring history in the registry. The task fails, writing
     nothing to the registry, for an unknown model or version, an empty batch, or a batch
@@ -64,6 +69,15 @@ def monitor(
         run_name: Pipeline run name recorded in the history; pass
             ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER`` from the pipeline.
         batch_rows: Rows per batch of the statistics computation.
+        decide_by: How a feature without a threshold of its own is judged: ``auto`` (the
+            KS / chi-squared test when both sides have at most 1000 values, the distance
+            beyond), ``distance`` (L-infinity / Jensen-Shannon against the thresholds) or
+            ``test``. A feature named in skew_thresholds / drift_thresholds is judged by
+            its distance.
+        p_value: Family-wise significance level of the tests: a tested feature drifts when
+            its p-value is below p_value divided by the number of features tested.
+        min_rows: A feature with fewer values on a side is not judged ("not enough rows
+            to judge"); 0 judges every feature.
 
     Returns:
         drift_detected: Whether there is any finding (skew, drift or schema anomaly).
@@ -92,6 +106,9 @@ def monitor(
         record_history=record_history,
         run_name=run_name,
         batch_rows=batch_rows,
+        decide_by=decide_by,
+        p_value=p_value,
+        min_rows=min_rows,
     )
     metadata = result.metadata()
     drift_report.metadata.update(metadata)

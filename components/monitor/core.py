@@ -10,11 +10,15 @@ kfp-mlops dataset artifact) and one model version of the registry push wrote:
    train split push registered), and drift of EVERY feature against the previous batch
    monitored for the same version (from the registry's monitoring history), when there is
    one: L-infinity distance for categorical features, Jensen-Shannon divergence for numeric
-   ones, a default threshold and per-feature overrides;
-4. a decision: ``drift_detected`` is true when there is any *finding* -- a feature skewed or
-   drifted beyond its threshold, or a schema anomaly of the batch -- with one reason per
-   finding;
-5. the batch statistics recorded in the registry's monitoring history of that version, so
+   ones, a default threshold and per-feature overrides; and from the same statistics PSI,
+   normalised Wasserstein distance (numeric features) and a two-sample test, KS for numeric
+   and chi-squared for categorical features (``statistics.feature_measures``);
+4. per feature, a verdict (:func:`judge`): not judged below ``min_rows`` values; by its
+   distance when it has a threshold of its own; else by ``decide_by``: the test on small
+   samples and the distance on large ones (``auto``, Evidently's rule), or always one;
+5. a decision: ``drift_detected`` is true when there is any *finding* -- a feature judged
+   skewed or drifted, or a schema anomaly of the batch -- with one reason per finding;
+6. the batch statistics recorded in the registry's monitoring history of that version, so
    the next batch's drift is measured against this one.
 
 Bad input (an unknown model or version, a batch with none of the model's features, an
@@ -37,7 +41,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from kfp_mlops.components._shared import html_report
 from kfp_mlops.components._shared.statistics import DEFAULT_THRESHOLD
 from kfp_mlops.components.monitor import report as monitoring_report
-from kfp_mlops.components.monitor.report import ANOMALY, DRIFT, SKEW, Finding
+from kfp_mlops.components.monitor.report import (
+    ANOMALY, BY_DISTANCE, BY_TEST, DRIFT, SKEW, FeatureCheck, Finding)
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +52,17 @@ SERVING_SPLIT = "serving"
 BASELINE_SPLIT = monitoring_report.BASELINE_SPLIT
 DEFAULT_BATCH_ROWS = 65_536
 CHAMPION = "champion"
+#: How features are judged (``decide_by``): by sample size, by the distance, by the test.
+AUTO, DISTANCE, TEST = "auto", "distance", "test"
+DECIDE_BY = (AUTO, DISTANCE, TEST)
+#: The family-wise significance level of the tests of one comparison (Evidently's 0.95
+#: confidence, evidently/legacy/calculations/stattests/registry.py, StatTest's default).
+DEFAULT_P_VALUE = 0.05
+#: Fewer values than this on a side: the feature is not judged ("not enough rows").
+DEFAULT_MIN_ROWS = 30
+#: ``auto``: tests when both sides have at most this many values, else the distance
+#: (Evidently's ``_get_default_stattest``, stattests/registry.py: 1000 reference rows).
+TEST_MAX_ROWS = 1000
 
 
 class MonitorError(ValueError):
@@ -75,6 +91,7 @@ class MonitorResult:
     skew_thresholds: Dict[str, float]
     drift_threshold: float
     drift_thresholds: Dict[str, float]
+    decision: Dict[str, Any] = dataclasses.field(default_factory=dict)  # decide_by, ...
     monitoring_entry: str = ""              # the registry's history entry ("" if not recorded)
     monitoring_seq: Optional[int] = None
     run_name: str = ""
@@ -157,10 +174,14 @@ def check_settings(model_version: str = CHAMPION,
                    skew_threshold: float = DEFAULT_THRESHOLD,
                    skew_thresholds: Optional[Mapping[str, float]] = None,
                    drift_threshold: float = DEFAULT_THRESHOLD,
-                   drift_thresholds: Optional[Mapping[str, float]] = None) -> None:
+                   drift_thresholds: Optional[Mapping[str, float]] = None,
+                   decide_by: str = AUTO, p_value: float = DEFAULT_P_VALUE,
+                   min_rows: int = DEFAULT_MIN_ROWS) -> None:
     """Raises :class:`MonitorError` naming every setting that is wrong whatever the data:
     a ``model_version`` the registry cannot look up, a threshold that is not a finite number
-    >= 0 (feature names are checked against the model's schema later)."""
+    >= 0 (feature names are checked against the model's schema later), a ``decide_by``
+    not in :data:`DECIDE_BY`, a ``p_value`` not strictly between 0 and 1, a negative
+    ``min_rows``."""
     from kfp_mlops.components._shared import checks
     from kfp_mlops.components._shared import registry as reg
 
@@ -173,6 +194,13 @@ def check_settings(model_version: str = CHAMPION,
                  *checks.distance_thresholds_problems("skew_thresholds", skew_thresholds),
                  checks.distance_threshold_problem("drift_threshold", drift_threshold),
                  *checks.distance_thresholds_problems("drift_thresholds", drift_thresholds)]
+    if decide_by not in DECIDE_BY:
+        problems.append(f"decide_by must be one of {list(DECIDE_BY)}, got {decide_by!r}")
+    if isinstance(p_value, bool) or not isinstance(p_value, (int, float)) \
+            or not 0.0 < float(p_value) < 1.0:
+        problems.append(f"p_value must be a number strictly between 0 and 1, got {p_value!r}")
+    if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 0:
+        problems.append(f"min_rows must be a whole number >= 0, got {min_rows!r}")
     checks.raise_all(problems, MonitorError)
 
 
@@ -301,7 +329,9 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
             drift_threshold: float = DEFAULT_THRESHOLD,
             drift_thresholds: Optional[Mapping[str, float]] = None,
             record_history: bool = True, run_name: str = "",
-            batch_rows: int = DEFAULT_BATCH_ROWS) -> MonitorResult:
+            batch_rows: int = DEFAULT_BATCH_ROWS, decide_by: str = AUTO,
+            p_value: float = DEFAULT_P_VALUE,
+            min_rows: int = DEFAULT_MIN_ROWS) -> MonitorResult:
     """Compares a serving batch with a registered model version's schema and statistics.
 
     Args:
@@ -322,6 +352,15 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
         record_history: record the batch statistics in the version's monitoring history.
         run_name: the pipeline run, recorded in the history.
         batch_rows: rows per batch of the statistics.
+        decide_by: how a feature without a threshold of its own is judged: ``auto`` (the
+            test -- KS / chi-squared -- when both sides have at most 1000 values, the
+            distance beyond), ``distance`` (L-infinity / Jensen-Shannon against the
+            thresholds: the decision before version 2 of the report) or ``test``.
+        p_value: family-wise significance level of the tests of one comparison: a tested
+            feature is judged skewed (drifted) when its p-value is below ``p_value``
+            divided by the number of features tested (Bonferroni).
+        min_rows: a feature with fewer values on a side is not judged ("not enough rows
+            to judge"); 0 judges every feature.
 
     Returns:
         A :class:`MonitorResult`.
@@ -340,7 +379,7 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
 
     started = time.time()
     check_settings(model_version, skew_threshold, skew_thresholds, drift_threshold,
-                   drift_thresholds)
+                   drift_thresholds, decide_by, p_value, min_rows)
     skew_threshold, drift_threshold = float(skew_threshold), float(drift_threshold)
     skew_thresholds = {k: float(v) for k, v in dict(skew_thresholds or {}).items()}
     drift_thresholds = {k: float(v) for k, v in dict(drift_thresholds or {}).items()}
@@ -386,13 +425,20 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
     anomalies = tfdv.validate_statistics(stats, schema, environment=SERVING)
     _allow_label(anomalies, label)
     anomaly_reasons = tfdv_stats.anomaly_reasons(anomalies)
-    skew = tfdv_stats.feature_distances(baseline, stats, schema, skew_threshold,
-                                        skew_thresholds, mode="skew")
+    decision = {"decide_by": decide_by, "p_value": float(p_value), "min_rows": int(min_rows),
+                "test_max_rows": TEST_MAX_ROWS}
+    skew = judge(tfdv_stats.feature_distances(baseline, stats, schema, skew_threshold,
+                                              skew_thresholds, mode="skew"),
+                 tfdv_stats.feature_measures(baseline, stats, schema), skew_thresholds,
+                 "skew_thresholds", **decision)
     drift, drift_baseline = [], None
     if previous is not None:
         previous_stats = load_registered_statistics(previous_path, "previous")
-        drift = tfdv_stats.feature_distances(previous_stats, stats, schema, drift_threshold,
-                                             drift_thresholds, mode="drift")
+        drift = judge(tfdv_stats.feature_distances(previous_stats, stats, schema,
+                                                   drift_threshold, drift_thresholds,
+                                                   mode="drift"),
+                      tfdv_stats.feature_measures(previous_stats, stats, schema),
+                      drift_thresholds, "drift_thresholds", **decision)
         drift_baseline = {"seq": previous.get("seq"), "entry": previous.get("entry", ""),
                           "recorded_at": previous.get("recorded_at", ""),
                           "run_name": previous.get("run_name", ""),
@@ -403,7 +449,7 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
     for distances in (skew, drift):
         for d in distances:
             if d.feature == label and d.value is None:
-                d.note = "the label: not expected in serving data"
+                d.note = d.reason = "the label: not expected in serving data"
 
     findings = _findings(anomalies, skew, drift)
     result = MonitorResult(
@@ -414,7 +460,7 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
         anomalies=anomaly_reasons, skew=skew, drift=drift, drift_baseline=drift_baseline,
         skew_threshold=skew_threshold, skew_thresholds=skew_thresholds,
         drift_threshold=drift_threshold, drift_thresholds=drift_thresholds,
-        run_name=run_name,
+        decision=decision, run_name=run_name,
         monitored_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
 
     # 3. outputs, then the registry entry (last: a failure before it leaves no entry)
@@ -428,6 +474,8 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
                       "drift_detected": result.drift_detected, "reasons": result.reasons,
                       "skew": {d.feature: d.value for d in skew},
                       "drift": {d.feature: d.value for d in drift},
+                      "skew_checks": {d.feature: _history_check(d) for d in skew},
+                      "drift_checks": {d.feature: _history_check(d) for d in drift},
                       "drift_compared_with": (drift_baseline or {}).get("seq"),
                       "anomalies": anomaly_reasons}
             result.monitoring_entry = registry.record_monitoring(
@@ -473,12 +521,94 @@ def _findings(anomalies, skew, drift) -> List[Finding]:
     for kind, distances, what in ((SKEW, skew, "training-serving skew"),
                                   (DRIFT, drift, "drift since the previous batch")):
         for d in distances:
-            if d.exceeded:
+            if not getattr(d, "drifted", d.exceeded):
+                continue
+            if getattr(d, "decided_by", BY_DISTANCE) == BY_TEST:
+                out.append(Finding(kind, d.feature, f"{what} of feature {d.feature!r}: "
+                                   f"{d.test} test p-value {d.p_value:.3g} < "
+                                   f"{d.p_value_threshold:.3g} ({d.reason})",
+                                   d.test, float(d.p_value), float(d.p_value_threshold)))
+            else:
                 out.append(Finding(kind, d.feature,
                                    f"{what} of feature {d.feature!r}: {d.metric} "
                                    f"{d.value:.4f} > threshold {d.threshold:g}",
                                    d.metric, float(d.value), float(d.threshold)))
     return out
+
+
+def judge(distances, measures: Mapping[str, Any], own_thresholds: Mapping[str, float],
+          thresholds_name: str = "thresholds", decide_by: str = AUTO,
+          p_value: float = DEFAULT_P_VALUE, min_rows: int = DEFAULT_MIN_ROWS,
+          test_max_rows: int = TEST_MAX_ROWS) -> List[FeatureCheck]:
+    """Every feature's measures and verdict, one :class:`FeatureCheck` per distance.
+
+    In turn: a feature without a distance (absent on a side) is not judged; one with fewer
+    than ``min_rows`` values on a side is not judged ("not enough rows to judge"); one in
+    ``own_thresholds`` is judged by its distance against that threshold (it was set for
+    it); the others by ``decide_by``: ``distance``, ``test``, or ``auto`` -- the test when
+    both sides have at most ``test_max_rows`` values, the distance beyond. Evidently's
+    default rule looks at the reference's rows only (``_get_default_stattest``); here the
+    smaller side counts, since it bounds what a test can resolve (KS's effective size
+    n m / (n + m) is below both), and the baseline is usually the larger one. A tested
+    feature is judged skewed/drifted when its p-value is below ``p_value`` / (features
+    tested): Bonferroni, so that a batch from the baseline's own distribution raises an
+    alarm on any feature in at most ``p_value`` of the batches, as few as with the
+    distances, where a test at 0.05 per feature would on about 1 - 0.95^k of them.
+    """
+    from kfp_mlops.components._shared import statistics as tfdv_stats
+
+    checks: List[FeatureCheck] = []
+    for d in distances:
+        c = FeatureCheck(d.feature, d.metric, d.value, d.threshold, d.exceeded, d.note,
+                         measures={d.metric: d.value})
+        m = measures.get(d.feature)
+        if m is not None:
+            c.measures[tfdv_stats.PSI] = m.psi
+            if m.kind == "numeric":
+                c.measures[tfdv_stats.WASSERSTEIN_NORMED] = m.wasserstein_normed
+            c.measures[m.test] = m.test_statistic
+            c.test, c.p_value, c.approximate = m.test, m.p_value, not m.exact
+            c.rows = min(m.base_count, m.other_count)
+        checks.append(c)
+        if d.value is None:
+            c.reason = d.note or "not measured"
+        elif c.rows is not None and c.rows < min_rows:
+            c.reason = (f"not enough rows to judge: {c.rows} values on the smaller side, at "
+                        f"least {min_rows} needed (min_rows)")
+        elif d.feature in own_thresholds:
+            c.decided_by = BY_DISTANCE
+            c.reason = f"its own threshold ({thresholds_name})"
+        elif decide_by == DISTANCE or c.p_value is None:
+            c.decided_by = BY_DISTANCE
+            c.reason = f"decide_by {decide_by!r}" if decide_by == DISTANCE else "no test"
+        elif decide_by == TEST or c.rows <= test_max_rows:
+            c.decided_by = BY_TEST
+        else:
+            c.decided_by = BY_DISTANCE
+            c.reason = f"{c.rows} values > {test_max_rows}: the distance decides"
+    tested = [c for c in checks if c.decided_by == BY_TEST]
+    alpha = p_value / max(len(tested), 1)
+    for c in checks:
+        if c.decided_by == BY_DISTANCE:
+            c.drifted = bool(c.exceeded)
+            c.reason += (f": {c.metric} {c.value:.4f} {'>' if c.drifted else '<='} threshold "
+                         f"{c.threshold:g}")
+        elif c.decided_by == BY_TEST:
+            c.p_value_threshold = alpha
+            c.drifted = c.p_value < alpha
+            size = (f"decide_by {TEST!r}" if decide_by == TEST
+                    else f"{c.rows} values <= {test_max_rows}")
+            c.reason = (f"{size}: the {c.test} test decides, p-value {c.p_value:.3g} "
+                        f"{'<' if c.drifted else '>='} {alpha:.3g} = {p_value:g} / "
+                        f"{len(tested)} features tested"
+                        + ("; from quantiles, approximate" if c.approximate else ""))
+    return checks
+
+
+def _history_check(c) -> Dict[str, Any]:
+    """What the monitoring history keeps of a feature's check (charts over time)."""
+    return {"measures": dict(getattr(c, "measures", {})), "p_value": getattr(c, "p_value", None),
+            "decided_by": getattr(c, "decided_by", ""), "drifted": getattr(c, "drifted", False)}
 
 
 def _anomaly_text(info, name: str) -> str:
@@ -503,7 +633,9 @@ def report_data(result: MonitorResult, baseline_stats, batch_stats,
     for d in result.skew:
         dr = drift.get(d.feature)
         features.append({
-            "skew": d, "drift": dr, "hit": d.exceeded or (dr is not None and dr.exceeded),
+            "skew": d, "drift": dr,
+            "hit": getattr(d, "drifted", d.exceeded) or (
+                dr is not None and getattr(dr, "drifted", dr.exceeded)),
             "notes": "; ".join(n for n in (d.note, dr.note if dr else "") if n),
             "baseline": base.get(d.feature), "batch": batch.get(d.feature)})
     drift_baseline = None

@@ -18,13 +18,19 @@ key                    value
 ``reasons``            one line per finding (``findings[*].message``)
 ``findings``           :class:`Finding` dicts: ``kind`` (:data:`SKEW`, :data:`DRIFT`,
                        :data:`ANOMALY`), ``feature``, ``message``, ``metric``, ``value``,
-                       ``threshold``
+                       ``threshold`` (a test's finding: ``metric`` KS or CHI_SQUARED,
+                       ``value`` its p-value, ``threshold`` the p-value it is below)
+``decision``           how features are judged: ``decide_by``, ``p_value``, ``min_rows``,
+                       ``test_max_rows`` (version 2)
 ``model``              ``name``, ``ref`` (as asked), ``version`` (resolved), ``uri``,
                        ``registry``, ``label_column``
 ``batch``              ``rows``, ``splits`` (rows per split)
 ``anomalies``          the batch's schema anomalies (SERVING environment), as text
 ``skew`` / ``drift``   ``baseline``, ``default_threshold``, ``thresholds``, ``features``
-                       (every feature's distance); drift also ``measured``
+                       (every feature: :class:`FeatureCheck` -- its distance and
+                       threshold as in version 1, and since version 2 every measure,
+                       the test's p-value, which measure decided and why); drift also
+                       ``measured``
 ``monitoring_entry``   the registry's history entry ("" when not recorded), and
 ``monitoring_seq``     its number (null when not recorded)
 ``run_name``           the pipeline run; ``monitored_at`` (UTC, ISO 8601); ``seconds``
@@ -37,14 +43,23 @@ import os
 from typing import Any, Dict, Optional
 
 KIND = "kfp-mlops.monitoring-report"
-VERSION = 1
+#: 2: ``decision``, and every measure, test and verdict per feature (version 1's keys kept).
+VERSION = 2
 REPORT_FILE = "report.json"
 #: Finding kinds, as they appear in the report and in alerts.
 SKEW, DRIFT, ANOMALY = "skew", "drift", "anomaly"
 #: The split of the registered statistics that serving data is compared with.
 BASELINE_SPLIT = "train"
-DECISION_RULE = ("drift_detected is true when any feature's skew or drift exceeds its "
-                 "threshold, or the batch has a schema anomaly (SERVING environment)")
+DECISION_RULE = ("drift_detected is true when any feature is judged skewed or drifted, or "
+                 "the batch has a schema anomaly (SERVING environment). A feature with fewer "
+                 "than min_rows values on a side is not judged; one with a threshold of its "
+                 "own is judged by its distance (L_INFTY or JENSEN_SHANNON_DIVERGENCE) "
+                 "against it; otherwise decide_by says: 'distance', 'test' (KS or "
+                 "chi-squared, p-value below p_value divided by the number of features "
+                 "tested), or 'auto' (the test when both sides have at most test_max_rows "
+                 "values, else the distance)")
+#: How a feature's verdict was reached (``FeatureCheck.decided_by``).
+BY_DISTANCE, BY_TEST, NOT_JUDGED = "distance", "test", ""
 
 
 class ReportError(ValueError):
@@ -66,6 +81,37 @@ class Finding:
         return dataclasses.asdict(self)
 
 
+@dataclasses.dataclass
+class FeatureCheck:
+    """Every measure of one feature (skew or drift), and the verdict.
+
+    The first six fields are the distance TFDV reports (``statistics.FeatureDistance``,
+    version 1 of the report); ``exceeded`` still means ``value > threshold``, and
+    ``drifted`` is the verdict, whichever measure reached it.
+    """
+
+    feature: str
+    metric: str                     # L_INFTY or JENSEN_SHANNON_DIVERGENCE
+    value: Optional[float]
+    threshold: float
+    exceeded: bool
+    note: str = ""
+    #: measure name -> value: the distance, PSI, WASSERSTEIN_NORMED (numeric features),
+    #: and the test statistic (KS: sup |F1 - F2|; CHI_SQUARED: chi^2)
+    measures: Dict[str, Optional[float]] = dataclasses.field(default_factory=dict)
+    test: str = ""                  # KS or CHI_SQUARED
+    p_value: Optional[float] = None
+    p_value_threshold: Optional[float] = None   # when the test decided
+    approximate: bool = False       # numeric measures from quantiles, not values
+    rows: Optional[int] = None      # values on the smaller side
+    decided_by: str = NOT_JUDGED    # BY_DISTANCE, BY_TEST, or NOT_JUDGED
+    drifted: bool = False
+    reason: str = ""
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 def document(result) -> Dict[str, Any]:
     """The report of a monitoring run (``monitor.core.MonitorResult``) as ``report.json``
     holds it: decision, findings, every feature's distances."""
@@ -81,6 +127,7 @@ def document(result) -> Dict[str, Any]:
                   "registry": result.registry_uri, "label_column": result.label_column},
         "batch": {"rows": result.rows, "splits": dict(result.batch_splits)},
         "anomalies": list(result.anomalies),
+        "decision": dict(getattr(result, "decision", None) or {}),
         "skew": {"baseline": f"registered statistics, split {BASELINE_SPLIT!r}",
                  "default_threshold": result.skew_threshold,
                  "thresholds": dict(result.skew_thresholds),

@@ -11,6 +11,9 @@
 * dates and timestamps described as TFDV integers -- days / seconds since the epoch, with the
   schema's ``time_domain`` -- converted in one place (:mod:`.reference`'s ``canonical_array``;
   :func:`time_columns`, :func:`mark_time_domains`);
+* more measures per feature, from the same statistics: PSI, normalised Wasserstein
+  distance, and a two-sample test (KS for numeric, chi-squared for categorical features)
+  (:func:`feature_measures`);
 * readable views of statistics and anomalies (:func:`feature_summaries`,
   :func:`anomaly_reasons`);
 * TFX's file layout of statistics and anomalies artifacts (:func:`split_dir`, ...).
@@ -62,7 +65,8 @@ def split_dir(root: str, split: str) -> str:
 from kfp_mlops.components._shared.statistics.builder import (  # noqa: E402
     StatisticsPool, default_workers, statistics_builder, statistics_from_batches)
 from kfp_mlops.components._shared.statistics.distances import (  # noqa: E402
-    JENSEN_SHANNON_DIVERGENCE, L_INFTY, FeatureDistance, check_thresholds, feature_distances,
+    CHI_SQUARED, JENSEN_SHANNON_DIVERGENCE, KS, L_INFTY, PSI, WASSERSTEIN_NORMED,
+    FeatureDistance, FeatureMeasures, check_thresholds, feature_distances, feature_measures,
     set_comparators)
 from kfp_mlops.components._shared.statistics.flat import (  # noqa: E402
     exact_int_columns, fast_path_available)
@@ -84,6 +88,7 @@ __all__ = [
     # distances and comparators
     "L_INFTY", "JENSEN_SHANNON_DIVERGENCE", "FeatureDistance", "feature_distances",
     "set_comparators", "check_thresholds",
+    "PSI", "WASSERSTEIN_NORMED", "KS", "CHI_SQUARED", "FeatureMeasures", "feature_measures",
     # readable views
     "anomaly_reasons", "feature_summaries",
 ]

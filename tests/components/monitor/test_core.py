@@ -1,5 +1,6 @@
 """monitor core on real data with real TFDV: known distances, anomalies, history, bad input."""
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -103,7 +104,17 @@ def test_drifted_batch_and_history(registry, batch, outputs, tmp_path):
     flagged = {(f.kind, f.feature) for f in second.findings}
     for feature in ("island", "body_mass_g", "flipper_length_mm"):
         assert ("skew", feature) in flagged and ("drift", feature) in flagged
-    assert ("skew", "bill_length_mm") not in flagged
+    # 150 rows: the KS / chi-squared tests decide. Reweighting the islands moved the bills
+    # too (Torgersen's penguins are all Adelie, short bills: KS D 0.29 against training),
+    # and the tests see it; what did not move is left alone.
+    assert ("skew", "bill_length_mm") in flagged
+    for feature in ("sex", "year"):
+        assert ("skew", feature) not in flagged and ("drift", feature) not in flagged
+    # the distances alone (the decision before the tests) flag only what was changed
+    by_distance = run(batch(DRIFTED_CSV, "drifted-again"), registry, outputs, "third",
+                      record_history=False, decide_by="distance")
+    assert {f.feature for f in by_distance.findings if f.kind == "skew"} == {
+        "island", "body_mass_g", "flipper_length_mm"}
 
     history = reg.monitoring_history(registry, "penguins", "champion")
     assert [h["seq"] for h in history] == [1, 2]
@@ -236,5 +247,114 @@ def test_empty_batch(registry, outputs, tmp_path):
 ])
 def test_bad_thresholds(registry, batch, outputs, tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
+        run(batch(SERVING_CSV), registry, outputs, **kwargs)
+    _nothing_written(registry, tmp_path)
+
+
+# ------------------------------------------------------------------ how features are judged
+
+def test_defaults_on_the_bundled_batches(registry, batch, outputs, tmp_path):
+    """150 rows: every feature is judged by its test (KS / chi-squared, Bonferroni over
+    the 7 features); the undrifted batch raises nothing, the drifted one names its shifted
+    features, and report.json shows every measure, which decided and why."""
+    first = run(batch(SERVING_CSV, "serving"), registry, outputs, "first")
+    second = run(batch(DRIFTED_CSV, "drifted"), registry, outputs, "second")
+    assert not first.drift_detected and first.findings == []
+    judged = [c for c in first.skew if c.value is not None]
+    assert len(judged) == 7 and all(c.decided_by == "test" for c in judged)
+    for c in judged:
+        assert c.p_value_threshold == pytest.approx(0.05 / 7) and c.p_value > 0.3, c
+        assert re.match(r"1[45]\d values <= 1000: the (KS|CHI_SQUARED) test decides, "
+                        r"p-value [\d.e-]+ >= 0.00714 = 0.05 / 7 features tested", c.reason)
+        assert not c.drifted
+    numeric = {c.feature: c for c in judged if c.test == "KS"}
+    assert set(numeric) == {"bill_length_mm", "bill_depth_mm", "flipper_length_mm",
+                            "body_mass_g", "year"}
+    for c in numeric.values():
+        assert set(c.measures) == {"JENSEN_SHANNON_DIVERGENCE", "PSI", "WASSERSTEIN_NORMED",
+                                   "KS"}
+        assert c.approximate and c.measures["PSI"] < 0.1 and c.measures[
+            "WASSERSTEIN_NORMED"] < 0.1
+    island = {c.feature: c for c in judged}["island"]
+    assert island.test == "CHI_SQUARED" and set(island.measures) == {"L_INFTY", "PSI",
+                                                                      "CHI_SQUARED"}
+
+    assert second.drift_detected
+    named = {f.feature for f in second.findings if f.kind == "skew"}
+    assert {"island", "body_mass_g", "flipper_length_mm"} <= named
+    finding = next(f for f in second.findings if (f.kind, f.feature) == ("skew", "island"))
+    assert finding.metric == "CHI_SQUARED" and finding.value < 1e-10
+    assert finding.threshold == pytest.approx(0.05 / 7)
+    assert finding.message.startswith("training-serving skew of feature 'island': "
+                                      "CHI_SQUARED test p-value ")
+    report = report_module.read_report(str(tmp_path / "second" / "drift_report"))
+    assert report["version"] == 2
+    assert report["decision"] == {"decide_by": "auto", "p_value": 0.05, "min_rows": 30,
+                                  "test_max_rows": 1000}
+    mass = {f["feature"]: f for f in report["skew"]["features"]}["body_mass_g"]
+    assert mass["decided_by"] == "test" and mass["drifted"] is True and mass["test"] == "KS"
+    assert mass["measures"]["WASSERSTEIN_NORMED"] > 1 and mass["measures"]["PSI"] > 1
+    for key in ("feature", "metric", "value", "threshold", "exceeded", "note"):  # version 1
+        assert key in mass
+    drift = {f["feature"]: f for f in report["drift"]["features"]}
+    assert drift["island"]["drifted"] and not drift["year"]["drifted"]
+    history = reg.monitoring_history(registry, "penguins", "champion")
+    assert history[1]["skew_checks"]["island"]["decided_by"] == "test"
+    assert history[1]["skew_checks"]["body_mass_g"]["measures"]["PSI"] > 1
+
+
+def test_ten_rows_are_not_enough(registry, batch, outputs, serving_frame):
+    shifted = serving_frame.head(10).copy()
+    shifted["body_mass_g"] = (shifted["body_mass_g"] * 1.4).round().astype("Int64")
+    result = run(batch(shifted), registry, outputs, record_history=False)
+    assert not result.drift_detected, result.reasons
+    assert result.findings == [] and result.anomalies == []
+    for c in result.skew:
+        if c.value is not None:
+            assert c.decided_by == "" and not c.drifted
+            assert c.reason.startswith("not enough rows to judge: ")
+            assert "at least 30 needed" in c.reason
+    # the same ten rows judged anyway (min_rows=0): the distances are noise at this size
+    anyway = run(batch(shifted, "again"), registry, outputs, "again", record_history=False,
+                 min_rows=0, decide_by="distance")
+    assert {d.feature for d in anyway.skew if d.drifted} >= {"body_mass_g"}
+
+
+def test_own_threshold_is_judged_by_the_distance(registry, batch, outputs):
+    result = run(batch(SERVING_CSV), registry, outputs, record_history=False,
+                 skew_thresholds={"island": 0.001})
+    island = {c.feature: c for c in result.skew}["island"]
+    assert island.decided_by == "distance" and island.drifted
+    assert island.reason.startswith("its own threshold (skew_thresholds): L_INFTY ")
+    assert [(f.kind, f.feature, f.metric) for f in result.findings] == [
+        ("skew", "island", "L_INFTY")]
+    others = [c for c in result.skew if c.feature != "island" and c.value is not None]
+    assert all(c.decided_by == "test" for c in others)
+
+
+def test_large_batches_are_judged_by_the_distance(synthetic_registry, batch, outputs):
+    n = 1500
+    rng = np.random.default_rng(11)
+    shifted = pd.DataFrame({"x": rng.random(n) * 1.1,             # a 10 % stretch
+                            "c": np.where(np.arange(n) % 2 == 0, "b", "a")})
+    result = core.monitor(batch(shifted), synthetic_registry, "synthetic", **outputs(),
+                          record_history=False)
+    x = {c.feature: c for c in result.skew}["x"]
+    assert x.decided_by == "distance" and x.reason.startswith("1500 values > 1000")
+    assert not result.drift_detected          # JS far below 0.3
+    # the test alone sees the stretch at this size: why large samples use the distance
+    tested = core.monitor(batch(shifted, "tested"), synthetic_registry, "synthetic",
+                          **outputs("tested"), record_history=False, decide_by="test")
+    assert {c.feature: c for c in tested.skew}["x"].p_value < 0.05 / 2
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"decide_by": "vote"}, "decide_by must be one of \\['auto', 'distance', 'test'\\], "
+                            "got 'vote'"),
+    ({"p_value": 1.5}, "p_value must be a number strictly between 0 and 1, got 1.5"),
+    ({"min_rows": -1}, "min_rows must be a whole number >= 0, got -1"),
+])
+def test_bad_decision_settings(registry, batch, outputs, tmp_path, kwargs, message):
+    with pytest.raises(core.MonitorError, match=message):
         run(batch(SERVING_CSV), registry, outputs, **kwargs)
     _nothing_written(registry, tmp_path)

@@ -33,7 +33,7 @@ def test_written_report_reads_back(tmp_path):
     assert path == str(tmp_path / "report.json")
     read = report.read_report(str(tmp_path))
     assert read == report.read_report(path) == json.load(open(path))
-    assert read["kind"] == "kfp-mlops.monitoring-report" and read["version"] == 1
+    assert read["kind"] == "kfp-mlops.monitoring-report" and read["version"] == 2
     assert read["drift_detected"] is True
     assert read["reasons"] == ["training-serving skew of feature 'island': L_INFTY 0.4600 > "
                                "threshold 0.3"]
