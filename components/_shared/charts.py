@@ -397,7 +397,7 @@ def prediction_figure(actual: Sequence[float], predicted: Sequence[float],
     """Regression: predicted against actual values, with the identity line. SVG."""
     def make():
         fig, ax = new_figure(SQUARE)
-        ax.scatter(actual, predicted, s=6, alpha=0.5, color="C0", linewidths=0)
+        ax.scatter(actual, predicted, s=16, alpha=0.6, color="C0", linewidths=0)
         if len(actual):
             lo = float(min(min(actual), min(predicted)))
             hi = float(max(max(actual), max(predicted)))
