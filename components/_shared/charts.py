@@ -200,6 +200,7 @@ def _draw_categorical(ax, named: Sequence[Tuple[str, Mapping[str, Any]]]) -> str
 
 
 def _distribution_axes(ax, feature: str, named: Sequence[Tuple[str, Mapping[str, Any]]]):
+    absent = [label for label, d in named if d is None]
     named = [(label, d) for label, d in named if d is not None]
     kinds = {d["kind"] for _, d in named}
     note = ""
@@ -212,9 +213,15 @@ def _distribution_axes(ax, feature: str, named: Sequence[Tuple[str, Mapping[str,
     else:
         ax.text(0.5, 0.5, "numeric in one split, categorical in another", ha="center",
                 va="center", transform=ax.transAxes)
+    if absent:
+        note = "; ".join([n for n in (note, f"absent from {', '.join(absent)}") if n])
     ax.set_title(_short(feature, 48) + (f" ({note})" if note else ""), loc="left")
-    if named:
-        ax.legend(loc="best", frameon=False)
+    _legend(ax, loc="best")
+
+
+def _legend(ax, **kwargs) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, **kwargs)
 
 
 def distribution_figure(feature: str, named: Sequence[Tuple[str, Optional[Mapping[str, Any]]]],
@@ -255,7 +262,7 @@ def _history_axes(ax, series: Sequence[Mapping[str, Any]]) -> None:
     ax.set_ylabel("distance")
     ax.set_ylim(bottom=0)
     ax.set_title("distance over the monitoring history", loc="left")
-    ax.legend(loc="best", frameon=False)
+    _legend(ax, loc="best")
 
 
 def monitoring_figure(feature: str, named: Sequence[Tuple[str, Optional[Mapping[str, Any]]]],
