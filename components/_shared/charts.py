@@ -77,22 +77,32 @@ def new_figure(size: Tuple[float, float] = SMALL, ncols: int = 1):
     return fig, axes
 
 
-def to_svg(fig) -> str:
-    """``fig`` as an ``<svg>`` element to put inline in a page (no XML prolog, no date)."""
+_ID = re.compile(r'(id="|url\(#|xlink:href="#)([^")]+)')
+
+
+def to_svg(fig, key: str = "") -> str:
+    """``fig`` as an ``<svg>`` element to put inline in a page (no XML prolog, no date);
+    ``key`` prefixes every id in it and every reference to one, so that many figures
+    share a page without two elements having the same id (matplotlib names its groups
+    ``figure_1``, ``axes_1``, ... in every SVG)."""
     buf = _io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "kfp-mlops"})
     text = buf.getvalue()
     start = text.find("<svg")
     if start < 0:
         raise ValueError("matplotlib wrote no <svg> element")
-    return text[start:]
+    text = text[start:]
+    if key:
+        prefix = slug(key) + "-"
+        text = _ID.sub(lambda m: m.group(1) + prefix + m.group(2), text)
+    return text
 
 
 def draw(key: str, fn, *args, **kwargs) -> str:
     """The SVG of the figure ``fn(*args, **kwargs)`` draws and returns, in the house style;
-    ``key`` names the figure in its page (it salts the figure's ids)."""
+    ``key`` names the figure in its page (it salts and prefixes the figure's ids)."""
     with _style(key):
-        return to_svg(fn(*args, **kwargs))
+        return to_svg(fn(*args, **kwargs), key)
 
 
 def slug(text: str) -> str:
