@@ -37,13 +37,16 @@ def evaluate(
         model: Model artifact from train (a SavedModel with kfp-mlops metadata).
         evaluation: Output. Every scalar metric (and ``count``, the rows scored).
         classification_metrics: Output. ROC curve and confusion matrix for the KFP and
-            Vertex UIs; empty for regression.
+            Vertex UIs; empty for regression. The ROC curve is of one class against the
+            rest (binary: the positive class; multi-class: the first class), named in the
+            metadata (``roc_curve_class``) and the display name.
         blessing: Output. ``blessing.json`` ({"blessed", "reasons", "checks", "metrics",
             "champion"}) and ``evaluation.json`` (all metrics, per class and per slice).
             Metadata: blessed, reasons, champion_version (absent when there was no
             champion).
         report: Output. An HTML page with the metrics, slices, confusion matrix and the
-            blessing reasons.
+            blessing reasons, and charts: ROC, precision-recall and calibration curves of
+            every class, the confusion matrix as a heatmap, the main metric per slice.
         label_column: The label; empty takes the label the model was trained on.
         thresholds: Absolute bounds, e.g. {"accuracy": 0.9, "auc": 0.95} or {"rmse": 400}:
             minimums for accuracy/auc/pr_auc/precision/recall/f1/r2, maximums for
@@ -88,6 +91,13 @@ def evaluate(
     if ev.roc_curve:
         classification_metrics.log_roc_curve(ev.roc_curve["fpr"], ev.roc_curve["tpr"],
                                              ev.roc_curve["thresholds"])
+        # The UIs draw one ROC curve and do not say of which class: the class goes into the
+        # metadata, and into the display name, which the launcher keeps when the metadata
+        # sets it (kubeflow/pipelines backend/src/v2/metadata/client.go, RecordArtifact:
+        # display_name defaults to the output name only when absent).
+        classification_metrics.metadata["roc_curve_class"] = ev.roc_curve["class"]
+        classification_metrics.metadata["display_name"] = (
+            f"classification_metrics (ROC of class {ev.roc_curve['class']})")
     if ev.confusion_matrix:
         classification_metrics.log_confusion_matrix(ev.confusion_matrix["categories"],
                                                     ev.confusion_matrix["matrix"])

@@ -104,6 +104,8 @@ class Evaluation:
     roc_curve: Optional[Dict[str, Any]]
     label_vocabulary: List[str]
     predictions: Dict[str, Any] = dataclasses.field(default=None, repr=False)
+    #: What the report's charts draw (:func:`chart_data`); not in evaluation.json.
+    curves: Dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     def to_dict(self) -> Dict[str, Any]:
         return {"model_dir": self.model_dir, "task": self.task, "label": self.label,
@@ -258,6 +260,57 @@ def _roc_curve(y, probabilities, positive: int) -> Optional[Dict[str, Any]]:
             "thresholds": [float(v) for v in thresholds]}
 
 
+def chart_data(task: str, y, scores, classes: Sequence[str] = ()) -> Dict[str, Any]:
+    """What the report's charts draw, thinned to what a picture needs.
+
+    Classification (``scores``: probabilities ``[n, k]``): for each class against the rest
+    (binary: the positive class only; multi-class: at most ``charts.MAX_CLASS_CURVES``, the
+    most frequent), its ROC and precision-recall curves (scikit-learn's ``roc_curve``,
+    ``precision_recall_curve``) and its reliability curve (``calibration_curve``, 10
+    equal-width bins). Regression (``scores``: predictions): a sample of (actual,
+    predicted) pairs.
+    """
+    import numpy as np
+    from sklearn import metrics as skm
+    from sklearn.calibration import calibration_curve
+
+    from kfp_mlops.components._shared import charts
+
+    y = np.asarray(y)
+    if task != CLASSIFICATION:
+        pred = np.asarray(scores, dtype=np.float64).reshape(-1)
+        keep = charts.thin(len(y), charts.MAX_SCATTER_POINTS)
+        return {"actual": y[keep].tolist(), "predicted": pred[keep].tolist()}
+    p = np.asarray(scores, dtype=np.float64)
+    if len(classes) == 2:
+        drawn = [1]
+    else:
+        support = np.bincount(y, minlength=len(classes))
+        drawn = sorted(sorted(range(len(classes)), key=lambda i: (-support[i], i))
+                       [:charts.MAX_CLASS_CURVES])
+    roc, pr, calibration = [], [], []
+    for i in drawn:
+        truth = y == i
+        if truth.all() or not truth.any():
+            continue   # one class only: no curve
+        name = classes[i]
+        fpr, tpr, _ = skm.roc_curve(truth, p[:, i])
+        keep = charts.thin(len(fpr), charts.MAX_CURVE_POINTS)
+        roc.append({"class": name, "fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist(),
+                    "auc": _safe(skm.roc_auc_score, truth, p[:, i])})
+        precision, recall, _ = skm.precision_recall_curve(truth, p[:, i])
+        keep = charts.thin(len(recall), charts.MAX_CURVE_POINTS)
+        pr.append({"class": name, "recall": recall[keep].tolist(),
+                   "precision": precision[keep].tolist(),
+                   "ap": _safe(skm.average_precision_score, truth, p[:, i]),
+                   "prevalence": float(truth.mean())})
+        observed, predicted = calibration_curve(truth, np.clip(p[:, i], 0.0, 1.0), n_bins=10)
+        calibration.append({"class": name, "predicted": predicted.tolist(),
+                            "observed": observed.tolist()})
+    return {"roc": roc, "pr": pr, "calibration": calibration,
+            "classes_drawn": len(drawn), "classes": len(classes)}
+
+
 def evaluate_model(model_dir: str, frame, label: str = "", slice_columns: Sequence[str] = (),
                    serving: Optional["model_io.ServingModel"] = None) -> Evaluation:
     """Scores one model on a DataFrame holding its features, the label and slice columns."""
@@ -324,6 +377,7 @@ def evaluate_model(model_dir: str, frame, label: str = "", slice_columns: Sequen
     else:
         pred = np.asarray(out["predictions"], dtype=np.float64).reshape(-1)
         metrics = regression_metrics(y, pred)
+    curves = chart_data(task, y, p if task == CLASSIFICATION else pred, vocabulary)
 
     slices: Dict[str, Dict[str, Dict[str, Optional[float]]]] = {}
     for column in slice_columns:
@@ -345,7 +399,7 @@ def evaluate_model(model_dir: str, frame, label: str = "", slice_columns: Sequen
     return Evaluation(model_dir=model_dir, task=task, label=label, rows=int(len(frame)),
                       skipped_rows=skipped, metrics=metrics, per_class=per_class, slices=slices,
                       confusion_matrix=confusion, roc_curve=roc, label_vocabulary=vocabulary,
-                      predictions=out)
+                      predictions=out, curves=curves)
 
 
 # --- blessing ---------------------------------------------------------------------------
@@ -573,7 +627,59 @@ def report_data(result: EvaluateResult) -> Dict[str, Any]:
             "split": result.split, "skipped_rows": ev.skipped_rows, "blessed": result.blessed,
             "reasons": list(result.reasons), "metrics": _report_table(header, metrics),
             "champion": champion, "per_class": per_class, "confusion_matrix": confusion,
-            "slices": slices, "cell": _report_cell}
+            "slices": slices, "cell": _report_cell,
+            "roc_class": (ev.roc_curve or {}).get("class"),
+            "figures": report_figures(result)}
+
+
+def report_figures(result: EvaluateResult) -> List[Dict[str, Any]]:
+    """The report's charts: ROC, precision-recall and calibration curves (one per class,
+    labelled), the confusion-matrix heatmap (classification) or predicted against actual
+    (regression), and the main metric of each slice value."""
+    from kfp_mlops.components._shared import charts
+
+    ev = result.evaluation
+    curves = ev.curves or {}
+    sections = []
+    model = []
+    if curves.get("roc"):
+        model.append({"svg": charts.roc_figure(curves["roc"]),
+                      "caption": "ROC: " + ", ".join(c["class"] for c in curves["roc"])})
+    if curves.get("pr"):
+        model.append({"svg": charts.pr_figure(curves["pr"]),
+                      "caption": "precision-recall; dotted: each class's share of the rows"})
+    if curves.get("calibration"):
+        model.append({"svg": charts.calibration_figure(curves["calibration"]),
+                      "caption": "predicted probability against the observed frequency, "
+                                 "10 equal-width bins; dotted: perfect calibration"})
+    if ev.confusion_matrix:
+        model.append({"svg": charts.confusion_figure(ev.confusion_matrix["categories"],
+                                                     ev.confusion_matrix["matrix"]),
+                      "caption": "rows: actual, columns: predicted"})
+    if curves.get("actual"):
+        model.append({"svg": charts.prediction_figure(curves["actual"], curves["predicted"]),
+                      "caption": f"{len(curves['actual']):,} of {ev.rows:,} rows drawn"})
+    if model:
+        note = ""
+        if ev.task == CLASSIFICATION:
+            note = ("Binary: curves of the positive class "
+                    f"{ev.label_vocabulary[-1]!r}." if len(ev.label_vocabulary) == 2 else
+                    "Each class against the rest.")
+            if curves.get("classes_drawn", 0) < curves.get("classes", 0):
+                note += (f" The {curves['classes_drawn']} most frequent of "
+                         f"{curves['classes']} classes are drawn.")
+        sections.append({"title": "Charts", "note": note, "figures": model})
+    main = MAIN_METRIC[ev.task]
+    sliced = [{"svg": charts.slice_figure(column, [(v, m.get(main), m["count"])
+                                                   for v, m in values.items()], main,
+                                          ev.metrics.get(main), key=f"slice-{i}"),
+               "caption": f"{main} by {column}"} for i, (column, values) in
+              enumerate(ev.slices.items())]
+    if sliced:
+        sections.append({"title": "Slices", "note": f"{main} of each slice value (at most "
+                         f"{charts.MAX_SLICE_BARS} bars, the most frequent values); dashed: "
+                         "all rows.", "figures": sliced})
+    return sections
 
 
 def render_report(result: EvaluateResult) -> str:

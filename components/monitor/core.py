@@ -485,7 +485,7 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
             result.monitoring_seq = _seq_of(result.monitoring_entry)
         result.seconds = time.time() - started
         monitoring_report.write_report(report_out, result)
-        io.write_text(report_path, render_report(result, baseline, stats))
+        io.write_text(report_path, render_report(result, baseline, stats, history=history))
     logger.info("monitoring of %r version %s: %s in %.1fs%s", model_name, version.version,
                 "DRIFT DETECTED" if result.drift_detected else "no drift", result.seconds,
                 "" if not findings else ": " + "; ".join(result.reasons))
@@ -631,8 +631,10 @@ def _anomaly_text(info, name: str) -> str:
 # --------------------------------------------------------------------------------------
 
 def report_data(result: MonitorResult, baseline_stats, batch_stats,
-                facets: bool = True) -> Dict[str, Any]:
-    """What the HTML report shows, as plain data (``templates/monitor.html.j2``)."""
+                facets: bool = True,
+                history: Sequence[Mapping[str, Any]] = ()) -> Dict[str, Any]:
+    """What the HTML report shows, as plain data (``templates/monitor.html.j2``);
+    ``history``: the version's monitoring records before this batch, oldest first."""
     from kfp_mlops.components._shared import statistics as tfdv_stats
 
     base = {r["feature"]: r for r in tfdv_stats.feature_summaries(baseline_stats)}
@@ -671,13 +673,64 @@ def report_data(result: MonitorResult, baseline_stats, batch_stats,
         "batch_splits": [(s, n) for s, n in result.batch_splits.items() if n],
         "monitoring_entry": result.monitoring_entry,
         "monitoring_seq": str(result.monitoring_seq), "facets_page": facets_page,
+        "figures": report_figures(result, baseline_stats, batch_stats, history),
     }
 
 
-def render_report(result: MonitorResult, baseline_stats, batch_stats, facets: bool = True) -> str:
+#: The distances of a monitoring record drawn over the history: (record key, what the
+#: result holds it in, legend name). A new measure recorded per feature joins here.
+HISTORY_SERIES = (("skew", "skew", "skew"), ("drift", "drift", "drift"))
+
+
+def report_figures(result: MonitorResult, baseline_stats, batch_stats,
+                   history: Sequence[Mapping[str, Any]] = ()) -> List[Dict[str, Any]]:
+    """The report's charts, one figure per feature: its distribution in the training
+    baseline and in this batch overlaid, and each distance over the monitoring history
+    (the records before this batch, then this batch) with its threshold. Features with a
+    finding first, then by skew; at most ``charts.MAX_FEATURE_FIGURES``."""
+    from kfp_mlops.components._shared import charts
+
+    base, batch = charts.distributions(baseline_stats), charts.distributions(batch_stats)
+    records = [h for h in history if isinstance(h, Mapping)]
+    this = str(result.monitoring_seq) if result.monitoring_seq is not None else "this batch"
+    now = {key: {d.feature: d for d in getattr(result, attr)}
+           for key, attr, _ in HISTORY_SERIES}
+    hits = {f.feature for f in result.findings}
+    order = sorted(result.skew, key=lambda d: (d.feature not in hits,
+                                               -(d.value if d.value is not None else -1.0)))
+    shown = order[:charts.MAX_FEATURE_FIGURES]
+    figures = []
+    for i, d in enumerate(shown):
+        series = []
+        for key, _, name in HISTORY_SERIES:
+            current = now[key].get(d.feature)
+            points = [(h.get("seq", j + 1), (h.get(key) or {}).get(d.feature))
+                      for j, h in enumerate(records)]
+            points.append((this, current.value if current is not None else None))
+            if any(v is not None for _, v in points):
+                metric = current.metric if current is not None else ""
+                series.append({"name": f"{name} ({metric})" if metric else name,
+                               "points": points,
+                               "threshold": current.threshold if current is not None
+                               else None})
+        figures.append({"svg": charts.monitoring_figure(
+            d.feature, [("training baseline", base.get(d.feature)),
+                        ("this batch", batch.get(d.feature))], series, key=f"monitor-{i}"),
+            "caption": d.feature + (" (finding)" if d.feature in hits else "")})
+    note = (f"Left: the training baseline and this batch overlaid. Right: each distance over "
+            f"the {len(records) + 1} monitored batches of this version, with its current "
+            f"threshold (dashed).")
+    if len(order) > len(shown):
+        note += (f" {len(shown)} of {len(order)} features drawn, findings and the largest "
+                 "skew first; the table above lists every feature.")
+    return [{"title": "Charts", "note": note, "figures": figures}] if figures else []
+
+
+def render_report(result: MonitorResult, baseline_stats, batch_stats, facets: bool = True,
+                  history: Sequence[Mapping[str, Any]] = ()) -> str:
     """A self-contained HTML page: decision, findings, every feature's skew and drift."""
-    return html_report.render("monitor.html.j2",
-                              **report_data(result, baseline_stats, batch_stats, facets))
+    return html_report.render("monitor.html.j2", **report_data(
+        result, baseline_stats, batch_stats, facets, history))
 
 
 def history_summary(registry_uri: str, model_name: str, model_version: str = CHAMPION

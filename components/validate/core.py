@@ -542,7 +542,37 @@ def report_data(result: ValidationResult, statistics: Mapping[str, Any],
         "facets_page": facets_page,
         "kept_out": [{"feature": k, "reason": v} for k, v in result.kept_out.items()],
         "kept_in": [{"feature": k, "reason": v} for k, v in result.kept_in.items()],
+        "figures": report_figures(result, statistics),
     }
+
+
+def report_figures(result: ValidationResult, statistics: Mapping[str, Any]) -> List[Dict]:
+    """The report's charts: each feature's distribution in every split overlaid (numeric:
+    TFDV's equi-width histogram as a density; categorical: the top values' shares), the
+    most skewed features first, at most ``charts.MAX_FEATURE_FIGURES``."""
+    from kfp_mlops.components._shared import charts
+
+    splits = list(statistics)
+    dists = {s: charts.distributions(statistics[s]) for s in splits}
+    skew = {d.feature: d.value for d in result.skew if d.value is not None}
+    names: List[str] = []
+    for s in splits:
+        names += [f for f in dists[s] if f not in names]
+    order = sorted(names, key=lambda f: (-skew.get(f, -1.0), names.index(f)))
+    shown = order[:charts.MAX_FEATURE_FIGURES]
+    figures = []
+    for i, name in enumerate(shown):
+        caption = name + (f": train/eval distance {skew[name]:.4f}" if name in skew else "")
+        figures.append({"svg": charts.distribution_figure(
+            name, [(s, dists[s].get(name)) for s in splits], key=f"validate-{i}"),
+            "caption": caption})
+    note = (f"{', '.join(splits)} overlaid; numeric features as densities of TFDV's "
+            f"equi-width histograms, categorical ones as shares of the "
+            f"{charts.MAX_CATEGORIES} most frequent values.")
+    if len(order) > len(shown):
+        note += (f" {len(shown)} of {len(order)} features drawn, the largest train/eval "
+                 f"distance first; the tables above list every feature.")
+    return [{"title": "Distributions", "note": note, "figures": figures}] if figures else []
 
 
 def render_report(result: ValidationResult, statistics: Mapping[str, Any],

@@ -17,7 +17,8 @@ def _evaluate_context(**changes):
     context = {"task": "classification", "model_dir": "/m", "label": "species", "rows": 10,
                "split": "test", "skipped_rows": 0, "blessed": True, "reasons": ["BLESSED"],
                "metrics": table, "champion": None, "per_class": None,
-               "confusion_matrix": None, "slices": [], "cell": str}
+               "confusion_matrix": None, "slices": [], "cell": str, "roc_class": None,
+               "figures": []}
     context.update(changes)
     return context
 

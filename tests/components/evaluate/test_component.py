@@ -41,6 +41,9 @@ def test_evaluate_component_without_registry(tmp_path, penguins_dataset, species
     points = cm["confidenceMetrics"]
     assert 2 <= len(points) <= 200
     assert {"falsePositiveRate", "recall", "confidenceThreshold"} <= set(points[0])
+    # the UI's one ROC curve says which class it is of (multi-class: the first)
+    assert cm["roc_curve_class"] == "Adelie"
+    assert cm["display_name"] == "classification_metrics (ROC of class Adelie)"
 
     blessing = a["blessing"]
     assert blessing.metadata["blessed"] is True
