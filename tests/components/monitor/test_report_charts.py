@@ -32,6 +32,15 @@ def test_every_feature_against_its_baseline_and_over_the_history(registry, batch
         assert f"skew ({d.metric}) threshold {d.threshold:g}" in texts
         if d.value is not None:
             assert f"drift ({d.metric}) threshold {d.threshold:g}" in texts
+    # every measure and the reason of every verdict, in words, on the page
+    from markupsafe import escape
+
+    with open(out["report_path"], encoding="utf-8") as f:
+        page = f.read()
+    assert "How each feature was judged" in page
+    for c in [*result.skew, *result.drift]:
+        assert c.reason and str(escape(c.reason)) in page, c
+    assert page.count("<span class='bad'>drift</span>") == sum(c.drifted for c in result.drift)
 
 
 def test_a_first_batch_draws_one_point_and_no_drift(registry, batch, outputs, tmp_path):
