@@ -148,10 +148,10 @@ def test_the_retrain_line_says_whether_it_started_and_why():
     idle = RetrainResult(False, "no drift detected: nothing to retrain").metadata()
     assert summary_of(task("retrain", "retraining", idle)).endswith(
         "  retrain: started=no (no drift detected: nothing to retrain)")
-    ran = RetrainResult(True, "drift detected: island: L-infinity 0.4 > 0.1", "local",
+    ran = RetrainResult(True, "drift detected: training-serving skew of feature 'island': L_INFTY 0.4000 > threshold 0.1", "local",
                         "SUCCESS", {}, "training-2026", pushed=True, new_version="2").metadata()
     assert summary_of(task("retrain", "retraining", ran)).endswith(
-        "  retrain: started=yes (drift detected: island: L-infinity 0.4 > 0.1; local run "
+        "  retrain: started=yes (drift detected: training-serving skew of feature 'island': L_INFTY 0.4000 > threshold 0.1; local run "
         "training-2026, SUCCESS, new model pushed=yes as version 2)")
 
 
@@ -160,9 +160,9 @@ def test_the_monitor_line_says_why_there_is_no_drift():
     assert text.endswith("  monitor: drift_detected=no (no feature over its skew or drift "
                          "threshold)")
     text = summary_of(task("monitor", "drift_report", {
-        "drift_detected": True, "reasons": ["drift: island L-infinity 0.4 > 0.1"]}))
+        "drift_detected": True, "reasons": ["training-serving skew of feature 'island': L_INFTY 0.4000 > threshold 0.1"]}))
     assert text.endswith("  monitor: drift_detected=yes\n"
-                         "      - drift: island L-infinity 0.4 > 0.1")
+                         "      - training-serving skew of feature 'island': L_INFTY 0.4000 > threshold 0.1")
 
 
 def test_a_failed_task_s_error_ends_the_summary():
