@@ -33,7 +33,10 @@ def get(name: str, train_resources=None) -> Callable:
             the pipelines that train; None keeps the defaults.
     """
     if name not in PIPELINES:
-        raise KeyError(f"unknown pipeline {name!r}; pipelines are: {', '.join(names())}")
+        from kfp_mlops.pipelines.suggest import did_you_mean
+
+        raise KeyError(f"unknown pipeline {name!r}{did_you_mean(name, names())}; pipelines "
+                       f"are: {', '.join(names())}")
     if train_resources is not None and name in BUILDERS:
         return _load(BUILDERS[name])(train_resources)
     return _load(PIPELINES[name])

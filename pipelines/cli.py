@@ -2,8 +2,9 @@
 
     kfp-mlops list
     kfp-mlops compile [--output-dir DIR] [--image-registry R] [--image-tag T]
-    kfp-mlops run PIPELINE --local [--param NAME=VALUE ...] [--output-dir DIR]
+    kfp-mlops run PIPELINE [--param NAME=VALUE ...] [--output-dir DIR]
                   [--summary-json FILE] [--runner subprocess|docker] [--no-cache] [--dry-run]
+                  [--quiet | --verbose]          (runs on this machine; --local is a no-op)
     kfp-mlops submit PIPELINE (--vertex --project P --region R --pipeline-root gs://...
                   | --kubeflow --host URL) [--param NAME=VALUE ...] [--cache | --no-cache]
                   [--experiment NAME] [--dry-run]
@@ -11,24 +12,58 @@
                   [--param NAME=VALUE ...] [--dry-run]
     kfp-mlops publish --project P --region R --repository REPO --image-registry R
     kfp-mlops components [--check]        the per-component YAML catalogue
+
+Every command takes ``--quiet`` (warnings and errors only; ``run`` prints only its summary
+and errors) or ``--verbose`` (DEBUG logs). Output that is not a terminal, or any output when
+``NO_COLOR`` is set (https://no-color.org), carries no colour codes: kfp.local colours its
+status lines, and those codes are taken out of what is written.
 """
 import argparse
+import contextlib
+import io
 import logging
+import os
+import re
 import sys
-from typing import List, Optional
+from typing import Iterator, List, Optional, TextIO
 
 from kfp_mlops.pipelines import __version__, cloud_cli
 
 logger = logging.getLogger("kfp-mlops")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with ``did you mean`` for a mistyped choice (a sub-command, ``--runner``);
+    Python 3.14's ``suggest_on_error`` does the same in this same method."""
+
+    def _check_value(self, action, value):
+        if action.choices is not None and value not in action.choices:
+            from kfp_mlops.pipelines.suggest import did_you_mean
+
+            hint = did_you_mean(value, [str(c) for c in action.choices])
+            if hint:
+                raise argparse.ArgumentError(
+                    action, f"invalid choice: {value!r}{hint} (choose from "
+                            f"{', '.join(map(repr, action.choices))})")
+        super()._check_value(action, value)
+
+
+def _add_output_options(parser: argparse.ArgumentParser, default) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", default=default,
+                       help="only warnings and errors (run: only its summary and errors)")
+    group.add_argument("-v", "--verbose", action="store_true", default=default,
+                       help="DEBUG logs as well")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kfp-mlops",
         description=("Kubeflow Pipelines components and pipelines for tabular ML. Compile the "
                      "pipelines to specs for Kubeflow or Vertex AI, or run them on this machine."),
     )
     parser.add_argument("--version", action="version", version=f"kfp-mlops {__version__}")
+    _add_output_options(parser, False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -56,10 +91,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="number of accelerators of the train task (default: %(default)s)")
     comp.set_defaults(func=_cmd_compile)
 
-    run = sub.add_parser("run", help="run a pipeline")
+    run = sub.add_parser("run", help="run a pipeline on this machine with kfp.local")
     run.add_argument("pipeline", help="pipeline name (see `kfp-mlops list`)")
-    run.add_argument("--local", action="store_true", required=True,
-                     help="run on this machine with kfp.local")
+    run.add_argument("--local", action="store_true",
+                     help="accepted and changes nothing: run always runs on this machine "
+                          "(submit sends a pipeline to Vertex AI or Kubeflow)")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="a pipeline parameter; lists and dicts as JSON (repeatable)")
     run.add_argument("--output-dir", default="local_outputs",
@@ -72,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true",
                      help="check the parameters as the run would, then stop: no task runs")
     cloud_cli.add_cache_options(run, local=True)
+    _add_output_options(run, argparse.SUPPRESS)   # after the sub-command too
     run.set_defaults(func=_cmd_run)
     cloud_cli.add_parsers(sub)
     return parser
@@ -117,6 +154,8 @@ def _cmd_run(args) -> int:
     catalog.get(args.pipeline)
     parameters = local.parse_parameters(args.pipeline, args.param)
     _check_run_paths(args.output_dir, args.summary_json)
+    if not args.dry_run:
+        local.check_runtime(args.runner)
     if args.dry_run:
         from kfp_mlops.pipelines import preflight
 
@@ -126,8 +165,10 @@ def _cmd_run(args) -> int:
         return 0
     logger.info("Running %s locally (%s runner); outputs under %s", args.pipeline, args.runner,
                 args.output_dir)
-    summary = local.run(args.pipeline, parameters, args.output_dir, runner=args.runner)
-    print()
+    with _task_output(args.quiet):
+        summary = local.run(args.pipeline, parameters, args.output_dir, runner=args.runner)
+    if not args.quiet:
+        print()
     print(local.format_summary(summary))
     if args.summary_json:
         local.write_summary(summary, args.summary_json)
@@ -165,15 +206,117 @@ def _check_run_paths(output_dir: str, summary_json: Optional[str]) -> None:
         raise ValueError(f"--summary-json {summary_json!r}: {existing!r} is not writable")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    args = _parser().parse_args(argv)
+@contextlib.contextmanager
+def _task_output(quiet: bool) -> Iterator[None]:
+    """``--quiet``: what the run prints on stdout while it runs (kfp.local's status lines,
+    every task's streamed log) is dropped; the summary, printed after, holds each failed
+    task's error, and this process's warnings and errors still reach stderr."""
+    if not quiet:
+        yield
+        return
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        yield
+
+
+# CSI sequences (colours, cursor moves) and OSC sequences (titles, links).
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def wants_plain(stream: TextIO, environ=None) -> bool:
+    """Whether colour codes must be taken out of what goes to ``stream``: it is not a
+    terminal, or ``NO_COLOR`` is set to anything but the empty string (https://no-color.org)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("NO_COLOR"):
+        return True
     try:
-        return args.func(args)  # every sub-command sets func (set_defaults)
-    except (KeyError, ValueError) as e:
-        message = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"kfp-mlops: error: {message}", file=sys.stderr)
-        return 2
+        return not stream.isatty()
+    except (AttributeError, ValueError):
+        return True
+
+
+class _Plain(io.TextIOBase):
+    """A text stream that writes to another with colour codes taken out.
+
+    kfp.local colours its status lines unconditionally (``kfp/local/logging_utils.py``
+    ``color_text``, kfp 2.13 and 2.17) and writes them through ``sys.stdout`` (a
+    ``logging.StreamHandler(sys.stdout)`` made in ``local_logger_context``, and ``print``):
+    filtering the stream is what works without reaching into kfp.local."""
+
+    def __init__(self, stream: TextIO):
+        super().__init__()
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(strip_ansi(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self):
+        return getattr(self._stream, "encoding", "utf-8")
+
+
+@contextlib.contextmanager
+def _plain_output() -> Iterator[None]:
+    """``sys.stdout`` and ``sys.stderr`` without colour codes where :func:`wants_plain`."""
+    kept = sys.stdout, sys.stderr
+    if wants_plain(sys.stdout):
+        sys.stdout = _Plain(sys.stdout)
+    if wants_plain(sys.stderr):
+        sys.stderr = _Plain(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = kept
+
+
+@contextlib.contextmanager
+def _log_level(args) -> Iterator[None]:
+    """INFO by default, WARNING with ``--quiet``, DEBUG with ``--verbose`` (restored after)."""
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    root = logging.getLogger()
+    kept = root.level
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
+    root.setLevel(level)
+    try:
+        yield
+    finally:
+        root.setLevel(kept)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    with _plain_output():
+        parser = _parser()
+        args = parser.parse_args(argv)
+        if args.quiet and args.verbose:
+            parser.error("--quiet and --verbose: give one")
+        with _log_level(args):
+            logger.debug("kfp-mlops %s, Python %s, %s", __version__, sys.version.split()[0],
+                         _kfp_version())
+            try:
+                return args.func(args)  # every sub-command sets func (set_defaults)
+            except (KeyError, ValueError) as e:
+                message = e.args[0] if isinstance(e, KeyError) and e.args else e
+                print(f"kfp-mlops: error: {message}", file=sys.stderr)
+                return 2
+
+
+def _kfp_version() -> str:
+    import kfp
+
+    return f"kfp {kfp.__version__}"
 
 
 if __name__ == "__main__":

@@ -215,7 +215,7 @@ def run_container(client, image: str, command: List[str], volumes: Dict[str, Any
                                       **{"network_mode": "host", **container_run_args})
     try:
         for line in container.logs(stream=True, follow=True):
-            print(local.scrub_log_line(line.decode(errors="replace")), end="")
+            local.task_log_line(line.decode(errors="replace"))
         return container.wait()["StatusCode"]
     finally:
         # Also on SIGINT/SIGTERM of the run (local.RunInterrupted unwinds through here): the

@@ -25,12 +25,15 @@ failed one run on), a failed task that no other task needs does not stop the run
 alone would stop at the first failure, so an alert that could not be delivered would keep
 retraining from starting. The run still ends ``FAILURE``.
 """
+import collections
 import contextlib
 import dataclasses
 import datetime
 import json
 import logging
 import os
+import re
+import sys
 import time
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -117,6 +120,9 @@ class RunInterrupted(BaseException):
 _RUNNING: List[Any] = []
 #: The secrets of the run under way, for the streamed task logs (:func:`scrub_log_line`).
 _SECRETS: List[str] = []
+#: The last lines of the running task's log (scrubbed), for its one-line error
+#: (:func:`task_error`); tasks run one at a time.
+_TASK_LOG: "collections.deque[str]" = collections.deque(maxlen=400)
 
 
 def scrub_log_line(line: str) -> str:
@@ -125,6 +131,32 @@ def scrub_log_line(line: str) -> str:
     from kfp_mlops.components._shared import redact
 
     return redact.text(line, _SECRETS)
+
+
+def task_log_line(line: str) -> None:
+    """Prints a line of the running task's log, scrubbed (:func:`scrub_log_line`), and keeps
+    it for the task's one-line error (both runners stream through here)."""
+    line = scrub_log_line(line)
+    _TASK_LOG.append(line)
+    print(line, end="")
+
+
+# The last line of a Python traceback: ``ValueError: ...``, ``module.SomethingError: ...``.
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|"
+                             r"Interrupt|Failure|Invalid|Changed)(?::\s.*)?$")
+
+
+def task_error(lines: List[str]) -> str:
+    """A failed task's error in one line, from its log: the last exception line of the last
+    traceback (the message the component raised, which names the input), else the log's last
+    non-empty line."""
+    text = [line.strip() for line in lines if line.strip()]
+    for line in reversed(text):
+        if _EXCEPTION_LINE.match(line):
+            name, _, message = line.partition(":")
+            # kfp_mlops.components.ingest.core.IngestError -> IngestError
+            return name.rsplit(".", 1)[-1] + (f":{message}" if message else "")
+    return f"failed; the last line of its log: {text[-1]}" if text else "failed with no log"
 
 
 def _run_task_process(full_command: List[str],
@@ -153,7 +185,7 @@ def _run_task_process(full_command: List[str],
         try:
             if process.stdout:
                 for line in iter(process.stdout.readline, ""):
-                    print(scrub_log_line(line), end="")
+                    task_log_line(line)
                 print("\n")
             return process.wait()
         except BaseException:
@@ -238,6 +270,7 @@ def _recording(records: List[TaskRecord], secrets: List[str] = (),
         record = TaskRecord(name=name.replace("comp-", "", 1))
         records.append(record)
         started = time.monotonic()
+        _TASK_LOG.clear()
 
         def violations():
             return launcher_contract.check_file(record.name, task.executor_output_path(),
@@ -272,6 +305,8 @@ def _recording(records: List[TaskRecord], secrets: List[str] = (),
                 record.status = "FAILURE"
                 raise RuntimeError(f"Task {record.name}: {record.error}")
             outputs, succeeded = {}, False
+        elif not succeeded:
+            record.error = task_error(list(_TASK_LOG))
         record.status = "SUCCESS" if succeeded else "FAILURE"
         if not succeeded and name in leaves:
             # No task needs this one's outputs: the others run on (Vertex AI's default
@@ -289,6 +324,48 @@ def _recording(records: List[TaskRecord], secrets: List[str] = (),
             yield
         finally:
             _SECRETS[:] = kept_secrets
+
+
+#: What the component bodies import, by module, with the ``runtime`` extra that brings it
+#: (setup.py ``extras_require["runtime"]``): a task run by the subprocess runner imports
+#: them in this Python environment.
+RUNTIME_MODULES = ("tensorflow", "tensorflow_data_validation", "pandas", "pyarrow", "sklearn",
+                   "fsspec", "jinja2", "matplotlib", "tenacity")
+
+
+def missing_runtime() -> List[str]:
+    """The :data:`RUNTIME_MODULES` this Python environment cannot import (found without
+    importing them: ``importlib.util.find_spec``)."""
+    import importlib.util
+
+    missing = []
+    for module in RUNTIME_MODULES:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(module)
+    return missing
+
+
+def check_runtime(runner: str) -> None:
+    """Refuses, before any task starts, a subprocess run in a Python environment without the
+    ``runtime`` extra: every task would fail inside with an ImportError.
+
+    Raises:
+        ValueError: naming the missing modules and how to install them.
+    """
+    if runner != "subprocess":
+        return
+    missing = missing_runtime()
+    if missing:
+        raise ValueError(
+            f"--runner subprocess runs every task in this Python environment ({sys.executable}"
+            f"), which cannot import {', '.join(missing)}: install the runtime extra with "
+            "pip install 'kfp-mlops[runtime]' (from a clone: pip install '.[runtime]', or "
+            "pip install -r requirements.lock), or run the tasks in their images with "
+            "--runner docker")
 
 
 def make_runner(runner: str):
@@ -413,11 +490,10 @@ _KEY_METADATA = ("splits", "num_rows", "content_hash", "passed", "reasons", "ble
 
 
 def format_summary(summary: RunSummary) -> str:
-    """A human-readable account: each task's status and time, where outputs landed, metrics."""
+    """A human-readable account: each task's status and time, where outputs landed, metrics,
+    then the decisions in words, and last what failed (each failed task's one-line error)."""
     lines = [f"Pipeline {summary.pipeline}: {summary.status} in {summary.seconds:.1f} s",
              f"Outputs under {summary.pipeline_root}"]
-    if summary.error:
-        lines.append(f"Error: {summary.error}")
     lines.extend(f"Warning: {warning}" for warning in summary.warnings)
     for task in summary.tasks:
         lines.append(f"  {task.name:<12} {task.status:<8} {task.seconds:7.1f} s")
@@ -437,11 +513,72 @@ def format_summary(summary: RunSummary) -> str:
             else:
                 lines.append(f"      {name} = {_short(value)}")
     lines.extend(_decisions(summary))
+    lines.extend(_failures(summary))
     return "\n".join(lines)
+
+
+def _failures(summary: RunSummary) -> List[str]:
+    """The run's last lines: ``Error: ingest: IngestError: label_column 'tips' not found in
+    ...`` for every failed task, or the error that kept the run from starting."""
+    failed = [f"Error: {task.name}: {task.error}" for task in summary.tasks
+              if task.error and task.status != "SUCCESS"]
+    if failed:
+        return failed
+    return [f"Error: {summary.error}"] if summary.error else []
 
 
 _DECISION_KEYS = ("passed", "blessed", "pushed", "champion", "drift_detected", "delivered",
                   "started")
+
+
+def _yes(flag: Any) -> str:
+    return "yes" if flag else "no"
+
+
+def _verdict(task: str, meta: Dict[str, Any]) -> str:
+    """One decision in words: ``alert: drift_detected=yes, delivered=no (no webhook_url or
+    pubsub_topic: findings are only logged)``, ``retrain: started=no (no drift detected:
+    nothing to retrain)``, ``push: pushed=yes, champion=yes (version 2 of penguins in ...)``.
+    Each line says what happened and, where the component recorded it, why."""
+    found = [k for k in _DECISION_KEYS if isinstance(meta.get(k), bool)]
+    flags = {k: meta[k] for k in found}
+    why = ""
+    if "delivered" in flags and "notified" in meta:
+        # alert: "delivered" is vacuously true when nothing was sent; say what happened.
+        flags["delivered"] = bool(meta["notified"]) and meta["delivered"]
+        if meta["notified"] and not meta["delivered"]:
+            why = "delivery failed: " + "; ".join(meta.get("delivery_errors") or []) \
+                if meta.get("delivery_errors") else "delivery failed"
+        else:
+            why = str(meta.get("reason") or "")
+    elif "started" in flags:
+        # retrain: why it did (not) start, and how the run it started ended
+        flags = {"started": meta["started"]}
+        why = str(meta.get("reason") or "")
+        if meta["started"]:
+            how = [f"{meta.get('target', '')} run {meta.get('run_name') or '?'}".strip(),
+                   str(meta.get("status") or "")]
+            if isinstance(meta.get("pushed"), bool):
+                how.append(f"new model pushed={_yes(meta['pushed'])}"
+                           + (f" as version {meta['new_version']}"
+                              if meta.get("new_version") not in (None, "") else ""))
+            if meta.get("error"):
+                how.append(f"error: {meta['error']}")
+            if meta.get("dashboard_uri"):
+                how.append(meta["dashboard_uri"])
+            why = "; ".join(p for p in [why, ", ".join(p for p in how if p)] if p)
+    elif meta.get("pushed") and meta.get("version") not in (None, ""):
+        why = f"version {meta['version']} of {meta.get('model_name', 'the model')} in " \
+              f"{meta.get('registry', '?')}"
+        if meta.get("aliases"):
+            why += f", aliases {', '.join(meta['aliases'])}"
+        if meta.get("already_registered"):
+            why += "; the same model was already registered, so no new version"
+    elif "drift_detected" in flags and not flags["drift_detected"] \
+            and not meta.get("reasons"):
+        why = "no feature over its skew or drift threshold"
+    verdict = ", ".join(f"{k}={_yes(v)}" for k, v in flags.items())
+    return f"  {task}: {verdict}" + (f" ({why})" if why else "")
 
 
 def _decisions(summary: RunSummary) -> List[str]:
@@ -452,20 +589,9 @@ def _decisions(summary: RunSummary) -> List[str]:
     for task in summary.tasks:
         for value in task.outputs.values():
             meta = value.get("metadata", {}) if isinstance(value, dict) else {}
-            found = [k for k in _DECISION_KEYS if isinstance(meta.get(k), bool)]
-            if not found:
+            if not any(isinstance(meta.get(k), bool) for k in _DECISION_KEYS):
                 continue
-            verdict = ", ".join(f"{k}={'yes' if meta[k] else 'no'}" for k in found)
-            extra = ""
-            if meta.get("pushed") and meta.get("version") not in (None, ""):
-                extra = f" (version {meta['version']} of {meta.get('model_name', 'the model')} in " \
-                        f"{meta.get('registry', '?')}"
-                if meta.get("aliases"):
-                    extra += f", aliases {', '.join(meta['aliases'])}"
-                if meta.get("already_registered"):
-                    extra += "; the same model was already registered, so no new version"
-                extra += ")"
-            lines.append(f"  {task.name}: {verdict}{extra}")
+            lines.append(_verdict(task.name, meta))
             reasons = list(meta.get("reasons") or [])
             # push repeats the blessing's reasons after its own: say those once
             repeated = bool(shown) and reasons[len(reasons) - len(shown):] == shown
@@ -552,8 +678,10 @@ def parse_parameters(pipeline_name: str, pairs: Optional[List[str]]) -> Dict[str
         name, raw = pair.split("=", 1)
         name = name.strip()
         if name not in known:
-            raise ValueError(f"pipeline {pipeline_name!r} has no parameter {name!r}; its "
-                             f"parameters are: {listing()}")
+            from kfp_mlops.pipelines.suggest import did_you_mean
+
+            raise ValueError(f"pipeline {pipeline_name!r} has no parameter {name!r}"
+                             f"{did_you_mean(name, known)}; its parameters are: {listing()}")
         values[name] = _convert(name, raw, known[name]["type"])
     missing = [n for n, p in known.items() if p["required"] and n not in values]
     if missing:

@@ -63,9 +63,19 @@ def test_parameters_are_typed():
                       "skew_thresholds": {"island": 0.5}}
 
 
-def test_run_requires_local():
+def test_run_runs_locally_without_local_and_keeps_the_flag_as_a_no_op(monkeypatch, capsys):
+    """``run`` always runs on this machine; ``--local`` is accepted and changes nothing."""
+    monkeypatch.setattr(local, "run", lambda *a, **k: pytest.fail("a task would have run"))
+    base = ["run", "data-validation", "--dry-run", "--param",
+            "data_uri=pipelines/data/penguins.csv"]
+    assert cli.main(base) == 0
+    assert cli.main(base + ["--local"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("the parameters of pipeline 'data-validation' are valid") == 2
     with pytest.raises(SystemExit):
-        cli.main(["run", "data-validation"])
+        cli.main(["run", "--help"])
+    assert "--local accepted and changes nothing: run always runs on this machine" in \
+        " ".join(capsys.readouterr().out.split())
 
 
 def test_list_shows_parameters(capsys):
