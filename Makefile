@@ -33,7 +33,7 @@ $(STAMP): requirements.lock requirements-dev.lock setup.py
 # The main job: the training pipeline on the bundled penguins data, into a local registry.
 # A second run finds the first run's champion, compares, and says what it decided.
 run: $(STAMP)
-	$(VENV)/bin/kfp-mlops run training --local \
+	$(VENV)/bin/kfp-mlops run training \
 		--param data_uri=pipelines/data/penguins.csv \
 		--param label_column=species \
 		--param model_name=penguins \

@@ -1,4 +1,4 @@
-"""The Docker runner of ``kfp-mlops run PIPELINE --local --runner docker``.
+"""The Docker runner of ``kfp-mlops run PIPELINE --runner docker``.
 
 ``kfp.local.DockerRunner`` runs every task in the image its compiled spec names, through any
 engine that speaks the Docker API where the ``docker`` SDK looks for one (``DOCKER_HOST``,

@@ -31,8 +31,8 @@ def retrain(
 
     The gate is inside the component: without drift, or with retrain_on_drift false, it
     records why it did nothing and succeeds. With both, it starts the training pipeline on
-    retrain_data_uri -- locally through kfp.local (the same runner as ``kfp-mlops run
-    --local``; it waits, and records the run summary and the version push registered if the
+    retrain_data_uri -- locally through kfp.local (the same runner as ``kfp-mlops
+    run``; it waits, and records the run summary and the version push registered if the
     new model was blessed), or on Vertex AI by submitting the compiled training template as
     a PipelineJob (it records the job and its dashboard URL and does not wait). A
     misconfigured retraining fails the task even without drift, so it is seen early.

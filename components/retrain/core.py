@@ -4,7 +4,7 @@ Plain Python, no kfp. The gate is here, not in ``dsl.If`` (kfp.local does not ru
 conditions): with ``retrain_on_drift`` and a report whose ``drift_detected`` is true, the
 ``training`` pipeline is started on ``retrain_data_uri``
 
-* **locally** (``target="local"``) by the command ``kfp-mlops run training --local`` in a
+* **locally** (``target="local"``) by the command ``kfp-mlops run training`` in a
   child process (``python -m kfp_mlops.pipelines.cli``, whose tasks are subprocesses, so
   this works from inside a component); it waits for the run and records its summary and the
   version push registered (if the new model was blessed);
@@ -141,11 +141,11 @@ def _cli_value(value: Any) -> str:
 
 def cli_command(params: Mapping[str, Any], output_dir: str = "", summary_path: str = ""
                 ) -> list:
-    """``python -m kfp_mlops.pipelines.cli run training --local --param ...``: with
+    """``python -m kfp_mlops.pipelines.cli run training --param ...``: with
     ``output_dir`` and ``summary_path`` the run, without them ``--dry-run`` (checks only)."""
     import sys
 
-    command = [sys.executable, *CLI, "run", TRAINING, "--local"]
+    command = [sys.executable, *CLI, "run", TRAINING]
     for name, value in params.items():
         command += ["--param", f"{name}={_cli_value(value)}"]
     if output_dir:

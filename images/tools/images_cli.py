@@ -9,7 +9,7 @@
 here when missing); ``make images`` runs it. ``check`` starts each image and checks its user,
 imports, versions and size. ``with-api`` runs COMMAND with a Docker API at ``DOCKER_HOST``
 (podman's, started for it, when no Docker engine answers), e.g.
-``kfp-mlops run training --local --runner docker ...``.
+``kfp-mlops run training --runner docker ...``.
 
 A developer's and CI's tool (run it with the virtualenv that has kfp-mlops installed, as the
 Makefile does); it is not part of the installed package.
@@ -82,7 +82,7 @@ def _cmd_with_api(args) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise ValueError("with-api: expected a command after --, e.g. "
-                         "with-api -- kfp-mlops run training --local --runner docker ...")
+                         "with-api -- kfp-mlops run training --runner docker ...")
     with local_images.docker_api(args.engine):
         return subprocess.run(command).returncode
 

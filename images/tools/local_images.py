@@ -15,7 +15,7 @@ works in those images, before any Cloud Build run:
   ``podman build --from <stand-in>``. The Dockerfiles stay exactly what Cloud Build builds.
 * :func:`check_images` starts each image and checks its user, its imports, its size and that
   it holds exactly its lock's versions.
-* :func:`docker_api` gives ``kfp-mlops run PIPELINE --local --runner docker`` (the package's
+* :func:`docker_api` gives ``kfp-mlops run PIPELINE --runner docker`` (the package's
   :mod:`kfp_mlops.pipelines.docker_runner`) a Docker API on a machine without a Docker
   engine: it starts ``podman system service`` and points ``DOCKER_HOST`` at it.
 """

@@ -131,7 +131,7 @@ def test_the_local_run_is_the_kfp_mlops_command(tmp_path):
                                        "fail_on_anomalies": False})
     command = core.cli_command(params, str(tmp_path / "run"), str(tmp_path / "summary.json"))
     assert command == [
-        sys.executable, "-m", "kfp_mlops.pipelines.cli", "run", "training", "--local",
+        sys.executable, "-m", "kfp_mlops.pipelines.cli", "run", "training",
         "--param", "data_uri=d.csv", "--param", "label_column=species",
         "--param", "model_name=penguins", "--param", "registry_uri=/reg",
         "--param", "epochs=50", "--param", "hidden_units=[8, 4]",
