@@ -297,15 +297,21 @@ def _diagonal(ax, *points) -> None:
     ax.plot(*points, color="0.6", linestyle=":", linewidth=1)
 
 
+def _class_curves(ax, curves: Sequence[Mapping[str, Any]], x: str, y: str, score: str,
+                  score_name: str) -> None:
+    """One line a class, labelled with the class and its ``score`` (AUC, AP)."""
+    for i, c in enumerate(curves):
+        value = c.get(score)
+        ax.plot(c[x], c[y], color=f"C{i}", linewidth=1.4,
+                label=_short(c["class"]) + (f" ({score_name} {value:.3f})"
+                                            if value is not None else ""))
+
+
 def roc_figure(curves: Sequence[Mapping[str, Any]], key: str = "roc") -> str:
     """ROC curves: ``{"class", "fpr", "tpr", "auc"}`` each, labelled with the class. SVG."""
     def make():
         fig, ax = new_figure(SQUARE)
-        for i, c in enumerate(curves):
-            auc = c.get("auc")
-            ax.plot(c["fpr"], c["tpr"], color=f"C{i}", linewidth=1.4,
-                    label=f"{_short(c['class'])}" + (f" (AUC {auc:.3f})" if auc is not None
-                                                     else ""))
+        _class_curves(ax, curves, "fpr", "tpr", "auc", "AUC")
         _diagonal(ax, [0, 1], [0, 1])
         ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate",
                ylabel="true positive rate")
@@ -322,11 +328,8 @@ def pr_figure(curves: Sequence[Mapping[str, Any]], key: str = "pr") -> str:
     each, labelled with the class; a dotted line at each class's prevalence. SVG."""
     def make():
         fig, ax = new_figure(SQUARE)
+        _class_curves(ax, curves, "recall", "precision", "ap", "AP")
         for i, c in enumerate(curves):
-            ap = c.get("ap")
-            ax.plot(c["recall"], c["precision"], color=f"C{i}", linewidth=1.4,
-                    label=f"{_short(c['class'])}" + (f" (AP {ap:.3f})" if ap is not None
-                                                     else ""))
             if c.get("prevalence") is not None:
                 ax.axhline(c["prevalence"], color=f"C{i}", linestyle=":", linewidth=0.8)
         ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="recall", ylabel="precision")

@@ -135,6 +135,17 @@ def _string_evidence(feature_stats) -> str:
             f"of it; {HOW_TO_KEEP}")
 
 
+def _judged(feature, label: str) -> bool:
+    """Whether a schema feature is one to judge: not the label, not a feature a stage was
+    already given (a person's curated choice), not a date or timestamp (a daily series is
+    unique per row and dense: it is the model's calendar, not an id)."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    return not (feature.name == label or feature.deprecated
+                or feature.lifecycle_stage != schema_pb2.UNKNOWN_STAGE
+                or feature.HasField("time_domain"))
+
+
 def integer_candidates(train_stats, schema, label: str = "") -> Dict[str, tuple]:
     """``{feature: (min, max, values)}``: plain integer features of ``schema`` whose train
     statistics allow a row number (enough values, dense enough in their range); only
@@ -147,8 +158,7 @@ def integer_candidates(train_stats, schema, label: str = "") -> Dict[str, tuple]
     by_name = _stats_by_name(train_stats)
     found = {}
     for f in schema.feature:
-        if (f.name == label or f.lifecycle_stage != schema_pb2.UNKNOWN_STAGE or f.deprecated
-                or f.HasField("time_domain")):
+        if not _judged(f, label):
             continue
         stats = by_name.get(f.name)
         if (f.type != schema_pb2.INT or distances.is_categorical(f) or stats is None
@@ -209,14 +219,11 @@ def id_like(train_stats, schema, label: str = "",
     ``train_stats``, integer ones among ``unique_integers`` (candidates confirmed unique by
     :func:`unique_integer_columns`). Features with a lifecycle stage and the label are not
     judged."""
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
     by_name = _stats_by_name(train_stats)
     unique_integers = dict(unique_integers or {})
     found = {}
     for f in schema.feature:
-        if (f.name == label or f.lifecycle_stage != schema_pb2.UNKNOWN_STAGE or f.deprecated
-                or f.HasField("time_domain")):
+        if not _judged(f, label):
             continue
         stats = by_name.get(f.name)
         if f.name in unique_integers:
