@@ -43,8 +43,8 @@ class _Parser(argparse.ArgumentParser):
             hint = did_you_mean(value, [str(c) for c in action.choices])
             if hint:
                 raise argparse.ArgumentError(
-                    action, f"invalid choice: {value!r}{hint} (choose from "
-                            f"{', '.join(map(repr, action.choices))})")
+                    action, f"invalid choice: {value!r}{hint}; choose from "
+                            f"{', '.join(map(repr, action.choices))}")
         super()._check_value(action, value)
 
 

@@ -20,7 +20,7 @@ SCRIPT = os.path.join(os.path.dirname(sys.executable), "kfp-mlops")
 def test_a_mistyped_pipeline_name_gets_a_suggestion(capsys):
     assert cli.main(["run", "trainig", "--dry-run"]) == 2
     err = capsys.readouterr().err
-    assert "unknown pipeline 'trainig'; did you mean 'training'?; pipelines are: " \
+    assert "unknown pipeline 'trainig' (did you mean 'training'?); pipelines are: " \
            "data-validation, monitoring, training" in err
     assert cli.main(["compile", "--pipeline", "monitorng"]) == 2
     assert "did you mean 'monitoring'?" in capsys.readouterr().err
@@ -36,8 +36,8 @@ def test_a_mistyped_parameter_gets_a_suggestion(capsys):
     assert cli.main(["run", "data-validation", "--param", "data_uri=x.csv",
                      "--param", "labl_column=species"]) == 2
     err = capsys.readouterr().err
-    assert "pipeline 'data-validation' has no parameter 'labl_column'; did you mean " \
-           "'label_column'?; its parameters are: " in err
+    assert "pipeline 'data-validation' has no parameter 'labl_column' (did you mean " \
+           "'label_column'?); its parameters are: " in err
 
 
 def test_a_mistyped_sub_command_gets_a_suggestion(capsys):
@@ -45,10 +45,10 @@ def test_a_mistyped_sub_command_gets_a_suggestion(capsys):
         cli.main(["rn", "training"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert "argument COMMAND: invalid choice: 'rn'; did you mean 'run'?" in err
+    assert "argument COMMAND: invalid choice: 'rn' (did you mean 'run'?); choose from " in err
     with pytest.raises(SystemExit):
         cli.main(["run", "training", "--runner", "dokcer"])
-    assert "invalid choice: 'dokcer'; did you mean 'docker'?" in capsys.readouterr().err
+    assert "invalid choice: 'dokcer' (did you mean 'docker'?)" in capsys.readouterr().err
 
 
 def test_an_unknown_sub_command_without_a_close_one_keeps_argparse_s_message(capsys):

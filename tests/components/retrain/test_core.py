@@ -60,9 +60,10 @@ def test_missing_settings_fail_even_without_drift(tmp_path):
 
 def test_unknown_training_parameter(tmp_path):
     # kfp-mlops run refuses it, naming the pipeline's parameters (pipelines/local.py)
-    with pytest.raises(core.RetrainError, match=r"^training_parameters: pipeline 'training' "
-                                                r"has no parameter 'epoch'; its parameters "
-                                                r"are: .*data_uri \(String, required\)"):
+    expected = (r"^training_parameters: pipeline 'training' has no parameter 'epoch' "
+                r"\(did you mean 'epochs'\?\); its parameters are: .*data_uri "
+                r"\(String, required\)")
+    with pytest.raises(core.RetrainError, match=expected):
         core.retrain(REPORT, str(tmp_path / "out"), retrain_on_drift=True,
                      retrain_data_uri="d.csv", label_column="species",
                      extra_parameters={"epoch": 3})
