@@ -427,11 +427,11 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
     anomaly_reasons = tfdv_stats.anomaly_reasons(anomalies)
     decision = {"decide_by": decide_by, "p_value": float(p_value), "min_rows": int(min_rows),
                 "test_max_rows": TEST_MAX_ROWS}
-    time_features = [f.name for f in schema.feature if f.HasField("time_domain")]
+    unjudged = _unjudged_features(schema)
     skew = judge(tfdv_stats.feature_distances(baseline, stats, schema, skew_threshold,
                                               skew_thresholds, mode="skew"),
                  tfdv_stats.feature_measures(baseline, stats, schema), skew_thresholds,
-                 "skew_thresholds", time_features=time_features, **decision)
+                 "skew_thresholds", unjudged=unjudged, **decision)
     drift, drift_baseline = [], None
     if previous is not None:
         previous_stats = load_registered_statistics(previous_path, "previous")
@@ -439,7 +439,7 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
                                                    drift_threshold, drift_thresholds,
                                                    mode="drift"),
                       tfdv_stats.feature_measures(previous_stats, stats, schema),
-                      drift_thresholds, "drift_thresholds", time_features=time_features,
+                      drift_thresholds, "drift_thresholds", unjudged=unjudged,
                       **decision)
         drift_baseline = {"seq": previous.get("seq"), "entry": previous.get("entry", ""),
                           "recorded_at": previous.get("recorded_at", ""),
@@ -538,19 +538,38 @@ def _findings(anomalies, skew, drift) -> List[Finding]:
     return out
 
 
+def _unjudged_features(schema) -> Dict[str, str]:
+    """``{feature: why}``: the features whose change is no sign the model is failing.
+
+    - a date or timestamp: every batch served after training is later than the training
+      data, so its dates would raise an alarm (and a retraining) on every run;
+    - a feature the schema keeps out of the model (validate's ID-like columns,
+      ``_shared.schema.is_kept_out``): the model does not read it, and an ID's serving values
+      are all new by nature.
+    """
+    from kfp_mlops.components._shared import schema as schema_io
+
+    found = {}
+    for f in schema.feature:
+        if schema_io.is_kept_out(f):
+            found[f.name] = "kept out of the model"
+        elif f.HasField("time_domain"):
+            found[f.name] = "a date or timestamp: later batches move it by nature"
+    return found
+
+
 def judge(distances, measures: Mapping[str, Any], own_thresholds: Mapping[str, float],
           thresholds_name: str = "thresholds", decide_by: str = AUTO,
           p_value: float = DEFAULT_P_VALUE, min_rows: int = DEFAULT_MIN_ROWS,
           test_max_rows: int = TEST_MAX_ROWS,
-          time_features: Sequence[str] = ()) -> List[FeatureCheck]:
+          unjudged: Optional[Mapping[str, str]] = None) -> List[FeatureCheck]:
     """Every feature's measures and verdict, one :class:`FeatureCheck` per distance.
 
     In turn: a feature without a distance (absent on a side) is not judged; one with fewer
     than ``min_rows`` values on a side is not judged ("not enough rows to judge"); one in
     ``own_thresholds`` is judged by its distance against that threshold (it was set for
-    it); a date or timestamp (``time_features``) without one is measured and shown but not
-    judged -- every batch served after training is later than the training data, so its
-    dates would raise an alarm (and a retraining) on every run; the others by ``decide_by``: ``distance``, ``test``, or ``auto`` -- the test when
+    it); one in ``unjudged`` (:func:`_unjudged_features`: feature -> why) without one is
+    measured and shown but not judged; the others by ``decide_by``: ``distance``, ``test``, or ``auto`` -- the test when
     both sides have at most ``test_max_rows`` values, the distance beyond. Evidently's
     default rule looks at the reference's rows only (``_get_default_stattest``); here the
     smaller side counts, since it bounds what a test can resolve (KS's effective size
@@ -583,10 +602,9 @@ def judge(distances, measures: Mapping[str, Any], own_thresholds: Mapping[str, f
         elif d.feature in own_thresholds:
             c.decided_by = BY_DISTANCE
             c.reason = f"its own threshold ({thresholds_name})"
-        elif d.feature in time_features:
-            c.reason = ("a date or timestamp: later batches move it by nature, so it is "
-                        f"measured, not judged; give it a threshold in {thresholds_name} to "
-                        "watch it")
+        elif d.feature in (unjudged or {}):
+            c.reason = (f"{unjudged[d.feature]}, so it is measured, not judged; give it a "
+                        f"threshold in {thresholds_name} to watch it")
         elif decide_by == DISTANCE or c.p_value is None:
             c.decided_by = BY_DISTANCE
             c.reason = f"decide_by {decide_by!r}" if decide_by == DISTANCE else "no test"

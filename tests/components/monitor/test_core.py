@@ -358,3 +358,26 @@ def test_bad_decision_settings(registry, batch, outputs, tmp_path, kwargs, messa
     with pytest.raises(core.MonitorError, match=message):
         run(batch(SERVING_CSV), registry, outputs, **kwargs)
     _nothing_written(registry, tmp_path)
+
+
+def test_a_column_kept_out_of_the_model_raises_no_alarm(registry, batch, outputs):
+    """validate keeps an ID-like column out of the model (``lifecycle_stage: DISABLED``); its
+    change in a batch is shown, not an alarm -- here body_mass_g, which the drifted batch moves
+    by 40 %, marked so in the registered schema."""
+    import pathlib
+
+    from google.protobuf import text_format
+
+    from kfp_mlops.components._shared import schema as schema_io
+
+    (path,) = pathlib.Path(registry).rglob("schema.pbtxt")
+    schema = schema_io.read_schema(str(path))
+    schema_io.keep_out(next(f for f in schema.feature if f.name == "body_mass_g"), "a test")
+    path.write_text(text_format.MessageToString(schema))
+
+    result = run(batch(DRIFTED_CSV, "drifted"), registry, outputs, "kept")
+    check = {c.feature: c for c in result.skew}["body_mass_g"]
+    assert check.value is not None and not check.drifted
+    assert check.reason.startswith("kept out of the model, so it is measured, not judged")
+    flagged = {f.feature for f in result.findings}
+    assert "body_mass_g" not in flagged and "flipper_length_mm" in flagged
