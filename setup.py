@@ -78,6 +78,7 @@ setup(
             "matplotlib>=3.8",
             "tenacity>=8",
             "google-cloud-logging>=3",
+            "mlflow>=3,<4",
         ],
         # kfp-mlops run --runner docker: kfp.local's DockerRunner needs the Docker client
         "docker": ["docker>=7"],

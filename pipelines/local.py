@@ -330,7 +330,7 @@ def _recording(records: List[TaskRecord], secrets: List[str] = (),
 #: (setup.py ``extras_require["runtime"]``): a task run by the subprocess runner imports
 #: them in this Python environment.
 RUNTIME_MODULES = ("tensorflow", "tensorflow_data_validation", "pandas", "pyarrow", "sklearn",
-                   "fsspec", "jinja2", "matplotlib", "tenacity")
+                   "fsspec", "jinja2", "matplotlib", "tenacity", "mlflow")
 
 
 def missing_runtime() -> List[str]:
