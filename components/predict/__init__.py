@@ -1,0 +1,1 @@
+"""Predict: score a batch with a registry version through its serving signature."""
