@@ -43,19 +43,15 @@ from kfp_mlops.components._shared import html_report
 from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import model_io
 from kfp_mlops.components._shared.model_io import CLASSIFICATION, REGRESSION
-from kfp_mlops.components.evaluate import slices as slice_gaps_of
+from kfp_mlops.components.evaluate import slices as slice_gaps
 
 logger = logging.getLogger(__name__)
 
 BLESSING_FILE = "blessing.json"
 EVALUATION_FILE = "evaluation.json"
-HIGHER, LOWER = "higher", "lower"
 #: metric -> which way is better. Thresholds are minimums for HIGHER, maximums for LOWER.
-DIRECTIONS = {
-    "accuracy": HIGHER, "auc": HIGHER, "pr_auc": HIGHER, "precision": HIGHER,
-    "recall": HIGHER, "f1": HIGHER, "r2": HIGHER,
-    "log_loss": LOWER, "rmse": LOWER, "mae": LOWER, "mse": LOWER,
-}
+#: (Defined with the slice gaps, which push's model card reads without this module.)
+HIGHER, LOWER, DIRECTIONS = slice_gaps.HIGHER, slice_gaps.LOWER, slice_gaps.DIRECTIONS
 METRICS = {CLASSIFICATION: ("accuracy", "auc", "pr_auc", "precision", "recall", "f1", "log_loss"),
            REGRESSION: ("rmse", "mae", "r2", "mse")}
 #: Every metric an evaluation of some task computes: what ``thresholds`` and
@@ -132,7 +128,7 @@ class EvaluateResult:
     max_regression: Dict[str, float]
     split: str
     max_slice_gap: Dict[str, float] = dataclasses.field(default_factory=dict)
-    min_slice_rows: int = slice_gaps_of.DEFAULT_MIN_SLICE_ROWS
+    min_slice_rows: int = slice_gaps.DEFAULT_MIN_SLICE_ROWS
 
     @property
     def metrics(self) -> Dict[str, Optional[float]]:
@@ -429,7 +425,7 @@ def _name_problems(names: Mapping[str, Any], task: str, what: str) -> List[str]:
 def check_limits(thresholds: Optional[Mapping[str, Any]] = None,
                  max_regression: Optional[Mapping[str, Any]] = None,
                  task: str = "", max_slice_gap: Optional[Mapping[str, Any]] = None,
-                 min_slice_rows: Any = slice_gaps_of.DEFAULT_MIN_SLICE_ROWS,
+                 min_slice_rows: Any = slice_gaps.DEFAULT_MIN_SLICE_ROWS,
                  slice_columns: Optional[Sequence[str]] = None) -> None:
     """Raises :class:`EvaluateError` naming every problem of ``thresholds``,
     ``max_regression`` and ``max_slice_gap``: not a mapping, a metric that ``task``'s
@@ -513,7 +509,7 @@ def champion_checks(challenger: Mapping[str, Optional[float]],
 
 def slice_gap_checks(slices: Mapping[str, Mapping[str, Mapping[str, Any]]],
                      max_slice_gap: Mapping[str, float],
-                     min_slice_rows: int = slice_gaps_of.DEFAULT_MIN_SLICE_ROWS) -> List[Check]:
+                     min_slice_rows: int = slice_gaps.DEFAULT_MIN_SLICE_ROWS) -> List[Check]:
     """One check per slice column and metric of ``max_slice_gap``: the best slice value may
     be better than the worst by at most the bound (``slices.py`` measures the gap; slices
     with fewer than ``min_slice_rows`` rows are left out). A gap that cannot be measured
@@ -522,7 +518,7 @@ def slice_gap_checks(slices: Mapping[str, Mapping[str, Mapping[str, Any]]],
     checks = []
     for metric, bound in sorted(max_slice_gap.items()):
         for column, values in slices.items():
-            g = slice_gaps_of.column_gap(column, values, metric, min_slice_rows)
+            g = slice_gaps.column_gap(column, values, metric, min_slice_rows)
             left_out = g.left_out()
             left_out = f"; left out ({left_out})" if left_out else ""
             if g.gap is None:
@@ -552,7 +548,7 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
              slice_columns: Sequence[str] = (), champion_model_dir: Optional[str] = None,
              champion_version: str = "", split: str = "test",
              champion_uri: str = "", max_slice_gap: Optional[Mapping[str, float]] = None,
-             min_slice_rows: int = slice_gaps_of.DEFAULT_MIN_SLICE_ROWS) -> EvaluateResult:
+             min_slice_rows: int = slice_gaps.DEFAULT_MIN_SLICE_ROWS) -> EvaluateResult:
     """Evaluates ``model_dir`` on one split of ``dataset_dir`` and decides the blessing.
 
     Args:

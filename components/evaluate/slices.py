@@ -21,12 +21,23 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 #: Slices with fewer rows than this are not compared (``min_slice_rows`` of evaluate).
 DEFAULT_MIN_SLICE_ROWS = 10
+HIGHER, LOWER = "higher", "lower"
+#: metric -> which way is better (``core.DIRECTIONS``: thresholds are minimums for HIGHER,
+#: maximums for LOWER). Here, not in core, so that push's model card reads it without
+#: evaluate's core.
+DIRECTIONS = {
+    "accuracy": HIGHER, "auc": HIGHER, "pr_auc": HIGHER, "precision": HIGHER,
+    "recall": HIGHER, "f1": HIGHER, "r2": HIGHER,
+    "log_loss": LOWER, "rmse": LOWER, "mae": LOWER, "mse": LOWER,
+}
 
 
 def direction(metric: str) -> str:
-    """``"higher"`` or ``"lower"``: which way ``metric`` is better (evaluate's DIRECTIONS)."""
-    from kfp_mlops.components.evaluate.core import DIRECTIONS   # core imports this module
+    """``"higher"`` or ``"lower"``: which way ``metric`` is better.
 
+    Raises:
+        KeyError: no evaluation computes ``metric``.
+    """
     return DIRECTIONS[metric]
 
 
@@ -91,7 +102,7 @@ def column_gap(column: str, values: Mapping[str, Mapping[str, Any]], metric: str
     out.compared = len(compared)
     if len(compared) < 2:
         return out
-    ordered = sorted(compared, key=lambda t: (t[0], t[1]), reverse=(better == "higher"))
+    ordered = sorted(compared, key=lambda t: (t[0], t[1]), reverse=(better == HIGHER))
     (bv, bn, br), (wv, wn, wr) = ordered[0], ordered[-1]
     out.best, out.best_value, out.best_rows = bn, bv, br
     out.worst, out.worst_value, out.worst_rows = wn, wv, wr
