@@ -43,10 +43,8 @@ SECTIONS = ("Model details", "Intended use", "Factors", "Metrics", "Evaluation d
             "Training data", "Quantitative analyses", "Blessing", "Lineage",
             "Ethical considerations", "Caveats and recommendations")
 NOT_RECORDED = "not recorded"
-#: Which way each metric is better, and the metrics of each task (evaluate's).
-_CLASSIFICATION_METRICS = ("accuracy", "auc", "pr_auc", "precision", "recall", "f1",
-                           "log_loss")
-_REGRESSION_METRICS = ("rmse", "mae", "r2", "mse")
+#: The main metric of a version whose blessing did not record its ``main_metric`` (one
+#: pushed before the blessing was kept in the lineage): evaluate's ``MAIN_METRIC``.
 _MAIN = {model_io.CLASSIFICATION: "accuracy", model_io.REGRESSION: "rmse"}
 
 
@@ -134,9 +132,9 @@ def _kept_out(schema, metadata: Mapping[str, Any]) -> Dict[str, str]:
     return out
 
 
-def _metric_names(task: str, metrics: Mapping[str, Any]) -> List[str]:
-    known = _CLASSIFICATION_METRICS if task == model_io.CLASSIFICATION else \
-        _REGRESSION_METRICS if task == model_io.REGRESSION else ()
+def _metric_names(metrics: Mapping[str, Any]) -> List[str]:
+    """The recorded metrics in evaluate's order (``slices.DIRECTIONS``), then any other."""
+    known = list(slice_gaps.DIRECTIONS)
     return [m for m in known if m in metrics] + sorted(m for m in metrics if m not in known)
 
 
@@ -172,8 +170,8 @@ def build(version, metadata: Optional[Mapping[str, Any]] = None, schema=None,
 
         label = schema_io.label_of(schema, lineage)
     metrics = dict(evaluation.get("metrics") or lineage.get("blessing_metrics") or {})
-    names = _metric_names(task, metrics)
-    main = _MAIN.get(task, names[0] if names else "")
+    names = _metric_names(metrics)
+    main = str(blessing.get("main_metric") or _MAIN.get(task, names[0] if names else ""))
     min_rows = int(blessing.get("min_slice_rows") or slice_gaps.DEFAULT_MIN_SLICE_ROWS)
     sliced = {str(c): dict(v) for c, v in (evaluation.get("slices") or {}).items()
               if isinstance(v, Mapping) and all(isinstance(m, Mapping) for m in v.values())}
