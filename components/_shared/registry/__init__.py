@@ -53,7 +53,7 @@ import re
 from typing import Dict, List, Optional, Union
 
 from kfp_mlops.components._shared import io
-from kfp_mlops.components._shared.registry import audit
+from kfp_mlops.components._shared.registry import audit, operations
 from kfp_mlops.components._shared.registry.base import (
     ABANDONED, ALIASES_DIR, ALIASES_FILE, BASELINE_STATISTICS, CHAMPION, CLAIMS_DIR,
     DEFAULT_STALE_SECONDS, EVALUATION_FILE, FAULT_ENV, LATEST, LINEAGE_FILE, MODEL_DIR,
@@ -71,7 +71,7 @@ from kfp_mlops.components._shared.registry.vertex import (
 __all__ = [
     # opening a registry, and the shortcuts
     "parse_registry_uri", "open_registry", "find_champion", "record_monitoring",
-    "monitoring_history", "audit",
+    "monitoring_history", "audit", "operations",
     # the interface and its back ends
     "Registry", "FolderRegistry", "LocalRegistry", "VertexRegistry", "ModelVersion",
     "RegistryLocation",

@@ -194,6 +194,18 @@ class FolderRegistry(Registry):
             created=info.get("created", ""),
         )
 
+    def model_names(self) -> List[str]:
+        """The models with at least one complete version, sorted."""
+        names = []
+        for name in io.listdir(self.root):
+            try:
+                check_model_name(name)
+            except RegistryError:
+                continue
+            if self._numbers(name):
+                names.append(name)
+        return names
+
     def versions(self, model_name: str) -> List[ModelVersion]:
         """Every complete version of a model, oldest first ([] for an unknown model)."""
         complete = self._complete(self._manifests(model_name))

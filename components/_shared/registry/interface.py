@@ -32,6 +32,10 @@ class Registry(abc.ABC):
         """
 
     @abc.abstractmethod
+    def model_names(self) -> List[str]:
+        """The names of the models that have a version in the registry, sorted."""
+
+    @abc.abstractmethod
     def versions(self, model_name: str) -> List[ModelVersion]:
         """Every version of a model, oldest first ([] for an unknown model)."""
 

@@ -156,6 +156,12 @@ class VertexRegistry(Registry):
                 f"Vertex AI model {model_name!r} has no version {ref!r}: {e}") from e
         return self._version(model_name, model)
 
+    def model_names(self) -> List[str]:
+        """The display names of the models kfp-mlops registered (label ``managed_by``)."""
+        aiplatform = self._init()
+        return sorted({m.display_name for m in
+                       aiplatform.Model.list(filter='labels.managed_by="kfp-mlops"')})
+
     def versions(self, model_name: str) -> List[ModelVersion]:
         """Every version of a model, oldest first ([] for an unknown model)."""
         check_model_name(model_name)
