@@ -22,7 +22,9 @@ PACKAGE = "kfp_mlops"
 COMPONENTS = sorted(p.name for p in (ROOT / "components").iterdir()
                     if (p / "component.py").is_file())
 #: Modules one component may import from another: the producers' readers.
-READERS = {"kfp_mlops.components.monitor.report"}
+READERS = {"kfp_mlops.components.monitor.report",
+           # push's endpoint traffic update, which registry_alias's rollback reuses
+           "kfp_mlops.components.push.deploy"}
 
 
 def _modules(folder: str):
