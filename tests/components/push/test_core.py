@@ -306,6 +306,13 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_o
                            pipeline_run="Run 7", endpoint_name="penguins-ep",
                            traffic_percentage=20)
     init.assert_called_with(project="p", location="r")
+    # the champion move is in the audit log, beside the companion folders
+    log = reg.audit.read(f"gs://{bucket}/kfp_mlops_audit/projects/p/locations/r/models/9/"
+                         "aliases")
+    assert [(e["alias"], e["from"], e["to"], e["by"], e["operation"]) for e in log] == [
+        ("champion", None, "1", "Run 7", "push")]
+    assert log[0]["reason"] == (f"blessed by evaluate (blessing {inputs['blessed']}): "
+                                "accuracy 0.930 >= threshold 0.800; no champion yet")
     kwargs = model_cls.upload.call_args.kwargs
     assert kwargs["artifact_uri"] == f"gs://{bucket}/root/run-1/model"
     assert kwargs["labels"]["pipeline_run"] == "run-7"
@@ -335,3 +342,15 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_o
     lineage = io.read_json(f"gs://{bucket}/root/run-1/model.kfp_mlops/lineage.json")
     assert lineage["pipeline_run"] == "Run 7"
     assert lineage["data_source"] == "gs://bucket/penguins.csv"
+
+
+def test_push_records_its_run_and_blessing_in_the_audit_log(inputs, tmp_path):
+    registry_uri = str(tmp_path / "registry")
+    run_push(inputs, registry_uri, pipeline_run="training-1")
+    run_push(inputs, registry_uri, model="model_b", blessing="blessed_v1",
+             pipeline_run="training-2")
+    log = reg.open_registry(registry_uri).audit_log("penguins")
+    assert [(e["alias"], e["from"], e["to"], e["by"], e["operation"]) for e in log] == [
+        ("champion", None, 1, "training-1", "push"), ("champion", 1, 2, "training-2", "push")]
+    assert log[1]["reason"] == (f"blessed by evaluate (blessing {inputs['blessed_v1']}): "
+                                "passed champion comparison: accuracy vs champion 1")
