@@ -46,6 +46,8 @@ def add_parsers(subparsers) -> None:
         epilog=SYNOPSIS, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="registry_command", metavar="REGISTRY_COMMAND")
     sub.required = True
+    # each sub-command sets its own func; this one is for callers that read the parent's
+    parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
     def common(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
