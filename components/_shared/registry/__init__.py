@@ -41,7 +41,9 @@ vertex://...           versions, numbers and aliases are Vertex AI's (atomic per
                        next request, so a move by another writer between those two
                        requests is overwritten. The companion folder is written before the
                        upload, so an uploaded version always has it; monitoring history is
-                       create-only (``monitoring.py``)
+                       create-only (``monitoring.py``); the audit log is create-only in
+                       Cloud Storage, written right after each alias request (a task
+                       killed between the two leaves that move unrecorded)
 =====================  ============================================================
 
 Pure Python: no kfp import; ``google.cloud.aiplatform`` is imported inside functions.

@@ -121,3 +121,16 @@ def test_cli_rollback_moves_the_endpoint_traffic_back(vertex, capsys):
         "penguins: alias champion moved from version 3 to version 2 by oncall: v3 5xx on the "
         "endpoint",
         "penguins: endpoint penguins-ep now sends deployed model 202 100%"]
+
+
+def test_vertex_list_models_and_versions(vertex, capsys):
+    vertex.parent.configure_mock(display_name="penguins")
+    assert cli.main(["registry", "list", "--registry-uri", URI, "--json"]) == 0
+    vertex.Model.list.assert_called_with(filter='labels.managed_by="kfp-mlops"')
+    assert capsys.readouterr().out == '[\n  "penguins"\n]\n'
+    assert cli.main(["registry", "list", "--registry-uri", URI, "penguins", "--json"]) == 0
+    rows = __import__("json").loads(capsys.readouterr().out)
+    assert [(r["version"], r["aliases"]) for r in rows] == [("1", []), ("2", []),
+                                                            ("3", ["champion"])]
+    vertex.Model.list.assert_called_with(filter='display_name="penguins"',
+                                         order_by="update_time desc")
