@@ -14,6 +14,8 @@
     kfp-mlops components [--check]        the per-component YAML catalogue
     kfp-mlops model-card --registry-uri URI --model-name M [--version V] [--format html|md]
                   [--output PATH]            the model card of a registered version
+    kfp-mlops registry list|show|promote|rollback|history --registry-uri URI ...
+                  (registry_cli.py: look into a registry; move aliases with an audit trail)
 
 Every command takes ``--quiet`` (warnings and errors only; ``run`` prints only its summary
 and errors) or ``--verbose`` (DEBUG logs). Output that is not a terminal, or any output when
@@ -29,7 +31,7 @@ import re
 import sys
 from typing import Iterator, List, Optional, TextIO
 
-from kfp_mlops.pipelines import __version__, cloud_cli, model_card_cli
+from kfp_mlops.pipelines import __version__, cloud_cli, model_card_cli, registry_cli
 
 logger = logging.getLogger("kfp-mlops")
 
@@ -114,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
     cloud_cli.add_parsers(sub)
     model_card_cli.add_parser(sub)
+    registry_cli.add_parsers(sub)
     return parser
 
 

@@ -23,7 +23,9 @@ COMPONENTS = sorted(p.name for p in (ROOT / "components").iterdir()
                     if (p / "component.py").is_file())
 #: Modules one component may import from another: the producers' readers.
 READERS = {"kfp_mlops.components.monitor.report",
-           "kfp_mlops.components.evaluate.slices"}   # push's model card: the slice gaps
+           "kfp_mlops.components.evaluate.slices",   # push's model card: the slice gaps
+           # push's endpoint traffic update, which registry_alias's rollback reuses
+           "kfp_mlops.components.push.deploy"}
 
 
 def _modules(folder: str):

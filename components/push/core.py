@@ -152,10 +152,20 @@ def _current_champion(registry, model_name: str) -> Optional[str]:
         return None
 
 
+def audit_reason(blessing: Dict[str, Any], blessing_uri: str = "") -> str:
+    """Why push moves champion, for the registry's audit log: the blessing and its reasons."""
+    where = f" {blessing_uri}" if blessing_uri else ""
+    reasons = "; ".join(blessing.get("reasons") or []) or "no reasons given"
+    return f"blessed by evaluate (blessing{where}): {reasons}"
+
+
 def move_champion(registry, model_name: str, version: str, expected,
-                  vertex: bool = False) -> Tuple[bool, str]:
+                  vertex: bool = False, by: str = "", reason: str = "") -> Tuple[bool, str]:
     """Moves ``champion`` to ``version`` only from ``expected``, the version the blessing
-    compared with (None: no champion); returns (holds champion now, why)."""
+    compared with (None: no champion); returns (holds champion now, why).
+
+    ``by`` (the pipeline run) and ``reason`` (:func:`audit_reason`) go to the registry's
+    audit log with the move (``operation`` ``push``)."""
     how = ("re-read just before the move; Vertex AI has no compare-and-set" if vertex
            else "compare-and-set")
     for _ in range(3):
@@ -172,9 +182,11 @@ def move_champion(registry, model_name: str, version: str, expected,
                            f"{version} was compared with {_name(expected)} only, so it is "
                            f"registered without the champion alias and champion stays at "
                            f"{_name(current)}; push does not compare again: run training again to "
-                           f"compare with {_name(current)}, or promote it with set_alias")
+                           f"compare with {_name(current)}, or promote it with "
+                           f"`kfp-mlops registry promote`")
         try:
-            registry.compare_and_set_alias(model_name, reg.CHAMPION, version, expected)
+            registry.compare_and_set_alias(model_name, reg.CHAMPION, version, expected,
+                                           by=by, reason=reason, operation=reg.audit.PUSH)
         except reg.AliasConflictError as e:
             logger.info("champion of %r moved while this push moved it: %s", model_name, e)
             continue  # re-read: report where it went
@@ -294,7 +306,9 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
     reasons = list(blessing["reasons"])
     if reg.CHAMPION in aliases:
         is_champion, why = move_champion(registry, model_name, str(version.version),
-                                         compared_champion(blessing), vertex=vertex)
+                                         compared_champion(blessing), vertex=vertex,
+                                         by=pipeline_run or "push",
+                                         reason=audit_reason(blessing, blessing_dir))
         held.discard(reg.CHAMPION)
         if is_champion:
             held.add(reg.CHAMPION)

@@ -2,12 +2,14 @@
 
 The registry only registers (``components/_shared/registry``); serving a version is push's
 choice (``endpoint_name``), so the endpoint lookup, its creation and the traffic share live
-here. Plain Python, no kfp import; ``google.cloud.aiplatform`` is imported inside
-:func:`deploy` only.
+here, and so does :func:`route_traffic`, which sends an endpoint's traffic back to the version
+a rollback made champion again. Plain Python, no kfp import; ``google.cloud.aiplatform`` is
+imported inside the functions only.
 """
 from __future__ import annotations
 
 import logging
+from typing import Dict
 
 from kfp_mlops.components._shared import registry as reg
 
@@ -91,3 +93,53 @@ def deploy(version: reg.ModelVersion, endpoint_name: str, project: str, location
                  machine_type=machine_type,
                  deployed_model_display_name=f"{version.model_name}-v{version_id}")
     return True
+
+
+def route_traffic(version: reg.ModelVersion, endpoint_name: str, project: str,
+                  location: str) -> Dict[str, int]:
+    """Sends all of an endpoint's traffic to the deployment of ``version`` (a rollback's
+    second half: the endpoint serves what ``champion`` names again).
+
+    The version must already be deployed there (it was, when it was champion before);
+    the other deployments stay deployed, with no traffic, so rolling forward again is one
+    more traffic update.
+
+    Args:
+        version: The Vertex AI model version (``uri`` ``projects/P/locations/L/models/M@V``).
+        endpoint_name: The endpoint's display name.
+        project: Google Cloud project of the registry.
+        location: Its region.
+
+    Returns:
+        The traffic split sent: ``{deployed model ID: 100}``.
+
+    Raises:
+        DeployError: ``version`` is not a Vertex AI model version, no endpoint has that
+            name, or the version is not deployed to it.
+    """
+    resource_name, _, version_id = str(version.uri).rpartition("@")
+    if not resource_name or not version_id:
+        raise DeployError(f"version {version.uri!r} is not a Vertex AI model version; "
+                          "expected projects/<p>/locations/<r>/models/<id>@<version>")
+    from google.cloud import aiplatform
+
+    aiplatform.init(project=project, location=location)
+    found = aiplatform.Endpoint.list(filter=f'display_name="{endpoint_name}"')
+    if not found:
+        raise DeployError(f"endpoint {endpoint_name!r}: no Vertex AI endpoint of that name "
+                          f"in {project!r} ({location})")
+    endpoint = found[0]
+    deployed = [d for d in endpoint.list_models()
+                if d.model == resource_name and str(d.model_version_id) == version_id]
+    if not deployed:
+        raise DeployError(f"endpoint {endpoint_name!r} does not serve {version.model_name!r} "
+                          f"version {version_id}; deploy it first (push with endpoint_name)")
+    # Endpoint.update(traffic_split=...) replaces the endpoint's whole split: "If a
+    # DeployedModel's ID is not listed in this map, then it receives no traffic. The traffic
+    # percentage values must add up to 100" (google-cloud-aiplatform models.py,
+    # Endpoint.update; it sends UpdateEndpoint with update_mask traffic_split).
+    split = {str(deployed[0].id): 100}
+    logger.info("endpoint %r: all traffic to %r version %s (deployed model %s)",
+                endpoint_name, version.model_name, version_id, deployed[0].id)
+    endpoint.update(traffic_split=split)
+    return split

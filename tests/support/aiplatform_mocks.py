@@ -50,11 +50,14 @@ def version_info(version_id: str, aliases=()):
 
 def endpoint(deployed=()):
     """A Vertex AI endpoint whose ``list_models`` returns ``deployed`` as the API's
-    ``DeployedModel`` messages (``(model resource name, version id)`` pairs)."""
+    ``DeployedModel`` messages (``(model resource name, version id)`` pairs, or
+    ``(model resource name, version id, deployed model id)``)."""
     from google.cloud.aiplatform import models
     from google.cloud.aiplatform_v1.types import DeployedModel
 
     found = mock.create_autospec(models.Endpoint, instance=True, spec_set=True)
-    found.list_models.return_value = [DeployedModel(model=name, model_version_id=str(v))
-                                      for name, v in deployed]
+    found.list_models.return_value = [
+        DeployedModel(model=d[0], model_version_id=str(d[1]),
+                      **({"id": str(d[2])} if len(d) > 2 else {}))
+        for d in deployed]
     return found

@@ -11,6 +11,11 @@ implementing :class:`Registry` (``interface.py``):
   ``vertex://projects/<project>/locations/<region>``, with the schema, statistics and
   lineage in a companion folder beside the model in Cloud Storage.
 
+Every alias move is kept in an audit log (:meth:`Registry.audit_log`, ``audit.py``): when,
+which alias, from which version to which, by whom and why -- in a folder registry's alias
+records, on Vertex AI in a create-only model-level folder in Cloud Storage. Promoting,
+rolling back and listing are :mod:`operations` (``operations.py``).
+
 Each version's monitoring history (:meth:`Registry.record_monitoring`,
 :meth:`Registry.monitoring_history`, ``monitoring.py``) is kept the same way on both. The
 names, errors, :class:`ModelVersion` and the checks every back end shares are in
@@ -36,7 +41,9 @@ vertex://...           versions, numbers and aliases are Vertex AI's (atomic per
                        next request, so a move by another writer between those two
                        requests is overwritten. The companion folder is written before the
                        upload, so an uploaded version always has it; monitoring history is
-                       create-only (``monitoring.py``)
+                       create-only (``monitoring.py``); the audit log is create-only in
+                       Cloud Storage, written right after each alias request (a task
+                       killed between the two leaves that move unrecorded)
 =====================  ============================================================
 
 Pure Python: no kfp import; ``google.cloud.aiplatform`` is imported inside functions.
@@ -48,6 +55,7 @@ import re
 from typing import Dict, List, Optional, Union
 
 from kfp_mlops.components._shared import io
+from kfp_mlops.components._shared.registry import audit, operations
 from kfp_mlops.components._shared.registry.base import (
     ABANDONED, ALIASES_DIR, ALIASES_FILE, BASELINE_STATISTICS, CHAMPION, CLAIMS_DIR,
     DEFAULT_STALE_SECONDS, EVALUATION_FILE, FAULT_ENV, LATEST, LINEAGE_FILE, MODEL_DIR,
@@ -65,7 +73,7 @@ from kfp_mlops.components._shared.registry.vertex import (
 __all__ = [
     # opening a registry, and the shortcuts
     "parse_registry_uri", "open_registry", "find_champion", "record_monitoring",
-    "monitoring_history",
+    "monitoring_history", "audit", "operations",
     # the interface and its back ends
     "Registry", "FolderRegistry", "LocalRegistry", "VertexRegistry", "ModelVersion",
     "RegistryLocation",

@@ -49,7 +49,8 @@ on a local folder (no fcntl lock, no rename), so the guarantees are the same on 
    holding the whole alias map, created create-only; the current aliases are the highest
    record. An update reads record ``s`` and creates ``s + 1``; if another writer created
    it first, it rereads and retries, so no concurrent update is ever lost, and the
-   records are an audit trail (:meth:`FolderRegistry.alias_history`).
+   records are the audit trail (:meth:`FolderRegistry.alias_history`; each record also
+   holds ``by``, ``reason`` and ``operation``, flattened by :meth:`FolderRegistry.audit_log`).
    :meth:`FolderRegistry.compare_and_set_alias` moves an alias only if it still points
    at the version the caller expects, or does not exist when the caller expects none
    (:class:`AliasConflictError` otherwise); push moves ``champion`` this way, from the
@@ -82,7 +83,7 @@ import uuid
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from kfp_mlops.components._shared import io
-from kfp_mlops.components._shared.registry import claims
+from kfp_mlops.components._shared.registry import audit, claims
 from kfp_mlops.components._shared.registry.base import (
     ABANDONED, ALIASES_DIR, ALIASES_FILE, CHAMPION, CLAIMS_DIR, DEFAULT_STALE_SECONDS,
     EVALUATION_FILE, LATEST, LINEAGE_FILE, MODEL_DIR, MONITORING_DIR, SCHEMA_DIR, SCHEMA_FILE,
@@ -165,10 +166,16 @@ class FolderRegistry(Registry):
         return dict(self._aliases(model_name))
 
     def alias_history(self, model_name: str) -> List[Dict]:
-        """Every alias record of a model, oldest first (``seq``, ``aliases``, ``changed``)."""
+        """Every alias record of a model, oldest first (``seq``, ``aliases``, ``changed``,
+        and since the audit log ``by``, ``reason``, ``operation``)."""
         root = self._aliases_root(model_name)
         return [io.read_json(io.join(root, name))
                 for _, name in sorted(claims.numbered(root, claims.SEQ_NAME).items())]
+
+    def audit_log(self, model_name: str) -> List[Dict]:
+        """Every alias move, oldest first (:func:`audit.entries_from_records` of the alias
+        records; records written before the audit log read with ``by``/``reason`` "")."""
+        return audit.entries_from_records(self.alias_history(model_name))
 
     def _load(self, model_name: str, number: int, info: Dict,
               aliases: Dict[str, int]) -> ModelVersion:
@@ -186,6 +193,18 @@ class FolderRegistry(Registry):
             model_hash=info.get("model_content_hash", ""),
             created=info.get("created", ""),
         )
+
+    def model_names(self) -> List[str]:
+        """The models with at least one complete version, sorted."""
+        names = []
+        for name in io.listdir(self.root):
+            try:
+                check_model_name(name)
+            except RegistryError:
+                continue
+            if self._numbers(name):
+                names.append(name)
+        return names
 
     def versions(self, model_name: str) -> List[ModelVersion]:
         """Every complete version of a model, oldest first ([] for an unknown model)."""
@@ -223,12 +242,15 @@ class FolderRegistry(Registry):
 
     # aliases
     def _move_aliases(self, model_name: str, aliases: Sequence[str], number: int,
-                      expected: Optional[Dict[str, Optional[int]]] = None) -> Dict[str, int]:
+                      expected: Optional[Dict[str, Optional[int]]] = None,
+                      trail: Optional[Dict[str, str]] = None) -> Dict[str, int]:
         """Creates the next alias record with ``aliases`` pointing at ``number``.
 
         With ``expected`` (``{alias: version or None}``), only if each alias still points
         there (None: the alias does not exist). Retries when another writer created the
-        record first, so no update is lost.
+        record first, so no update is lost. ``trail`` (:func:`audit.check_audit`) is kept
+        in the record: who moved the aliases and why. When every alias is already there,
+        nothing is written.
 
         Raises:
             AliasConflictError: an alias does not point where ``expected`` says.
@@ -243,34 +265,43 @@ class FolderRegistry(Registry):
                         f"{current.get(alias) or 'no version'}, not at "
                         f"{want or 'no version'} as expected; not moved to {number}")
             wanted = dict(current, **{alias: number for alias in aliases})
-            if wanted == current and expected is None:
+            if wanted == current:
                 return current
             record = {"seq": seq + 1, "aliases": wanted, "at": now(),
-                      "changed": {a: {"from": current.get(a), "to": number} for a in aliases}}
+                      "changed": {a: {"from": current.get(a), "to": number} for a in aliases
+                                  if current.get(a) != number},
+                      **(trail or audit.check_audit("", ""))}
             if io.create_exclusive(io.join(root, f"{seq + 1:06d}.json"), dumps(record)):
                 return wanted
             time.sleep(0.01 * (attempt % 10))  # another writer got seq + 1: reread
         raise RegistryError(f"could not update the aliases of {model_name!r}")  # pragma: no cover
 
-    def set_alias(self, model_name: str, alias: str, version: Union[int, str]) -> ModelVersion:
-        """Points ``alias`` at ``version`` (moving it from any other version)."""
+    def set_alias(self, model_name: str, alias: str, version: Union[int, str], *,
+                  by: str = "", reason: str = "", operation: str = "") -> ModelVersion:
+        """Points ``alias`` at ``version`` (moving it from any other version); the alias
+        record keeps ``by``, ``reason`` and ``operation`` (the audit log)."""
         check_alias(alias)
+        trail = audit.check_audit(by, reason, operation)
         target = self.resolve(model_name, version)
-        self._move_aliases(model_name, [alias], int(target.version))
+        self._move_aliases(model_name, [alias], int(target.version), trail=trail)
         return self.resolve(model_name, alias)
 
     def compare_and_set_alias(self, model_name: str, alias: str, version: Union[int, str],
-                              expected: Optional[Union[int, str]]) -> ModelVersion:
+                              expected: Optional[Union[int, str]], *, by: str = "",
+                              reason: str = "", operation: str = "") -> ModelVersion:
         """Points ``alias`` at ``version`` only if it points at ``expected`` now (None: only
-        if the alias does not exist yet); atomic against every other alias update.
+        if the alias does not exist yet); atomic against every other alias update. The
+        alias record keeps ``by``, ``reason`` and ``operation`` (the audit log).
 
         Raises:
             AliasConflictError: the alias points elsewhere; nothing was changed.
         """
         check_alias(alias)
+        trail = audit.check_audit(by, reason, operation)
         target = self.resolve(model_name, version)
         want = None if expected in (None, "") else int(expected)
-        self._move_aliases(model_name, [alias], int(target.version), expected={alias: want})
+        self._move_aliases(model_name, [alias], int(target.version), expected={alias: want},
+                           trail=trail)
         return self.resolve(model_name, alias)
 
     # writing
@@ -362,7 +393,7 @@ class FolderRegistry(Registry):
         self._clean_stale(model_name, manifests)
         existing = self._find_hash(manifests, model_hash)
         if existing is not None:
-            return self._reuse(model_name, existing, model_hash, aliases)
+            return self._reuse(model_name, existing, model_hash, aliases, lineage)
         owner = uuid.uuid4().hex
         claimed_at = now()
         number = claims.claim(self._claims_root(model_name), max(manifests, default=0),
@@ -375,7 +406,7 @@ class FolderRegistry(Registry):
             existing = self._wait_for_twin(model_name, number, model_hash)
             if existing is not None:
                 claims.abandon(final, VERSION_FILE, f"the same model is version {existing}")
-                return self._reuse(model_name, existing, model_hash, aliases)
+                return self._reuse(model_name, existing, model_hash, aliases, lineage)
             created = now()
             lineage = dict(lineage or {})
             lineage.update({"model_name": model_name, "version": number,
@@ -399,22 +430,32 @@ class FolderRegistry(Registry):
                 claims.abandon(final, VERSION_FILE, f"the push failed: {type(e).__name__}")
             raise
         fault_point("manifest-written")
-        self._move_aliases(model_name, aliases, number)
+        self._move_aliases(model_name, aliases, number,
+                           trail=_register_trail(lineage, number, reused=False))
         fault_point("aliases-moved")
         logger.info("registered %r version %d at %s (aliases %s)", model_name, number,
                     final, aliases or "none")
         return self.resolve(model_name, number)
 
     def _reuse(self, model_name: str, number: int, model_hash: str,
-               aliases: Sequence[str]) -> ModelVersion:
+               aliases: Sequence[str], lineage: Optional[Dict] = None) -> ModelVersion:
         logger.info("model %r: this model (sha256 %s) is already version %d; not adding a "
                     "version", model_name, model_hash[:12], number)
-        self._move_aliases(model_name, aliases, number)
+        self._move_aliases(model_name, aliases, number,
+                           trail=_register_trail(lineage, number, reused=True))
         return dataclasses.replace(self.resolve(model_name, number), reused=True)
 
     def monitoring_folder(self, version: ModelVersion) -> str:
         """``versions/<n>/monitoring/`` of the version."""
         return io.join(version.uri, MONITORING_DIR)
+
+
+def _register_trail(lineage: Optional[Dict], number: int, reused: bool) -> Dict[str, str]:
+    """The audit trail of aliases given at registration: by the lineage's pipeline run."""
+    how = "already registered as" if reused else "registered as"
+    return audit.check_audit(str((lineage or {}).get("pipeline_run", "")),
+                             f"aliases given at registration ({how} version {number})",
+                             audit.REGISTER)
 
 
 #: The folder registry's former name; a local path, gs:// and s3:// alike.

@@ -32,22 +32,43 @@ class Registry(abc.ABC):
         """
 
     @abc.abstractmethod
+    def model_names(self) -> List[str]:
+        """The names of the models that have a version in the registry, sorted."""
+
+    @abc.abstractmethod
     def versions(self, model_name: str) -> List[ModelVersion]:
         """Every version of a model, oldest first ([] for an unknown model)."""
 
     @abc.abstractmethod
-    def set_alias(self, model_name: str, alias: str, version: Union[int, str]) -> ModelVersion:
-        """Points ``alias`` at ``version`` (moving it from any other version)."""
+    def set_alias(self, model_name: str, alias: str, version: Union[int, str], *,
+                  by: str = "", reason: str = "", operation: str = "") -> ModelVersion:
+        """Points ``alias`` at ``version`` (moving it from any other version).
+
+        Args:
+            model_name: The registered model.
+            alias: The alias to move.
+            version: Where it goes (a number / ID, an alias or ``latest``).
+            by: Who moves it (a pipeline run, ``user@host``), kept in the audit log.
+            reason: Why, kept in the audit log.
+            operation: What moves it, one of :data:`audit.OPERATIONS` (or "").
+        """
 
     @abc.abstractmethod
     def compare_and_set_alias(self, model_name: str, alias: str, version: Union[int, str],
-                              expected: Optional[Union[int, str]]) -> ModelVersion:
+                              expected: Optional[Union[int, str]], *, by: str = "",
+                              reason: str = "", operation: str = "") -> ModelVersion:
         """Points ``alias`` at ``version`` only if it points at ``expected`` (None: only if
-        the alias does not exist); how atomic that is depends on the back end.
+        the alias does not exist); how atomic that is depends on the back end. ``by``,
+        ``reason`` and ``operation`` go to the audit log as for :meth:`set_alias`.
 
         Raises:
             AliasConflictError: the alias points elsewhere; nothing was changed.
         """
+
+    @abc.abstractmethod
+    def audit_log(self, model_name: str) -> List[Dict]:
+        """Every alias move of a model, oldest first (:mod:`audit`): ``seq``, ``at``,
+        ``alias``, ``from``, ``to``, ``by``, ``reason``, ``operation`` ([] for none)."""
 
     @abc.abstractmethod
     def register(self, model_name: str, model_dir: str, schema_dir: str,

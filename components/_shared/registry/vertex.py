@@ -9,6 +9,15 @@ so monitoring finds them from the model's ``artifact_uri`` alone; the version de
 names that folder too. Its monitoring history uses the folder registry's create-only
 protocol in ``<companion>/monitoring/`` (:mod:`monitoring`).
 
+The audit log of alias moves (:mod:`audit`) is model-level, so it lives beside the companion
+folders in the bucket of the model's oldest version, create-only, one file a move::
+
+    gs://<bucket>/kfp_mlops_audit/projects/<p>/locations/<r>/models/<id>/aliases/<seq>.json
+
+(:meth:`VertexRegistry.audit_folder`; ``audit_root`` overrides the folder). It is written
+right after each alias request, so a task killed between the two leaves a move unrecorded:
+the alias itself is Vertex AI's, the log is ours.
+
 Versions, numbers and aliases are Vertex AI's (atomic per upload / alias call); pushing the
 same bytes again is found by the ``model_hash`` label, but two pushes of the same bytes
 racing may both upload. There is no conditional alias update (see
@@ -29,6 +38,7 @@ from kfp_mlops.components._shared.registry.base import (
     SCHEMA_DIR, SCHEMA_FILE, STATISTICS_DIR, AliasConflictError, ModelNotFoundError,
     ModelVersion, RegistryError, VersionNotFoundError, check_alias, check_aliases,
     check_inputs, check_model_name, now, read_json_or_empty, write_companions)
+from kfp_mlops.components._shared.registry import audit
 from kfp_mlops.components._shared.registry.interface import Registry
 
 logger = logging.getLogger(__name__)
@@ -39,6 +49,8 @@ COMPANION_SUFFIX = ".kfp_mlops"
 COMPANION_FILE = "kfp_mlops.json"
 #: Hex digits of a content hash kept in a Vertex label (labels hold at most 63 characters).
 HASH_LABEL_CHARS = 32
+#: The model-level folder of the audit log, in the bucket of the model's oldest version.
+AUDIT_DIR = "kfp_mlops_audit"
 
 
 def to_gcs_uri(path: str, mount: Optional[str] = None) -> str:
@@ -67,14 +79,19 @@ class VertexRegistry(Registry):
             Only the push's inputs (the task's ``/gcs/...`` artifact paths) are read
             through it; the registry writes and reads Cloud Storage itself.
         stale_after: Seconds after which an unfinished monitoring entry is abandoned.
+        audit_root: A ``gs://`` folder for the audit log of every model (a model's entries
+            in ``<audit_root>/<model resource name>/aliases/``); default: the bucket of
+            the model's oldest version (:meth:`audit_folder`).
     """
 
     def __init__(self, project: str, location: str, gcs_mount: Optional[str] = None,
-                 stale_after: float = DEFAULT_STALE_SECONDS):
+                 stale_after: float = DEFAULT_STALE_SECONDS, audit_root: str = ""):
         self.project = project
         self.location = location
         self.gcs_mount = gcs_mount or io.GCS_FUSE_ROOT
         self.stale_after = float(stale_after)
+        self.audit_root = audit_root.rstrip("/")
+        self._audit_folders: Dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"VertexRegistry(project={self.project!r}, location={self.location!r})"
@@ -139,6 +156,12 @@ class VertexRegistry(Registry):
                 f"Vertex AI model {model_name!r} has no version {ref!r}: {e}") from e
         return self._version(model_name, model)
 
+    def model_names(self) -> List[str]:
+        """The display names of the models kfp-mlops registered (label ``managed_by``)."""
+        aiplatform = self._init()
+        return sorted({m.display_name for m in
+                       aiplatform.Model.list(filter='labels.managed_by="kfp-mlops"')})
+
     def versions(self, model_name: str) -> List[ModelVersion]:
         """Every version of a model, oldest first ([] for an unknown model)."""
         check_model_name(model_name)
@@ -152,19 +175,108 @@ class VertexRegistry(Registry):
                                                             version=str(i.version_id)))
                 for i in infos]
 
-    def set_alias(self, model_name: str, alias: str, version: Union[int, str]) -> ModelVersion:
+    # the audit log
+    def audit_folder(self, model_name: str, parent=None, first_uri: str = "",
+                     fallback_uri: str = "") -> str:
+        """The model-level folder of a model's audit log, in Cloud Storage.
+
+        ``<audit_root>/<resource name>/aliases/`` with ``audit_root`` given, else
+        ``gs://<bucket of the oldest version>/kfp_mlops_audit/<resource name>/aliases/``
+        (``projects/P/locations/R/models/ID``: the Vertex model's ID, which its versions
+        share). The bucket is the one the model's versions (and their companion folders)
+        are in; a model whose versions span buckets uses the oldest's. ``first_uri``: the
+        artifact URI of a model's first version, just uploaded; ``fallback_uri``: one to
+        use when the model lists no version (one just uploaded, not listed yet).
+
+        Raises:
+            ModelNotFoundError: no model of that name.
+        """
+        if parent is None:
+            aiplatform = self._init()
+            parent = self._find_model(aiplatform, check_model_name(model_name))
+            if parent is None:
+                raise ModelNotFoundError(f"Vertex AI project {self.project!r} "
+                                         f"({self.location}) holds no model named "
+                                         f"{model_name!r}")
+        name = str(parent.resource_name)
+        if name in self._audit_folders:
+            return self._audit_folders[name]
+        root = self.audit_root
+        if not root:
+            if not first_uri:
+                infos = parent.versioning_registry.list_versions()
+                if infos:
+                    aiplatform = self._init()
+                    oldest = min(infos, key=lambda i: int(i.version_id))
+                    first_uri = aiplatform.Model(model_name=name,
+                                                 version=str(oldest.version_id)).uri
+                elif fallback_uri:
+                    first_uri = fallback_uri
+                else:
+                    raise ModelNotFoundError(f"Vertex AI model {name!r} ({model_name!r}) "
+                                             "lists no version: no bucket for its audit log")
+            bucket = to_gcs_uri(first_uri)[len("gs://"):].split("/", 1)[0]
+            root = f"gs://{bucket}/{AUDIT_DIR}"
+        folder = f"{root}/{name}/aliases"
+        self._audit_folders[name] = folder
+        return folder
+
+    def audit_log(self, model_name: str) -> List[Dict]:
+        """Every alias move of the model, oldest first, from :meth:`audit_folder`."""
+        check_model_name(model_name)
+        aiplatform = self._init()
+        parent = self._find_model(aiplatform, model_name)
+        if parent is None:
+            return []
+        return audit.read(self.audit_folder(model_name, parent))
+
+    def _audit(self, model_name: str, parent, alias: str, current, version,
+               trail: Dict[str, str], first_uri: str = "", fallback_uri: str = "") -> None:
+        """Appends one move to the audit log, right after the alias request.
+
+        Raises:
+            RegistryError: the entry could not be written; the alias has moved already
+                (Vertex AI's request succeeded), and the message says so.
+        """
+        if current is not None and str(current) == str(version):
+            return
+        body = audit.entry(alias, None if current is None else str(current), str(version),
+                           trail)
+        try:
+            audit.append(self.audit_folder(model_name, parent, first_uri, fallback_uri), body)
+        except (OSError, RegistryError) as e:
+            raise RegistryError(
+                f"alias {alias!r} of Vertex AI model {model_name!r} moved from "
+                f"{current or 'no version'} to {version}, but its audit entry could not be "
+                f"written: {e}") from e
+
+    def _current(self, model_name: str, alias: str) -> Optional[str]:
+        try:
+            return str(self.resolve(model_name, alias).version)
+        except VersionNotFoundError:
+            return None
+
+    def set_alias(self, model_name: str, alias: str, version: Union[int, str], *,
+                  by: str = "", reason: str = "", operation: str = "") -> ModelVersion:
+        """Points ``alias`` at ``version`` (``ModelRegistry.add_version_aliases``) and
+        appends the move to the audit log (from the version the alias named just before)."""
         check_alias(alias)
+        trail = audit.check_audit(by, reason, operation)
         target = self.resolve(model_name, version)
+        current = self._current(model_name, alias)
         aiplatform = self._init()
         parent = self._find_model(aiplatform, model_name)
         parent.versioning_registry.add_version_aliases(new_aliases=[alias],
                                                        version=str(target.version))
+        self._audit(model_name, parent, alias, current, target.version, trail,
+                    fallback_uri=target.model_dir)
         return self.resolve(model_name, alias)
 
     def compare_and_set_alias(self, model_name: str, alias: str, version: Union[int, str],
-                              expected: Optional[Union[int, str]]) -> ModelVersion:
+                              expected: Optional[Union[int, str]], *, by: str = "",
+                              reason: str = "", operation: str = "") -> ModelVersion:
         """Points ``alias`` at ``version`` only if it names ``expected`` (None: no version)
-        when re-read just before the move.
+        when re-read just before the move; the move goes to the audit log.
 
         **Not atomic.** Vertex AI Model Registry has no conditional alias update
         (``ModelRegistry.add_version_aliases`` moves an alias unconditionally), so the alias
@@ -177,6 +289,7 @@ class VertexRegistry(Registry):
             AliasConflictError: the re-read found the alias elsewhere; nothing was changed.
         """
         check_alias(alias)
+        trail = audit.check_audit(by, reason, operation)
         want = None if expected in (None, "") else str(expected)
         aiplatform = self._init()
         parent = self._find_model(aiplatform, model_name)
@@ -199,7 +312,10 @@ class VertexRegistry(Registry):
                                                        version=str(version))
         logger.info("moved alias %r of Vertex AI model %r from %s to %s", alias, model_name,
                     current or "no version", version)
-        return self.resolve(model_name, version)
+        moved = self.resolve(model_name, version)
+        self._audit(model_name, parent, alias, current, moved.version, trail,
+                    fallback_uri=moved.model_dir)
+        return moved
 
     def register(self, model_name: str, model_dir: str, schema_dir: str,
                  statistics_dir: str, evaluation: Dict, lineage: Dict,
@@ -235,6 +351,12 @@ class VertexRegistry(Registry):
                 if missing:
                     parent.versioning_registry.add_version_aliases(new_aliases=missing,
                                                                    version=version_id)
+                    trail = audit.check_audit(
+                        str(lineage.get("pipeline_run", "")),
+                        f"aliases given at registration (already registered as version "
+                        f"{version_id})", audit.REGISTER)
+                    for alias in missing:  # where they were before is not read: unknown
+                        self._audit(model_name, parent, alias, None, version_id, trail)
                 model = aiplatform.Model(model_name=parent.resource_name, version=version_id)
                 return dataclasses.replace(self._version(model_name, model), reused=True)
 
@@ -275,6 +397,17 @@ class VertexRegistry(Registry):
         )
         logger.info("uploaded %r version %s (%s)", model_name, model.version_id,
                     model.resource_name)
+        if aliases:
+            # Upload moves the aliases from wherever they were (not read before: "from"
+            # is null); push moves champion afterwards by compare_and_set_alias instead.
+            trail = audit.check_audit(
+                run, f"aliases given at registration (registered as version "
+                     f"{model.version_id})", audit.REGISTER)
+            for alias in aliases:
+                self._audit(model_name, parent if parent is not None else model, alias,
+                            None, str(model.version_id), trail,
+                            first_uri=artifact_uri if parent is None else "",
+                            fallback_uri=artifact_uri)
         return ModelVersion(
             model_name=model_name, version=str(model.version_id), model_dir=artifact_uri,
             schema_path=f"{companion}/{SCHEMA_DIR}/{SCHEMA_FILE}",

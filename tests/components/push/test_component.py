@@ -178,7 +178,8 @@ def test_shell_vertex_push_names_the_version_for_google_cloud_components(
     with aiplatform_mocks.patched() as vertex:
         init, model_cls = vertex.init, vertex.Model
         parent = vertex_versions(model_cls, [None], exists=False,
-                                 name="projects/p/locations/europe-west4/models/9")
+                                 name="projects/p/locations/europe-west4/models/9",
+                                 bucket=bucket)
         uploaded = model_cls.upload.return_value
         uploaded.configure_mock(version_id="3",
                                 resource_name="projects/p/locations/europe-west4/models/9")

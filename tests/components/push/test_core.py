@@ -111,7 +111,7 @@ def test_a_stale_blessing_registers_without_champion_and_says_why(inputs, tmp_pa
         "champion=no: champion moved from version 1 to version 2 since evaluation (another "
         "run); version 3 was compared with version 1 only, so it is registered without the "
         "champion alias and champion stays at version 2; push does not compare again: run "
-        "training again to compare with version 2, or promote it with set_alias")
+        "training again to compare with version 2, or promote it with `kfp-mlops registry promote`")
     assert b.reasons[0] == b.champion_reason
     assert b.reasons[1:] == ["passed champion comparison: accuracy vs champion 1"]
     assert registry.aliases("penguins") == {"champion": 2, "candidate": 3}
@@ -208,12 +208,14 @@ def test_object_store_registry(inputs, object_store, tmp_path):
 PARENT = "projects/p/locations/r/models/9"
 
 
-def vertex_versions(model_cls, champion_reads, exists=True, name=PARENT, made=None):
+def vertex_versions(model_cls, champion_reads, exists=True, name=PARENT, made=None,
+                    bucket="b"):
     """Makes the mocked ``aiplatform.Model`` answer as Vertex AI would: ``Model.list`` finds
     the parent model (none before the first upload when ``exists`` is False), and
     ``Model(model_name=..., version="champion")`` names each of ``champion_reads`` in turn
     (None: the alias is not set, a NotFound). Every model it makes is added to
-    ``made[version]``, when given."""
+    ``made[version]``, when given; its artifacts are in ``bucket`` (where the audit log of
+    alias moves goes)."""
     from google.api_core import exceptions
 
     parent = aiplatform_mocks.parent(name)
@@ -230,7 +232,7 @@ def vertex_versions(model_cls, champion_reads, exists=True, name=PARENT, made=No
             if version is None:
                 raise exceptions.NotFound("alias champion not found")
         model = aiplatform_mocks.model(
-            uri=f"gs://b/models/{version}", version_id=str(version), resource_name=name,
+            uri=f"gs://{bucket}/models/{version}", version_id=str(version), resource_name=name,
             labels={}, version_aliases=["champion"] if version == champion_reads[-1] else [])
         if made is not None:
             made.setdefault(str(version), []).append(model)
@@ -263,7 +265,7 @@ def test_vertex_champion_is_re_read_right_before_it_moves(inputs, tmp_path, monk
     monkeypatch.setattr(io, "GCS_FUSE_ROOT", f"{mount}/")  # where production reads the mount
     with aiplatform_mocks.patched() as vertex:
         model_cls = vertex.Model
-        parent = vertex_versions(model_cls, reads)
+        parent = vertex_versions(model_cls, reads, bucket=bucket)
         model_cls.upload.return_value.configure_mock(version_id="3", resource_name=PARENT)
         result = core.push(str(run / "model"), inputs[blessing], str(run / "schema"),
                            str(run / "statistics"), "vertex://projects/p/locations/r",
@@ -298,7 +300,7 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_o
     made = {}
     with aiplatform_mocks.patched() as vertex:
         init, model_cls, endpoint_cls = vertex.init, vertex.Model, vertex.Endpoint
-        parent = vertex_versions(model_cls, [None], exists=False, made=made)
+        parent = vertex_versions(model_cls, [None], exists=False, made=made, bucket=bucket)
         uploaded = model_cls.upload.return_value
         uploaded.configure_mock(version_id="1", resource_name="projects/p/locations/r/models/9")
         endpoint_cls.list.return_value = []
@@ -309,6 +311,13 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_o
                            pipeline_run="Run 7", endpoint_name="penguins-ep",
                            traffic_percentage=20)
     init.assert_called_with(project="p", location="r")
+    # the champion move is in the audit log, beside the companion folders
+    log = reg.audit.read(f"gs://{bucket}/kfp_mlops_audit/projects/p/locations/r/models/9/"
+                         "aliases")
+    assert [(e["alias"], e["from"], e["to"], e["by"], e["operation"]) for e in log] == [
+        ("champion", None, "1", "Run 7", "push")]
+    assert log[0]["reason"] == (f"blessed by evaluate (blessing {inputs['blessed']}): "
+                                "accuracy 0.930 >= threshold 0.800; no champion yet")
     kwargs = model_cls.upload.call_args.kwargs
     assert kwargs["artifact_uri"] == f"gs://{bucket}/root/run-1/model"
     assert kwargs["labels"]["pipeline_run"] == "run-7"
@@ -344,3 +353,15 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_o
     lineage = io.read_json(f"gs://{bucket}/root/run-1/model.kfp_mlops/lineage.json")
     assert lineage["pipeline_run"] == "Run 7"
     assert lineage["data_source"] == "gs://bucket/penguins.csv"
+
+
+def test_push_records_its_run_and_blessing_in_the_audit_log(inputs, tmp_path):
+    registry_uri = str(tmp_path / "registry")
+    run_push(inputs, registry_uri, pipeline_run="training-1")
+    run_push(inputs, registry_uri, model="model_b", blessing="blessed_v1",
+             pipeline_run="training-2")
+    log = reg.open_registry(registry_uri).audit_log("penguins")
+    assert [(e["alias"], e["from"], e["to"], e["by"], e["operation"]) for e in log] == [
+        ("champion", None, 1, "training-1", "push"), ("champion", 1, 2, "training-2", "push")]
+    assert log[1]["reason"] == (f"blessed by evaluate (blessing {inputs['blessed_v1']}): "
+                                "passed champion comparison: accuracy vs champion 1")

@@ -90,3 +90,32 @@ def test_push_checks_the_traffic_share_before_anything(inputs, tmp_path, vertex)
                   output_dir=str(tmp_path / "out"))
     assert vertex.Model.mock_calls == [] and vertex.init.mock_calls == []
     assert not (tmp_path / "out").exists()
+
+
+def test_route_traffic_sends_all_traffic_to_the_version(vertex):
+    """A rollback's endpoint half: the exact UpdateEndpoint the SDK is asked for."""
+    endpoint = aiplatform_mocks.endpoint([(PARENT, "2", "555"), (PARENT, "1", "444"),
+                                          ("projects/my-proj/locations/us-central1/models/7",
+                                           "1", "333")])
+    vertex.Endpoint.list.return_value = [endpoint]
+    assert deploy.route_traffic(registered("1"), "penguins-ep", PROJECT, REGION) == {"444": 100}
+    vertex.init.assert_called_once_with(project=PROJECT, location=REGION)
+    vertex.Endpoint.list.assert_called_once_with(filter='display_name="penguins-ep"')
+    endpoint.update.assert_called_once_with(traffic_split={"444": 100})
+    vertex.Endpoint.create.assert_not_called()
+    vertex.Model.return_value.deploy.assert_not_called()
+
+
+def test_route_traffic_refuses_what_it_cannot_do(vertex):
+    vertex.Endpoint.list.return_value = []
+    with pytest.raises(deploy.DeployError, match="endpoint 'gone': no Vertex AI endpoint"):
+        deploy.route_traffic(registered("1"), "gone", PROJECT, REGION)
+    endpoint = aiplatform_mocks.endpoint([(PARENT, "2", "555")])
+    vertex.Endpoint.list.return_value = [endpoint]
+    with pytest.raises(deploy.DeployError, match="does not serve 'penguins' version 1; "
+                                                 "deploy it first"):
+        deploy.route_traffic(registered("1"), "ep", PROJECT, REGION)
+    endpoint.update.assert_not_called()
+    with pytest.raises(deploy.DeployError, match="is not a Vertex AI model version"):
+        deploy.route_traffic(reg.ModelVersion("penguins", 1, "/r/m", "", "", {}, {}, [],
+                                              "/r/penguins/versions/1"), "ep", PROJECT, REGION)

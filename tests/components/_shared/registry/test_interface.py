@@ -8,13 +8,13 @@ from kfp_mlops.components._shared import registry as reg
 
 BACK_ENDS = [reg.FolderRegistry, reg.VertexRegistry]
 METHODS = ["resolve", "versions", "set_alias", "compare_and_set_alias", "register",
-           "monitoring_folder", "record_monitoring", "monitoring_history"]
+           "monitoring_folder", "record_monitoring", "monitoring_history", "audit_log", "model_names"]
 
 
 def test_the_interface_is_what_callers_use():
     assert sorted(reg.Registry.__abstractmethods__) == sorted(
         ["resolve", "versions", "set_alias", "compare_and_set_alias", "register",
-         "monitoring_folder"])
+         "monitoring_folder", "audit_log", "model_names"])
     with pytest.raises(TypeError, match="abstract"):
         reg.Registry()
 

@@ -106,8 +106,16 @@ def test_vertex_second_version_has_parent(vertex, gcs):
     image = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
     version = vertex_register(gcs, "model2", aliases=["champion", "blue"], serving_image=image)
     model_hash = io.sha256_tree(gcs["model2"])
-    parent.versioning_registry.list_versions.assert_called_once_with(
-        filter=f'labels.model_hash="{model_hash[:32]}"')
+    # the hash look-up, then (for the audit log's bucket) the versions: none listed here,
+    # so the log goes to the bucket of the version just uploaded
+    assert parent.versioning_registry.list_versions.call_args_list == [
+        mock.call(filter=f'labels.model_hash="{model_hash[:32]}"'), mock.call()]
+    log = reg.VertexRegistry(PROJECT, REGION, audit_root=f"gs://{gcs['bucket']}/kfp_mlops_audit"
+                             ).audit_log("penguins")
+    assert [(e["alias"], e["from"], e["to"], e["by"], e["operation"]) for e in log] == [
+        ("champion", None, "2", "Training-Run 42", "register"),
+        ("blue", None, "2", "Training-Run 42", "register")]
+    assert io.isfile(f"gs://{gcs['bucket']}/kfp_mlops_audit/{PARENT}/aliases/000001.json")
     kwargs = vertex.Model.upload.call_args.kwargs
     assert kwargs["parent_model"] == PARENT
     assert kwargs["version_aliases"] == ["champion", "blue"]
