@@ -22,7 +22,10 @@ PACKAGE = "kfp_mlops"
 COMPONENTS = sorted(p.name for p in (ROOT / "components").iterdir()
                     if (p / "component.py").is_file())
 #: Modules one component may import from another: the producers' readers.
-READERS = {"kfp_mlops.components.monitor.report"}
+READERS = {"kfp_mlops.components.monitor.report",
+           # performance reads predict's predictions and labels as ingest reads a source
+           "kfp_mlops.components.predict.predictions",
+           "kfp_mlops.components.ingest.core"}
 
 
 def _modules(folder: str):

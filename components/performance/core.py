@@ -322,7 +322,7 @@ def monitor_performance(predictions_dir: str, labels_uri: str, registry_uri: str
                         max_degradation: Optional[Mapping[str, float]] = None,
                         min_rows: int = DEFAULT_MIN_ROWS, record_history: bool = True,
                         run_name: str = "", csv_delimiter: str = "",
-                        predictions_uri: str = "") -> PerformanceResult:
+                        predictions_uri: str = "", model_name: str = "") -> PerformanceResult:
     """Scores a batch's predictions against its labels and compares with the registry.
 
     Args:
@@ -342,6 +342,7 @@ def monitor_performance(predictions_dir: str, labels_uri: str, registry_uri: str
         run_name: the pipeline run, recorded in the history.
         csv_delimiter: the labels' CSV field separator; "" detects it (as ingest does).
         predictions_uri: where the predictions live (recorded); "" records predictions_dir.
+        model_name: the model the predictions must be of; "" takes ``predictions.json``'s.
 
     Returns:
         A :class:`PerformanceResult`.
@@ -368,6 +369,10 @@ def monitor_performance(predictions_dir: str, labels_uri: str, registry_uri: str
     label = label_column or meta["label_column"]
     if not label:
         raise PerformanceError("no label_column given and the predictions name none")
+    if model_name and model_name != str(meta["model_name"]):
+        raise PerformanceError(f"model_name {model_name!r}: the predictions "
+                               f"{predictions_dir!r} were scored by model "
+                               f"{meta['model_name']!r}")
     model_name, ref = str(meta["model_name"]), str(meta["model_version"])
     registry, version = _resolve(registry_uri, model_name, ref, meta.get("model_hash", ""))
     baseline = dict(version.evaluation.get("metrics") or {})
