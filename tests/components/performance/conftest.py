@@ -57,3 +57,35 @@ def labels_file(tmp_path, rows, name="labels.csv", header="input_row,species"):
     with open(path, "w") as f:
         f.write(header + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
     return path
+
+
+@pytest.fixture(scope="session")
+def mass_registry(tmp_path_factory, penguins_dataset, schema_for):
+    """A regression model of body_mass_g registered with its evaluation, its predictions of
+    penguins.csv (the model reads species, which the serving batch lacks), and the file's own
+    body_mass_g as the labels that arrived."""
+    import pandas as pd
+
+    from kfp_mlops.components._shared import registry as reg
+    from kfp_mlops.components.evaluate import core as evaluate
+    from kfp_mlops.components.train import core as train
+
+    root = tmp_path_factory.mktemp("mass_performance")
+    model = train.train(penguins_dataset, schema_for("body_mass_g"), str(root / "model"), "",
+                        label_column="body_mass_g", epochs=30)
+    result = evaluate.evaluate(penguins_dataset, model.model_dir)
+    statistics = root / "statistics" / "Split-train"
+    statistics.mkdir(parents=True)
+    (statistics / "FeatureStats.pb").write_bytes(b"")
+    version = reg.LocalRegistry(str(root / "registry")).register(
+        "mass", model.model_dir, schema_for("body_mass_g"), str(root / "statistics"),
+        evaluation=result.evaluation_json(), lineage={})
+    predictions = write_predictions(model.model_dir, str(DATA / "penguins.csv"),
+                                    str(root / "predictions"), "mass", version.version,
+                                    version.model_hash)
+    labels = str(root / "labels.csv")
+    served = pd.read_csv(DATA / "penguins.csv")
+    pd.DataFrame({"input_row": range(len(served)),
+                  "body_mass_g": served["body_mass_g"]}).to_csv(labels, index=False)
+    return {"registry": str(root / "registry"), "predictions": predictions, "labels": labels,
+            "evaluation": result.evaluation_json()}
