@@ -251,7 +251,8 @@ def distribution_figure(feature: str, named: Sequence[Tuple[str, Optional[Mappin
 
 def _history_axes(ax, series: Sequence[Mapping[str, Any]], ylabel: str = "distance",
                   title: str = "distance over the monitoring history") -> None:
-    """``series``: ``{"name", "points": [(x label, value or None)], "threshold"}`` each."""
+    """``series``: ``{"name", "points": [(x label, value or None)], "threshold"}`` each, and
+    optionally ``reference``: what the dashed line is called (default "threshold")."""
     labels: List[str] = []
     for s in series:
         for x, _ in s["points"]:
@@ -266,7 +267,8 @@ def _history_axes(ax, series: Sequence[Mapping[str, Any]], ylabel: str = "distan
                     color=color, linewidth=1.2, label=s["name"])
         if s.get("threshold") is not None:
             ax.axhline(s["threshold"], color=color, linestyle="--", linewidth=1,
-                       label=f"{s['name']} threshold {s['threshold']:g}")
+                       label=f"{s['name']} {s.get('reference', 'threshold')} "
+                             f"{s['threshold']:g}")
     step = max(1, len(labels) // 8)
     ax.set_xticks(range(0, len(labels), step), labels[::step])
     ax.set_xlabel("monitoring entry")

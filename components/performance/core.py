@@ -535,7 +535,8 @@ def report_figures(result: PerformanceResult,
         base = result.baseline.get(metric)
         series = [{"name": metric, "points": [(x, v if _defined(v) else None)
                                               for x, v in points],
-                   "threshold": base if _defined(base) else None}]
+                   "threshold": base if _defined(base) else None,
+                   "reference": "registered"}]
         over_time.append({"svg": charts.history_figure(
             series, title=f"{metric} over the monitoring history", ylabel=metric,
             key=f"perf-history-{i}"),
@@ -547,8 +548,8 @@ def report_figures(result: PerformanceResult,
                          "draws the test split.", "figures": model})
     if over_time:
         sections.append({"title": "Metrics over time", "note": (
-            f"Each metric over the {len(records) + 1} labelled batches of version "
-            f"{result.model_version}; dashed: its registered evaluation."),
+            f"Each metric over the labelled batches of version {result.model_version} "
+            f"({len(records) + 1} so far); dashed: its registered evaluation."),
             "figures": over_time})
     return sections
 

@@ -29,7 +29,7 @@ def test_classification_curves_confusion_and_metrics_over_time(performance_regis
     accuracy = seen.charts[3]
     assert "accuracy over the monitoring history" in accuracy.texts
     assert {"1", "2"} <= set(accuracy.texts)                 # both entries on the x axis
-    assert any(t.startswith("accuracy threshold") for t in accuracy.texts)  # registered
+    assert any(t.startswith("accuracy registered") for t in accuracy.texts)
 
 
 def test_regression_predicted_against_actual(mass_registry, tmp_path):
