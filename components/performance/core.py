@@ -194,9 +194,10 @@ def check_settings(max_degradation: Optional[Mapping[str, Any]] = None,
         known = METRICS[task] if task else shared_metrics.ALL_METRICS
         unknown = [m for m in (max_degradation or {}) if m not in known]
         if unknown:
-            problems.append(f"max_degradation names metric(s) {unknown} that "
-                            f"{'a ' + task + ' evaluation' if task else 'no evaluation'} "
-                            f"does not compute; expected some of {list(known)}")
+            what = (f"a {task} evaluation does not compute" if task
+                    else "no evaluation computes")
+            problems.append(f"max_degradation names metric(s) {unknown} that {what}; "
+                            f"expected some of {list(known)}")
         for metric, value in (max_degradation or {}).items():
             problems.append(checks.number_problem(f"max_degradation[{metric!r}]", value,
                                                   minimum=0))
