@@ -33,6 +33,7 @@ COMPONENT_IMAGES = {
     "retrain": PYTHON,
     "vertex_monitoring": PYTHON,
     "registry_alias": PYTHON_SLIM,
+    "performance": PYTHON,
 }
 
 

@@ -8,6 +8,8 @@ PIPELINES: Dict[str, str] = {
     "data-validation": "kfp_mlops.pipelines.data_validation:data_validation",
     "training": "kfp_mlops.pipelines.training:training",
     "monitoring": "kfp_mlops.pipelines.monitoring:monitoring",
+    "performance-monitoring":
+        "kfp_mlops.pipelines.performance_monitoring:performance_monitoring",
 }
 # name -> "module:function" building the pipeline with compile-time options (task resources)
 BUILDERS: Dict[str, str] = {

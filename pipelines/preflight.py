@@ -26,6 +26,7 @@ hidden_units
 thresholds, max_regression,                ``components/evaluate/core.py`` ``check_limits``
 max_slice_gap, min_slice_rows              (metric names: ``METRICS`` / ``ALL_METRICS``)
 model_version, skew/drift threshold(s)     ``components/monitor/core.py`` ``check_settings``
+max_degradation, min_rows (performance)    ``components/performance/core.py`` ``check_settings``
 webhook_url(_env), pubsub_topic            ``components/alert/core.py`` (``check_webhook_url``,
                                            ``check_webhook_url_env``, ``check_pubsub_topic``)
 retrain settings, training_parameters      ``components/retrain/core.py`` (``check_settings``,
@@ -50,6 +51,7 @@ from kfp_mlops.components.evaluate import core as evaluate
 from kfp_mlops.components.evaluate import slices
 from kfp_mlops.components.ingest import core as ingest
 from kfp_mlops.components.monitor import core as monitor
+from kfp_mlops.components.performance import core as performance
 from kfp_mlops.components.push import deploy
 from kfp_mlops.components.retrain import core as retrain
 from kfp_mlops.components.train import core as train
@@ -197,6 +199,19 @@ def _monitoring(p: Dict[str, Any], found: List[str], pipeline_name: str) -> None
         _retraining(p, found)
 
 
+def _performance_monitoring(p: Dict[str, Any], found: List[str], pipeline_name: str) -> None:
+    _registry(p, found)
+    _ingest(p, found, pipeline_name)
+    _collect(found, performance.check_settings, p["max_degradation"], p["min_rows"])
+    _collect(found, alert.check_webhook_url, p["webhook_url"])
+    _collect(found, alert.check_webhook_url_env, p["webhook_url_env"])
+    if p["webhook_url"] and p["webhook_url_env"]:
+        found.append("webhook_url and webhook_url_env are both set; give one")
+    _collect(found, alert.check_pubsub_topic, p["pubsub_topic"])
+    if p["retrain_on_degradation"] is True:
+        _retraining(p, found)
+
+
 def _retraining(p: Dict[str, Any], found: List[str]) -> None:
     """What retrain checks when retrain_on_drift is on, then the training run's arguments
     (``training_parameters`` plus the four retrain passes) against the training rules."""
@@ -220,4 +235,5 @@ _RULES: Dict[str, Callable[..., None]] = {
     "training": _training,
     "data-validation": _data_validation,
     "monitoring": _monitoring,
+    "performance-monitoring": _performance_monitoring,
 }

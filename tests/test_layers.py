@@ -25,7 +25,10 @@ COMPONENTS = sorted(p.name for p in (ROOT / "components").iterdir()
 READERS = {"kfp_mlops.components.monitor.report",
            "kfp_mlops.components.evaluate.slices",   # push's model card: the slice gaps
            # push's endpoint traffic update, which registry_alias's rollback reuses
-           "kfp_mlops.components.push.deploy"}
+           "kfp_mlops.components.push.deploy",
+           # performance reads predict's predictions and labels as ingest reads a source
+           "kfp_mlops.components.predict.predictions",
+           "kfp_mlops.components.ingest.core"}
 
 
 def _modules(folder: str):

@@ -36,7 +36,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # the component READMEs in the order their examples build on each other
 WALKTHROUGH = ["ingest", "validate", "train", "evaluate", "push", "registry_alias", "monitor",
-               "alert", "retrain", "vertex_monitoring"]
+               "alert", "retrain", "vertex_monitoring",
+               # last: it reads the predictions predict's example (after push) writes
+               "performance"]
 # blocks marked <!-- not run: ... -->, per README: a new one must be added here, on purpose
 NOT_RUN = {"components/alert/README.md": 1, "components/push/README.md": 1,
            "components/vertex_monitoring/README.md": 1}

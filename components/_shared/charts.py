@@ -249,8 +249,10 @@ def distribution_figure(feature: str, named: Sequence[Tuple[str, Optional[Mappin
 # Monitoring: distribution and distance over time
 # --------------------------------------------------------------------------------------
 
-def _history_axes(ax, series: Sequence[Mapping[str, Any]]) -> None:
-    """``series``: ``{"name", "points": [(x label, value or None)], "threshold"}`` each."""
+def _history_axes(ax, series: Sequence[Mapping[str, Any]], ylabel: str = "distance",
+                  title: str = "distance over the monitoring history") -> None:
+    """``series``: ``{"name", "points": [(x label, value or None)], "threshold"}`` each, and
+    optionally ``reference``: what the dashed line is called (default "threshold")."""
     labels: List[str] = []
     for s in series:
         for x, _ in s["points"]:
@@ -265,14 +267,27 @@ def _history_axes(ax, series: Sequence[Mapping[str, Any]]) -> None:
                     color=color, linewidth=1.2, label=s["name"])
         if s.get("threshold") is not None:
             ax.axhline(s["threshold"], color=color, linestyle="--", linewidth=1,
-                       label=f"{s['name']} threshold {s['threshold']:g}")
+                       label=f"{s['name']} {s.get('reference', 'threshold')} "
+                             f"{s['threshold']:g}")
     step = max(1, len(labels) // 8)
     ax.set_xticks(range(0, len(labels), step), labels[::step])
     ax.set_xlabel("monitoring entry")
-    ax.set_ylabel("distance")
+    ax.set_ylabel(ylabel)
     ax.set_ylim(bottom=0)
-    ax.set_title("distance over the monitoring history", loc="left")
+    ax.set_title(title, loc="left")
     _legend(ax, loc="best")
+
+
+def history_figure(series: Sequence[Mapping[str, Any]], title: str, ylabel: str,
+                   key: str = "") -> str:
+    """Values over the monitoring history, one line per series, each with its reference
+    (dashed): e.g. a metric of each labelled batch against the registered evaluation.
+    SVG."""
+    def make():
+        fig, ax = new_figure(SMALL)
+        _history_axes(ax, series, ylabel=ylabel, title=title)
+        return fig
+    return draw(key or f"history-{slug(title)}", make)
 
 
 def monitoring_figure(feature: str, named: Sequence[Tuple[str, Optional[Mapping[str, Any]]]],

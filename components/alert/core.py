@@ -122,9 +122,14 @@ class AlertResult:
 def alert_payload(report: Mapping[str, Any], report_uri: str = "", html_uri: str = "",
                   run_name: str = "") -> Dict[str, Any]:
     """The message every channel carries: the decision, its findings and where to read more."""
+    from kfp_mlops.components.monitor import report as monitoring_report
+
     model = report.get("model") or {}
     return {
         "kind": "kfp-mlops.drift-alert",
+        # drift (monitor) or performance (performance monitoring): one report format
+        "check": monitoring_report.check_of(dict(report)),
+        "headline": monitoring_report.headline(dict(report)),
         "drift_detected": bool(report.get("drift_detected")),
         "model_name": model.get("name", ""),
         "model_version": str(model.get("version", "")),
@@ -142,10 +147,12 @@ def alert_payload(report: Mapping[str, Any], report_uri: str = "", html_uri: str
 
 def _summary_message(payload: Mapping[str, Any]) -> str:
     who = f"model {payload['model_name']!r} version {payload['model_version']}"
+    headline = payload.get("headline") or ("drift detected" if payload["drift_detected"]
+                                           else "no drift")
     if payload["drift_detected"]:
-        return (f"kfp-mlops monitoring: drift detected for {who}: "
+        return (f"kfp-mlops monitoring: {headline} for {who}: "
                 f"{len(payload['findings'])} finding(s): " + "; ".join(payload["reasons"]))
-    return f"kfp-mlops monitoring: no drift for {who} ({payload['rows']} rows)"
+    return f"kfp-mlops monitoring: {headline} for {who} ({payload['rows']} rows)"
 
 
 # ----------------------------------------------------------------------------- logging

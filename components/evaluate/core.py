@@ -42,6 +42,12 @@ from kfp_mlops.components._shared import dataset as ds
 from kfp_mlops.components._shared import html_report
 from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import model_io
+# The metrics live in _shared.metrics (performance monitoring computes the same ones on
+# served predictions); evaluate's names are kept for the code that imports them from here.
+from kfp_mlops.components._shared.metrics import (  # noqa: F401 (re-exported)
+    _EPS, ALL_METRICS, DIRECTIONS, HIGHER, LOWER, MAIN_METRIC, MAX_ROC_POINTS, METRICS, _safe,
+    chart_data, classification_metrics, default_max_regression, regression_metrics)
+from kfp_mlops.components._shared.metrics import roc_curve as _roc_curve
 from kfp_mlops.components._shared.model_io import CLASSIFICATION, REGRESSION
 from kfp_mlops.components.evaluate import slices as slice_gaps
 
@@ -49,30 +55,13 @@ logger = logging.getLogger(__name__)
 
 BLESSING_FILE = "blessing.json"
 EVALUATION_FILE = "evaluation.json"
-#: metric -> which way is better. Thresholds are minimums for HIGHER, maximums for LOWER.
-#: (Defined with the slice gaps, which push's model card reads without this module.)
-HIGHER, LOWER, DIRECTIONS = slice_gaps.HIGHER, slice_gaps.LOWER, slice_gaps.DIRECTIONS
-METRICS = {CLASSIFICATION: ("accuracy", "auc", "pr_auc", "precision", "recall", "f1", "log_loss"),
-           REGRESSION: ("rmse", "mae", "r2", "mse")}
-#: Every metric an evaluation of some task computes: what ``thresholds`` and
-#: ``max_regression`` may name before the task is known.
-ALL_METRICS = tuple(sorted({m for names in METRICS.values() for m in names}))
-MAIN_METRIC = {CLASSIFICATION: "accuracy", REGRESSION: "rmse"}
-#: ROC curves are thinned to at most this many points.
-MAX_ROC_POINTS = 200
 #: At most this many values of one slice column are reported (the most frequent).
 MAX_SLICE_VALUES = 100
 MISSING_SLICE = "(missing)"
-_EPS = 1e-15
 
 
 class EvaluateError(ValueError):
     """Evaluation cannot run on these inputs; the message names the input and what was expected."""
-
-
-def default_max_regression(task: str) -> Dict[str, float]:
-    """The champion comparison used when none is given: the main metric may not get worse."""
-    return {MAIN_METRIC[task]: 0.0}
 
 
 @dataclasses.dataclass
@@ -171,149 +160,6 @@ class EvaluateResult:
 
 def _defined(v) -> bool:
     return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
-
-
-# --- metric computation -----------------------------------------------------------------
-
-def _safe(fn, *args, **kwargs) -> Optional[float]:
-    """A metric value, or None where it is undefined (e.g. AUC with one class present)."""
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            value = float(fn(*args, **kwargs))
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def classification_metrics(y, probabilities, classes: Sequence[str], full: bool = True):
-    """(scalar metrics, per-class metrics) of class ids ``y`` given ``probabilities``."""
-    import numpy as np
-    from sklearn import metrics as skm
-
-    k = len(classes)
-    p = np.asarray(probabilities, dtype=np.float64)
-    y = np.asarray(y, dtype=np.int64)
-    n = len(y)
-    out: Dict[str, Optional[float]] = {m: None for m in METRICS[CLASSIFICATION]}
-    per_class: Dict[str, Dict[str, Optional[float]]] = {}
-    if n == 0:
-        return out, per_class
-    pred = np.argmax(p, axis=1)
-    chosen = np.clip(p[np.arange(n), y], _EPS, 1.0)
-    out["accuracy"] = float(np.mean(pred == y))
-    out["log_loss"] = float(-np.mean(np.log(chosen)))
-    labels = list(range(k))
-    prec, rec, f1, support = skm.precision_recall_fscore_support(
-        y, pred, labels=labels, zero_division=0)
-    aucs, pr_aucs = [], []
-    for i, name in enumerate(classes):
-        positive = y == i
-        both = 0 < positive.sum() < n
-        auc = _safe(skm.roc_auc_score, positive, p[:, i]) if both else None
-        pr_auc = _safe(skm.average_precision_score, positive, p[:, i]) if both else None
-        aucs.append(auc)
-        pr_aucs.append(pr_auc)
-        if full:
-            per_class[name] = {"precision": float(prec[i]), "recall": float(rec[i]),
-                               "f1": float(f1[i]), "auc": auc, "pr_auc": pr_auc,
-                               "support": int(support[i])}
-    if k == 2:
-        out.update(precision=float(prec[1]), recall=float(rec[1]), f1=float(f1[1]),
-                   auc=aucs[1], pr_auc=pr_aucs[1])
-    else:
-        present = support > 0
-        out.update(precision=float(np.mean(prec[present])), recall=float(np.mean(rec[present])),
-                   f1=float(np.mean(f1[present])))
-        defined = [a for a in aucs if a is not None]
-        out["auc"] = float(np.mean(defined)) if defined else None
-        defined = [a for a in pr_aucs if a is not None]
-        out["pr_auc"] = float(np.mean(defined)) if defined else None
-    return out, per_class
-
-
-def regression_metrics(y, predictions) -> Dict[str, Optional[float]]:
-    import numpy as np
-
-    y = np.asarray(y, dtype=np.float64)
-    pred = np.asarray(predictions, dtype=np.float64).reshape(-1)
-    if len(y) == 0:
-        return {m: None for m in METRICS[REGRESSION]}
-    err = pred - y
-    mse = float(np.mean(err ** 2))
-    total = float(np.sum((y - y.mean()) ** 2))
-    return {"rmse": math.sqrt(mse), "mae": float(np.mean(np.abs(err))),
-            "r2": (1.0 - float(np.sum(err ** 2)) / total) if total > 0 else None, "mse": mse}
-
-
-def _roc_curve(y, probabilities, positive: int) -> Optional[Dict[str, Any]]:
-    import numpy as np
-    from sklearn import metrics as skm
-
-    truth = np.asarray(y) == positive
-    if truth.all() or not truth.any():
-        return None
-    fpr, tpr, thresholds = skm.roc_curve(truth, np.asarray(probabilities)[:, positive],
-                                         drop_intermediate=True)
-    thresholds = np.minimum(thresholds, 1.0)  # sklearn's first threshold is +inf
-    if len(fpr) > MAX_ROC_POINTS:
-        keep = np.unique(np.linspace(0, len(fpr) - 1, MAX_ROC_POINTS).round().astype(int))
-        fpr, tpr, thresholds = fpr[keep], tpr[keep], thresholds[keep]
-    return {"fpr": [float(v) for v in fpr], "tpr": [float(v) for v in tpr],
-            "thresholds": [float(v) for v in thresholds]}
-
-
-def chart_data(task: str, y, scores, classes: Sequence[str] = ()) -> Dict[str, Any]:
-    """What the report's charts draw, thinned to what a picture needs.
-
-    Classification (``scores``: probabilities ``[n, k]``): for each class against the rest
-    (binary: the positive class only; multi-class: at most ``charts.MAX_CLASS_CURVES``, the
-    most frequent), its ROC and precision-recall curves (scikit-learn's ``roc_curve``,
-    ``precision_recall_curve``) and its reliability curve (``calibration_curve``, 10
-    equal-width bins). Regression (``scores``: predictions): a sample of (actual,
-    predicted) pairs.
-    """
-    import numpy as np
-    from sklearn import metrics as skm
-    from sklearn.calibration import calibration_curve
-
-    from kfp_mlops.components._shared import charts
-
-    y = np.asarray(y)
-    if task != CLASSIFICATION:
-        pred = np.asarray(scores, dtype=np.float64).reshape(-1)
-        keep = charts.thin(len(y), charts.MAX_SCATTER_POINTS)
-        return {"actual": y[keep].tolist(), "predicted": pred[keep].tolist()}
-    p = np.asarray(scores, dtype=np.float64)
-    if len(classes) == 2:
-        drawn = [1]
-    else:
-        support = np.bincount(y, minlength=len(classes))
-        drawn = sorted(sorted(range(len(classes)), key=lambda i: (-support[i], i))
-                       [:charts.MAX_CLASS_CURVES])
-    roc, pr, calibration = [], [], []
-    for i in drawn:
-        truth = y == i
-        if truth.all() or not truth.any():
-            continue   # one class only: no curve
-        name = classes[i]
-        fpr, tpr, _ = skm.roc_curve(truth, p[:, i])
-        keep = charts.thin(len(fpr), charts.MAX_CURVE_POINTS)
-        roc.append({"class": name, "fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist(),
-                    "auc": _safe(skm.roc_auc_score, truth, p[:, i])})
-        precision, recall, _ = skm.precision_recall_curve(truth, p[:, i])
-        keep = charts.thin(len(recall), charts.MAX_CURVE_POINTS)
-        pr.append({"class": name, "recall": recall[keep].tolist(),
-                   "precision": precision[keep].tolist(),
-                   "ap": _safe(skm.average_precision_score, truth, p[:, i]),
-                   "prevalence": float(truth.mean())})
-        observed, predicted = calibration_curve(truth, np.clip(p[:, i], 0.0, 1.0), n_bins=10)
-        calibration.append({"class": name, "predicted": predicted.tolist(),
-                            "observed": observed.tolist()})
-    return {"roc": roc, "pr": pr, "calibration": calibration,
-            "classes_drawn": len(drawn), "classes": len(classes)}
 
 
 def evaluate_model(model_dir: str, frame, label: str = "", slice_columns: Sequence[str] = (),

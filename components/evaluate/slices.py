@@ -11,7 +11,7 @@ best. Slices with fewer than ``min_rows`` rows are left out of the comparison (a
 three rows measure a metric too roughly to veto a model. A slice whose metric is undefined
 (an AUC on a slice of one class) is left out too.
 
-Stdlib only.
+Stdlib only (the metric directions come from ``_shared.metrics``, stdlib at import time).
 """
 from __future__ import annotations
 
@@ -19,17 +19,12 @@ import dataclasses
 import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+# metric -> which way is better: one home, the shared metrics (stdlib at import time), so
+# push's model card reads it without evaluate's core.
+from kfp_mlops.components._shared.metrics import DIRECTIONS, HIGHER, LOWER  # noqa: F401
+
 #: Slices with fewer rows than this are not compared (``min_slice_rows`` of evaluate).
 DEFAULT_MIN_SLICE_ROWS = 10
-HIGHER, LOWER = "higher", "lower"
-#: metric -> which way is better (``core.DIRECTIONS``: thresholds are minimums for HIGHER,
-#: maximums for LOWER). Here, not in core, so that push's model card reads it without
-#: evaluate's core.
-DIRECTIONS = {
-    "accuracy": HIGHER, "auc": HIGHER, "pr_auc": HIGHER, "precision": HIGHER,
-    "recall": HIGHER, "f1": HIGHER, "r2": HIGHER,
-    "log_loss": LOWER, "rmse": LOWER, "mae": LOWER, "mse": LOWER,
-}
 
 
 def direction(metric: str) -> str:

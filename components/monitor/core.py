@@ -472,7 +472,8 @@ def monitor(dataset_dir: str, registry_uri: str, model_name: str, statistics_dir
         io.write_bytes(os.path.join(tfdv_stats.split_dir(stats_out, SERVING_SPLIT),
                                     tfdv_stats.STATS_FILE), stats.SerializeToString())
         if record_history:
-            record = {"run_name": run_name, "rows": rows, "model_ref": result.model_ref,
+            record = {"kind": monitoring_report.DRIFT_CHECK,
+                      "run_name": run_name, "rows": rows, "model_ref": result.model_ref,
                       "drift_detected": result.drift_detected, "reasons": result.reasons,
                       "skew": {d.feature: d.value for d in skew},
                       "drift": {d.feature: d.value for d in drift},
@@ -709,7 +710,9 @@ def report_figures(result: MonitorResult, baseline_stats, batch_stats,
     from kfp_mlops.components._shared import charts
 
     base, batch = charts.distributions(baseline_stats), charts.distributions(batch_stats)
-    records = [h for h in history if isinstance(h, Mapping)]
+    # the drift entries: a performance entry of the same history measures no feature
+    records = [h for h in history if isinstance(h, Mapping) and h.get(
+        "kind", monitoring_report.DRIFT_CHECK) == monitoring_report.DRIFT_CHECK]
     this = str(result.monitoring_seq) if result.monitoring_seq is not None else "this batch"
     now = {key: {d.feature: d for d in getattr(result, attr)}
            for key, attr, _ in HISTORY_SERIES}

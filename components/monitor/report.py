@@ -34,7 +34,23 @@ key                    value
 ``monitoring_entry``   the registry's history entry ("" when not recorded), and
 ``monitoring_seq``     its number (null when not recorded)
 ``run_name``           the pipeline run; ``monitored_at`` (UTC, ISO 8601); ``seconds``
+``check``              what was monitored: :data:`DRIFT_CHECK` (the data, by ``monitor``) or
+                       :data:`PERFORMANCE_CHECK` (predictions against the labels that
+                       arrived later, by ``performance``); absent in reports written before
+                       it was added, which are drift reports (:func:`check_of`)
+``degraded``           performance reports: true when a metric is worse than the registered
+                       evaluation by more than allowed (or labels of unknown classes came)
+``performance``        performance reports: the ``metrics``, the registered ``baseline``
+                       metrics, ``max_degradation``, every metric's ``checks``, the join
+                       (``rows``, unmatched and skipped rows, ``unknown_labels``)
 =====================  ===================================================================
+
+One format for both checks, so alert and retrain work on either without parsing two: in a
+performance report ``drift_detected`` is ``degraded`` (a model that got worse on the labels is
+the concept drift those steps act on), ``findings`` are :data:`PERFORMANCE` findings (``feature``
+the metric, ``value`` its value, ``threshold`` the bound it crossed), ``batch`` the joined
+rows, and ``skew`` / ``drift`` / ``anomalies`` are present and empty. :func:`headline` says which
+in words.
 """
 from __future__ import annotations
 
@@ -48,6 +64,11 @@ VERSION = 2
 REPORT_FILE = "report.json"
 #: Finding kinds, as they appear in the report and in alerts.
 SKEW, DRIFT, ANOMALY = "skew", "drift", "anomaly"
+#: A performance finding: a metric worse than the registered evaluation allows, or labels of
+#: classes the model does not know.
+PERFORMANCE = "performance"
+#: What a report (and a monitoring history entry, its ``kind``) is about.
+DRIFT_CHECK, PERFORMANCE_CHECK = "drift", "performance"
 #: The split of the registered statistics that serving data is compared with.
 BASELINE_SPLIT = "train"
 DECISION_RULE = ("drift_detected is true when any feature is judged skewed or drifted, or "
@@ -118,6 +139,7 @@ def document(result) -> Dict[str, Any]:
     return {
         "kind": KIND,
         "version": VERSION,
+        "check": DRIFT_CHECK,
         "drift_detected": result.drift_detected,
         "decision_rule": DECISION_RULE,
         "reasons": result.reasons,
@@ -145,12 +167,69 @@ def document(result) -> Dict[str, Any]:
     }
 
 
+def performance_document(result) -> Dict[str, Any]:
+    """The report of a performance monitoring run (``performance.core.PerformanceResult``)
+    in the same format: the keys alert and retrain read, the drift sections empty, and the
+    ``performance`` section."""
+    return {
+        "kind": KIND,
+        "version": VERSION,
+        "check": PERFORMANCE_CHECK,
+        "drift_detected": result.degraded,
+        "degraded": result.degraded,
+        "decision_rule": PERFORMANCE_RULE,
+        "reasons": result.reasons,
+        "findings": [f.to_dict() for f in result.findings],
+        "model": {"name": result.model_name, "ref": result.model_ref,
+                  "version": result.model_version, "uri": result.model_uri,
+                  "registry": result.registry_uri, "label_column": result.label_column},
+        "batch": {"rows": result.rows, "splits": {}},
+        "anomalies": [],
+        "decision": {"min_rows": result.min_rows,
+                     "max_degradation": dict(result.max_degradation)},
+        "skew": {"baseline": "", "default_threshold": None, "thresholds": {}, "features": []},
+        "drift": {"baseline": None, "measured": False, "default_threshold": None,
+                  "thresholds": {}, "features": []},
+        "performance": result.performance_json(),
+        "monitoring_entry": result.monitoring_entry,
+        "monitoring_seq": result.monitoring_seq,
+        "run_name": result.run_name,
+        "monitored_at": result.monitored_at,
+        "seconds": round(result.seconds, 3),
+    }
+
+
+#: The decision of a performance report, in words.
+PERFORMANCE_RULE = ("degraded (and so drift_detected) is true when a metric of the predictions "
+                    "scored against the labels that arrived later is worse than the scoring "
+                    "version's registered evaluation by more than max_degradation[metric] (an "
+                    "absolute amount; default: the main metric may not get worse at all), or "
+                    "when labels name classes the model does not know. A metric that cannot "
+                    "be computed on the batch (e.g. AUC with one class present) is not judged.")
+
+
+def check_of(report: Dict[str, Any]) -> str:
+    """:data:`DRIFT_CHECK` or :data:`PERFORMANCE_CHECK`: what ``report`` monitored."""
+    return report.get("check") or DRIFT_CHECK
+
+
+def headline(report: Dict[str, Any]) -> str:
+    """The decision in words: ``drift detected`` / ``no drift`` for a drift report,
+    ``performance degraded`` / ``no performance degradation`` for a performance one."""
+    detected = bool(report.get("drift_detected"))
+    if check_of(report) == PERFORMANCE_CHECK:
+        return "performance degraded" if detected else "no performance degradation"
+    return "drift detected" if detected else "no drift"
+
+
 def write_report(report_dir: str, result) -> str:
-    """Writes :func:`document` of ``result`` to ``<report_dir>/report.json``; its path."""
+    """Writes :func:`document` of ``result`` to ``<report_dir>/report.json``; its path
+    (:func:`performance_document` for a performance result)."""
     from kfp_mlops.components._shared import io
 
     path = os.path.join(report_dir, REPORT_FILE)
-    io.write_json(path, document(result))
+    is_performance = getattr(result, "check", DRIFT_CHECK) == PERFORMANCE_CHECK
+    io.write_json(path, performance_document(result) if is_performance else document(result))
     return path
 
 

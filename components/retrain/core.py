@@ -273,7 +273,11 @@ def retrain(report: Mapping[str, Any], output_dir: str, retrain_on_drift: bool =
     model = report.get("model") or {}
     model_name = model_name or model.get("name", "")
     registry_uri = registry_uri or model.get("registry", "")
+    from kfp_mlops.components.monitor import report as monitoring_report
+
     detected = bool(report.get("drift_detected"))
+    # "drift detected" or "performance degraded": a performance report is read the same way
+    headline = monitoring_report.headline(dict(report))
     result: RetrainResult
     if retrain_on_drift:
         check_settings(target, retrain_data_uri, label_column, model_name, registry_uri,
@@ -283,13 +287,15 @@ def retrain(report: Mapping[str, Any], output_dir: str, retrain_on_drift: bool =
         if target == "local":
             _run_cli(params)
     if not detected:
-        result = RetrainResult(False, "no drift detected: nothing to retrain")
+        nothing = ("no drift detected" if monitoring_report.check_of(dict(report)) ==
+                   monitoring_report.DRIFT_CHECK else headline)
+        result = RetrainResult(False, f"{nothing}: nothing to retrain")
     elif not retrain_on_drift:
-        result = RetrainResult(False, f"drift detected ({len(report.get('reasons') or [])} "
+        result = RetrainResult(False, f"{headline} ({len(report.get('reasons') or [])} "
                                       "findings), but retrain_on_drift is false: not "
                                       "retraining")
     else:
-        reason = "drift detected: " + "; ".join(report.get("reasons") or [])
+        reason = f"{headline}: " + "; ".join(report.get("reasons") or [])
         os.makedirs(output_dir, exist_ok=True)
         if os.listdir(output_dir):
             raise FileExistsError(f"output directory {output_dir!r} already holds files")

@@ -1,0 +1,1 @@
+"""Performance: a batch's predictions scored against the labels that arrived later."""
