@@ -22,7 +22,8 @@ PACKAGE = "kfp_mlops"
 COMPONENTS = sorted(p.name for p in (ROOT / "components").iterdir()
                     if (p / "component.py").is_file())
 #: Modules one component may import from another: the producers' readers.
-READERS = {"kfp_mlops.components.monitor.report"}
+READERS = {"kfp_mlops.components.monitor.report",
+           "kfp_mlops.components.push.core"}   # push's readers: blessing, dataset, push.json
 
 
 def _modules(folder: str):
