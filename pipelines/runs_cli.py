@@ -1,11 +1,13 @@
 """``kfp-mlops runs``: the recorded training runs side by side.
 
-    kfp-mlops runs [--output-dir DIR] [--experiment E] [--tracking-uri URI] [--json]
+    kfp-mlops runs [--output-dir DIR] [--experiment E] [--tracking-uri URI] [--all-metrics]
+                   [--json]
 
 Reads the MLflow store the track component wrote -- by default the embedded one of
 ``kfp-mlops run``'s output folder, ``sqlite:///<DIR>/mlflow.db`` -- and prints one column per
-run: the parameters that differ between the runs, the metrics, and the decisions (blessed
-or not, pushed, the registered version) with each run's reasons below the table. ``--json``
+run: the parameters that differ between the runs, the overall metrics (``--all-metrics``:
+per class and per slice too), and the decisions (blessed or not, pushed, the registered
+version) with each run's reasons below the table. ``--json``
 prints every run's parameters, metrics and tags instead.
 """
 import argparse
@@ -31,6 +33,8 @@ def add_parser(sub) -> None:
                            "tracking server http://host:port)")
     runs.add_argument("--experiment", default=None, metavar="NAME",
                       help="only this experiment's runs (default: every experiment's)")
+    runs.add_argument("--all-metrics", action="store_true",
+                      help="show the per-class and per-slice metrics too")
     runs.add_argument("--json", action="store_true",
                       help="print every run's parameters, metrics and tags as JSON")
     runs.set_defaults(func=_cmd_runs)
@@ -61,7 +65,7 @@ def _cmd_runs(args) -> int:
     if args.json:
         print(json.dumps(runs, indent=2, sort_keys=True))
         return 0
-    print(format_runs(runs))
+    print(format_runs(runs, all_metrics=args.all_metrics))
     return 0
 
 
@@ -78,7 +82,11 @@ def _cell(value: Any) -> str:
         text = f"{value:.4g}"
     else:
         text = str(value).replace("\n", "; ")
-    return text if len(text) <= CELL else text[:CELL - 1] + "…"
+    if len(text) <= CELL:
+        return text
+    # the middle goes: run names differ in their tails (the time), paths in both ends
+    head = (CELL - 1) // 2
+    return text[:head] + "…" + text[len(text) - (CELL - 1 - head):]
 
 
 def _table(rows: List[List[str]]) -> List[str]:
@@ -86,10 +94,10 @@ def _table(rows: List[List[str]]) -> List[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
 
-def format_runs(runs: List[Dict[str, Any]]) -> str:
+def format_runs(runs: List[Dict[str, Any]], all_metrics: bool = False) -> str:
     """The plain-text comparison of :func:`kfp_mlops.components.track.core.read_runs`'s
-    runs: a header, the differing parameters, the metrics, the decisions, then each run's
-    reasons."""
+    runs: a header, the differing parameters, the metrics (overall ones only unless
+    ``all_metrics``), the decisions, then each run's reasons."""
     from kfp_mlops.components.track import core
 
     if not runs:
@@ -115,9 +123,13 @@ def format_runs(runs: List[Dict[str, Any]]) -> str:
         for name, _ in core.sorted_metrics(run["metrics"]):
             if name not in names:
                 names.append(name)
+    detailed = [n for n in names if n.startswith(("class/", "slice/"))]
     rows.append(["metrics:", *[""] * len(shown)])
-    for name in names:
+    for name in names if all_metrics else [n for n in names if n not in detailed]:
         rows.append([f"  {name}", *[_cell(r["metrics"].get(name)) for r in shown]])
+    if detailed and not all_metrics:
+        rows.append([f"  ({len(detailed)} per class and per slice: --all-metrics)",
+                     *[""] * len(shown)])
     rows.append(["decision:", *[""] * len(shown)])
     labels = {"blessed": "blessed", "pushed": "pushed", "registered_version": "version",
               "champion": "champion"}

@@ -179,7 +179,7 @@ def _text(value: Any, limit: int) -> str:
     elif isinstance(value, bool):
         text = "true" if value else "false"
     else:
-        text = json.dumps(value, sort_keys=True, default=str)
+        text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
     text = redact.parameters(text)
     return text if len(text) <= limit else text[:limit - 1] + redact.ELLIPSIS
 
@@ -419,7 +419,7 @@ def log_mlflow(record: RunRecord, tracking_uri: str, experiment: str) -> Tuple[s
 
 def read_runs(tracking_uri: str, experiment: str = "") -> List[Dict[str, Any]]:
     """The runs of an MLflow store, oldest first, as plain dicts: ``run_id``, ``run_name``,
-    ``experiment``, ``status``, ``start_time`` (ms), ``params``, ``metrics``, ``tags``.
+    ``experiment``, ``experiment_id``, ``status``, ``start_time`` (ms), ``params``, ``metrics``, ``tags``.
 
     Args:
         tracking_uri: The MLflow tracking URI.
@@ -445,6 +445,7 @@ def read_runs(tracking_uri: str, experiment: str = "") -> List[Dict[str, Any]]:
                 "run_id": run.info.run_id,
                 "run_name": run.info.run_name,
                 "experiment": experiments.get(run.info.experiment_id, ""),
+                "experiment_id": run.info.experiment_id,
                 "status": run.info.status,
                 "start_time": run.info.start_time,
                 "params": dict(run.data.params),

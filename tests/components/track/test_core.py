@@ -61,8 +61,8 @@ def test_collect_reads_params_metrics_decision_and_lineage(tmp_path):
     record = collect(write_run(tmp_path))
     assert record.run_name == "training-20261202-1"
     assert record.params["epochs"] == "30" and record.params["learning_rate"] == "0.005"
-    assert record.params["hidden_units"] == "[64, 32]"
-    assert record.params["thresholds"] == '{"accuracy": 0.9}'
+    assert record.params["hidden_units"] == "[64,32]"
+    assert record.params["thresholds"] == '{"accuracy":0.9}'
     assert record.params["slice_columns"] == '["island"]'
     assert record.params["rows.train"] == "270" and record.params["task"] == "classification"
     # NaN and None are not metrics; names MLflow refuses are made acceptable
