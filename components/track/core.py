@@ -406,8 +406,15 @@ def log_mlflow(record: RunRecord, tracking_uri: str, experiment: str) -> Tuple[s
                              tags=tags[i:i + PARAMS_PER_BATCH])
         for i in range(0, len(metrics), METRICS_PER_BATCH):
             client.log_batch(run_id, metrics=metrics[i:i + METRICS_PER_BATCH])
-        for name, path in sorted(record.artifacts.items()):
-            client.log_artifact(run_id, path)
+        if record.artifacts:
+            import shutil
+            import tempfile
+
+            # each file under its name in the record (kfp names evaluate's report "report")
+            with tempfile.TemporaryDirectory() as folder:
+                for name, path in sorted(record.artifacts.items()):
+                    shutil.copyfile(path, os.path.join(folder, name))
+                client.log_artifacts(run_id, folder)
     except Exception:
         client.set_terminated(run_id, "FAILED")
         raise

@@ -116,7 +116,12 @@ def test_the_mlflow_ui_shows_both_runs_and_their_metrics(two_runs, tmp_path):
     assert f"Comparing {len(recorded)} Runs" in page, page[:3000]
     for run in recorded:
         assert run["run_name"] in page and run["run_name"] in table
-    # each run's accuracy, as the compare page prints it, next to the other's
-    accuracies = [f"{r['metrics']['accuracy']:.4g}" for r in recorded]
-    assert re.search(r"accuracy .*" + r" ".join(re.escape(a) for a in accuracies), page), page
-    assert "blessed true false" in page
+    # each run's accuracy next to the other's: in the parallel-coordinates plot (5 decimals)
+    # and in the metrics table (rounded to 3 decimals), accuracy its first row
+    first, second = (r["metrics"]["accuracy"] for r in recorded)
+    assert f"accuracy {first:.5f} {second:.5f}" in page, page
+    shown = f"{round(first, 3):g} {round(second, 3):g}"
+    assert re.search(r"Metrics Show diff only accuracy auc [\w/. ]*? " + re.escape(shown) + " ",
+                     page), page
+    assert "epochs 30 1" in page and "blessed true false" in page
+    assert "registered_version 1" in page and "report.html" in page
