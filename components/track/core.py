@@ -190,6 +190,55 @@ def _finite(value: Any) -> Optional[float]:
     return float(value) if math.isfinite(value) else None
 
 
+def shown_uri(uri: str) -> str:
+    """A tracking URI as it may be recorded: a ``sqlite:///`` path or a server's address as
+    it is; one with a user, password or query (``postgresql://user:pw@host/db``, a token)
+    as :func:`redact.url` shows it, ``scheme://host/…``."""
+    uri = uri or ""
+    if uri.startswith(("sqlite:///", "file:///")) and "?" not in uri:
+        return uri
+    authority = uri.split("://", 1)[1].split("/", 1)[0] if "://" in uri else ""
+    if "@" in authority or "?" in uri or "#" in uri:
+        return redact.url(uri)
+    return redact.parameters(uri)
+
+
+# --- settings -----------------------------------------------------------------------------
+
+#: The tracking URIs MLflow takes that a run can use: a database store (the embedded
+#: ``sqlite:///``, or a team's), a tracking server, Databricks; and ours, ``vertex://``.
+_TRACKING_SCHEMES = ("sqlite:///", "http://", "https://", "file:///", "postgresql",
+                     "mysql", "mssql", "databricks", VERTEX_PREFIX)
+
+
+def check_settings(tracking_uri: str = "", experiment: str = "", model_name: str = "",
+                   registry_uri: str = "") -> None:
+    """Raises TrackError unless the run can be recorded as asked (checked before a
+    pipeline's first task too, by ``pipelines/preflight.py``).
+
+    Args:
+        tracking_uri: ``""``, an MLflow tracking URI or ``vertex://projects/P/locations/R``.
+        experiment: The experiment name (empty: ``model_name``).
+        model_name: The registered model name.
+        registry_uri: The registry (a ``vertex://`` one names a Vertex AI experiment).
+    """
+    uri = (tracking_uri or "").strip()
+    if uri and not uri.startswith(_TRACKING_SCHEMES):
+        raise TrackError(f"tracking_uri {shown_uri(uri)!r}: expected an MLflow "
+                         "tracking URI (sqlite:///path/mlflow.db, http(s)://host:port of a "
+                         "tracking server, a database or databricks URI) or "
+                         "vertex://projects/<project>/locations/<region>; empty: kfp-mlops run "
+                         "records in <output-dir>/mlflow.db")
+    if uri.startswith(VERTEX_PREFIX):
+        parse_vertex_uri(uri)
+    name = experiment or model_name or "default"
+    if len(name) > 500:   # mlflow/utils/validation.py MAX_EXPERIMENT_NAME_LENGTH
+        raise TrackError(f"experiment {name[:40]!r}...: an MLflow experiment name holds at "
+                         "most 500 characters")
+    if uri.startswith(VERTEX_PREFIX) or (registry_uri or "").startswith(VERTEX_PREFIX):
+        vertex_run_id(vertex_id(name), "run")
+
+
 # --- reading the run's outputs ----------------------------------------------------------
 
 def _schema_hash(schema_dir: str) -> str:
@@ -420,7 +469,7 @@ def log_mlflow(record: RunRecord, tracking_uri: str, experiment: str) -> Tuple[s
         raise
     client.set_terminated(run_id, "FINISHED")
     logger.info("recorded run %r in MLflow experiment %r (run id %s, %s)", record.run_name,
-                experiment, run_id, redact.parameters(tracking_uri))
+                experiment, run_id, shown_uri(tracking_uri))
     return run_id, experiment_id
 
 
@@ -440,7 +489,7 @@ def read_runs(tracking_uri: str, experiment: str = "") -> List[Dict[str, Any]]:
     if experiment:
         ids = [i for i, name in experiments.items() if name == experiment]
         if not ids:
-            raise TrackError(f"experiment {experiment!r} is not in {redact.parameters(tracking_uri)}"
+            raise TrackError(f"experiment {experiment!r} is not in {shown_uri(tracking_uri)}"
                              f"; experiments are: {', '.join(sorted(experiments.values())) or 'none'}")
     else:
         ids = list(experiments)
@@ -515,9 +564,10 @@ def track(record: RunRecord, tracking_uri: str = "", experiment: str = "",
             Experiments of the registry's project and region.
         output_dir: Where to write ``tracking.json``; empty: nowhere.
     """
+    check_settings(tracking_uri, experiment, record.tags.get("model_name", ""), registry_uri)
     experiment = experiment or record.tags.get("model_name") or "default"
     result = TrackResult(run_name=record.run_name, experiment=experiment,
-                         tracking_uri=redact.parameters(tracking_uri),
+                         tracking_uri=shown_uri(tracking_uri),
                          metrics=dict(record.metrics))
     vertex: Optional[Tuple[str, str]] = None
     if tracking_uri.startswith(VERTEX_PREFIX):

@@ -2,6 +2,7 @@
 into Vertex AI Experiments mocked at its classes."""
 import json
 import os
+import re
 from unittest import mock
 
 import pytest
@@ -220,3 +221,40 @@ def test_a_vertex_tracking_uri_alone_and_long_run_names(tmp_path):
     assert result.vertex_run == name
     with pytest.raises(core.TrackError, match="not a Vertex AI URI"):
         core.track(record, "vertex://p1")
+
+
+@pytest.mark.parametrize("uri", ["", "sqlite:////tmp/x/mlflow.db", "http://127.0.0.1:5000",
+                                 "https://mlflow.example.com", "databricks",
+                                 "vertex://projects/p1/locations/europe-west4"])
+def test_tracking_uris_a_run_can_use(uri):
+    core.check_settings(uri, "", "penguins", "")
+
+
+@pytest.mark.parametrize("uri,experiment,registry,message", [
+    ("mlflow.example.com:5000", "", "", "expected an MLflow tracking URI"),
+    ("ftp://user:pw@host/x", "", "", "'ftp://host/…'"),   # shown without its secret
+    ("vertex://projects/p1", "", "", "not a Vertex AI URI"),
+    ("", "___", "vertex://projects/p/locations/r", "no letter or digit"),
+    ("", "x" * 501, "", "at most 500 characters"),
+])
+def test_tracking_settings_refused_before_the_run(uri, experiment, registry, message):
+    with pytest.raises(core.TrackError, match=re.escape(message)):
+        core.check_settings(uri, experiment, "penguins", registry)
+
+
+def test_preflight_names_a_bad_tracking_uri_before_the_first_task():
+    from kfp_mlops.pipelines import preflight
+
+    with pytest.raises(preflight.PreflightError, match="tracking_uri 'localhost:5000'"):
+        preflight.check("training", {"data_uri": "d.csv", "label_column": "species",
+                                     "model_name": "penguins", "registry_uri": "reg",
+                                     "tracking_uri": "localhost:5000"})
+
+
+def test_a_tracking_uri_with_a_password_is_never_recorded(tmp_path):
+    assert core.shown_uri("postgresql://mlflow:pw123@db.example.com:5432/mlflow") == \
+        "postgresql://db.example.com:5432/…"
+    assert core.shown_uri("https://tok:en@mlflow.example.com") == "https://mlflow.example.com/…"
+    assert core.shown_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    uri = core.default_tracking_uri(str(tmp_path))
+    assert core.shown_uri(uri) == uri
