@@ -34,6 +34,7 @@ COMPONENT_IMAGES = {
     "vertex_monitoring": PYTHON,
     "registry_alias": PYTHON_SLIM,
     "performance": PYTHON,
+    "track": PYTHON,        # mlflow and google-cloud-aiplatform are in requirements.lock
 }
 
 

@@ -11,6 +11,7 @@ state outside its inputs must never be cached:
 * ``push`` writes the registry;
 * ``monitor`` reads the registered model and the monitoring history, and appends to it;
 * ``alert`` delivers to a webhook / Pub/Sub; ``retrain`` starts a training run;
+  ``track`` writes a run into an experiment tracker;
   ``vertex_monitoring`` configures a Vertex AI service.
 
 ``validate`` and ``train`` may stay cached: their cache key holds the *identity* of every

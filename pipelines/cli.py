@@ -16,6 +16,8 @@
                   [--output PATH]            the model card of a registered version
     kfp-mlops registry list|show|promote|rollback|history --registry-uri URI ...
                   (registry_cli.py: look into a registry; move aliases with an audit trail)
+    kfp-mlops runs [--output-dir DIR] [--experiment E] [--tracking-uri URI] [--json]
+                                          the recorded training runs side by side
 
 Every command takes ``--quiet`` (warnings and errors only; ``run`` prints only its summary
 and errors) or ``--verbose`` (DEBUG logs). Output that is not a terminal, or any output when
@@ -31,7 +33,7 @@ import re
 import sys
 from typing import Iterator, List, Optional, TextIO
 
-from kfp_mlops.pipelines import __version__, cloud_cli, model_card_cli, registry_cli
+from kfp_mlops.pipelines import __version__, cloud_cli, model_card_cli, registry_cli, runs_cli
 
 logger = logging.getLogger("kfp-mlops")
 
@@ -117,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     cloud_cli.add_parsers(sub)
     model_card_cli.add_parser(sub)
     registry_cli.add_parsers(sub)
+    runs_cli.add_parser(sub)
     return parser
 
 

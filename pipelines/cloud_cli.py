@@ -193,6 +193,11 @@ def _run_request_builder(args, command: str,
 
     catalog.get(args.pipeline)
     parameters = local.parse_parameters(args.pipeline, args.param)
+    # --experiment names the pipeline's own tracking experiment too (the track task's),
+    # unless --param experiment= says otherwise: one name for the run and its record
+    if getattr(args, "experiment", None) and "experiment" not in parameters and \
+            "experiment" in local.pipeline_parameters(args.pipeline):
+        parameters["experiment"] = args.experiment
     # Every check that needs no data, the run's first task included (a required parameter
     # given as NAME=, nearly always an unset variable upstream, is one of them).
     preflight.check(args.pipeline, parameters)

@@ -394,9 +394,26 @@ def run(pipeline_name: str, parameters: Dict[str, Any], output_dir: str,
     """
     from kfp_mlops.pipelines import catalog, preflight
 
+    parameters = with_local_tracking(pipeline_name, parameters, output_dir)
     preflight.check(pipeline_name, parameters)
     return run_pipeline(catalog.get(pipeline_name), parameters, output_dir, runner,
                         name=pipeline_name)
+
+
+#: The file, in a local run's output folder, of the runs' embedded MLflow store.
+TRACKING_DB = "mlflow.db"
+
+
+def with_local_tracking(pipeline_name: str, parameters: Dict[str, Any],
+                        output_dir: str) -> Dict[str, Any]:
+    """``parameters`` with ``tracking_uri`` set to the output folder's embedded MLflow
+    store, ``sqlite:///<output_dir>/mlflow.db``, when the pipeline takes one and none was
+    given: every local run is recorded, and ``kfp-mlops runs --output-dir`` finds them."""
+    if "tracking_uri" not in pipeline_parameters(pipeline_name) or \
+            parameters.get("tracking_uri"):
+        return parameters
+    database = os.path.join(os.path.abspath(output_dir), TRACKING_DB)
+    return {**parameters, "tracking_uri": f"sqlite:///{database}"}
 
 
 def run_pipeline(pipeline, parameters: Dict[str, Any], output_dir: str,

@@ -29,6 +29,7 @@ model_version, skew/drift threshold(s)     ``components/monitor/core.py`` ``chec
 max_degradation, min_rows (performance)    ``components/performance/core.py`` ``check_settings``
 webhook_url(_env), pubsub_topic            ``components/alert/core.py`` (``check_webhook_url``,
                                            ``check_webhook_url_env``, ``check_pubsub_topic``)
+tracking_uri, experiment                   ``components/track/core.py`` ``check_settings``
 retrain settings, training_parameters      ``components/retrain/core.py`` (``check_settings``,
                                            ``training_parameters``), then the training rules
 number, range and threshold helpers        ``components/_shared/checks.py``
@@ -54,6 +55,7 @@ from kfp_mlops.components.monitor import core as monitor
 from kfp_mlops.components.performance import core as performance
 from kfp_mlops.components.push import deploy
 from kfp_mlops.components.retrain import core as retrain
+from kfp_mlops.components.track import core as track
 from kfp_mlops.components.train import core as train
 from kfp_mlops.components.validate import core as validate
 
@@ -177,6 +179,9 @@ def _training(p: Dict[str, Any], found: List[str], pipeline_name: str) -> None:
              slice_columns=p["slice_columns"] if isinstance(p["slice_columns"], list) else None)
     _collect(found, reg.check_aliases, p["aliases"])
     _collect(found, deploy.check_traffic_percentage, p["traffic_percentage"])
+    if "tracking_uri" in p:   # when the pipeline records its runs
+        _collect(found, track.check_settings, p["tracking_uri"], p.get("experiment", ""),
+                 p["model_name"], p["registry_uri"])
 
 
 def _data_validation(p: Dict[str, Any], found: List[str], pipeline_name: str) -> None:

@@ -1,4 +1,4 @@
-"""The training pipeline: ingest -> validate -> train -> evaluate -> push.
+"""The training pipeline: ingest -> validate -> train -> evaluate -> push -> track.
 
 Gates live inside the components, not in ``dsl.If``: ``kfp.local`` in the kfp release this
 stack runs does not execute conditions, and one compiled spec must run everywhere.
@@ -7,9 +7,11 @@ stack runs does not execute conditions, and one compiled spec must run everywher
   trained on unvalidated data goes further;
 * evaluate blesses the model against absolute thresholds and against the registry's current
   champion on the same test data;
-* push registers only a blessed model, and otherwise records why it did not.
+* push registers only a blessed model, and otherwise records why it did not;
+* track records every run, blessed or not, in MLflow (``tracking_uri``; ``kfp-mlops run``
+  gives its output folder's ``mlflow.db``) and, on Vertex AI, in Vertex AI Experiments.
 
-Ingest, evaluate and push run on every run; validate and train may reuse an earlier result
+Ingest, evaluate, push and track run on every run; validate and train may reuse an earlier result
 for the very same input artifacts (``pipelines/caching.py`` says why that is safe).
 
 The train task's CPU, memory and accelerator are chosen when compiling
@@ -23,6 +25,7 @@ from kfp import dsl
 from kfp_mlops.components.evaluate.component import evaluate
 from kfp_mlops.components.ingest.component import ingest
 from kfp_mlops.components.push.component import push
+from kfp_mlops.components.track.component import track
 from kfp_mlops.components.train.component import train
 from kfp_mlops.components.validate.component import validate
 from kfp_mlops.pipelines import caching
@@ -87,6 +90,8 @@ def build(train_resources: Optional[Resources] = None) -> Callable:
         endpoint_name: str = "",
         traffic_percentage: int = 0,
         csv_delimiter: str = "",
+        tracking_uri: str = "",
+        experiment: str = "",
     ):
         """Ingest, validate, train, evaluate and push.
 
@@ -127,6 +132,12 @@ def build(train_resources: Optional[Resources] = None) -> Callable:
             traffic_percentage: Vertex AI only: traffic share of the new model (a canary).
             csv_delimiter: CSV field separator; empty: tab for .tsv files, else detected from
                 each file's header and first lines (one of , ; tab |; "," when unclear).
+            tracking_uri: MLflow tracking URI the run is recorded in (``sqlite:///<path>``,
+                or a tracking server ``http(s)://host:port``); ``vertex://projects/P/
+                locations/R`` for Vertex AI Experiments alone. Empty: ``kfp-mlops run``
+                records in ``<output-dir>/mlflow.db``; elsewhere no MLflow record. A
+                ``vertex://`` registry also records the run in Vertex AI Experiments.
+            experiment: Experiment the run is recorded in; empty: the model name.
         """
         data = ingest(data_uri=data_uri, label_column=label_column, key_column=key_column,
                       split_ratios=split_ratios,
@@ -155,7 +166,14 @@ def build(train_resources: Optional[Resources] = None) -> Callable:
             aliases=aliases, endpoint_name=endpoint_name,
             traffic_percentage=traffic_percentage,
             pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER).set_display_name("push")
-        caching.apply(data, checks, trained, evaluated, pushed)
+        tracked = track(
+            pushed_model=pushed.outputs["pushed_model"], blessing=evaluated.outputs["blessing"],
+            dataset=data.outputs["dataset"], schema=checks.outputs["schema"],
+            model=trained.outputs["model"], report=evaluated.outputs["report"],
+            model_name=model_name, registry_uri=registry_uri, tracking_uri=tracking_uri,
+            experiment=experiment,
+            pipeline_run=dsl.PIPELINE_JOB_NAME_PLACEHOLDER).set_display_name("track")
+        caching.apply(data, checks, trained, evaluated, pushed, tracked)
 
     return training
 

@@ -28,7 +28,8 @@ READERS = {"kfp_mlops.components.monitor.report",
            "kfp_mlops.components.push.deploy",
            # performance reads predict's predictions and labels as ingest reads a source
            "kfp_mlops.components.predict.predictions",
-           "kfp_mlops.components.ingest.core"}
+           "kfp_mlops.components.ingest.core",
+           "kfp_mlops.components.push.core"}   # push's readers: blessing, dataset, push.json
 
 
 def _modules(folder: str):

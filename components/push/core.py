@@ -113,6 +113,23 @@ def read_blessing(blessing_dir: str) -> Dict[str, Any]:
     return blessing
 
 
+def read_record(pushed_dir: str) -> Dict[str, Any]:
+    """Reads and checks ``push.json`` of push's ``pushed_model`` artifact: what push decided
+    (:meth:`PushResult.metadata`), for the components that record or act on it."""
+    path = os.path.join(pushed_dir, PUSH_FILE)
+    if not os.path.isfile(path):
+        raise PushError(f"pushed model {pushed_dir!r} holds no {PUSH_FILE}; expected the "
+                        "pushed_model artifact of the push component")
+    try:
+        record = io.read_json(path)
+    except ValueError as e:
+        raise PushError(f"push record {path!r} is not valid JSON: {e}") from e
+    if not isinstance(record, dict) or not isinstance(record.get("pushed"), bool):
+        raise PushError(f"push record {path!r} must be a JSON object whose 'pushed' is true "
+                        f"or false; got {record!r:.200}")
+    return record
+
+
 def dataset_info(dataset_dir: str = "", metadata: Optional[Dict] = None) -> Dict[str, Any]:
     """The dataset's ``dataset.json`` when it is there, else the artifact's metadata."""
     path = os.path.join(dataset_dir, DATASET_INFO_FILE) if dataset_dir else ""

@@ -192,7 +192,7 @@ def test_every_command_names_its_handler():
 
     parser = cli._parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert {"list", "compile", "run", "submit", "schedule", "publish", "components"} <= \
+    assert {"list", "compile", "run", "submit", "schedule", "publish", "components", "runs"} <= \
         set(commands.choices)
     for name, sub in commands.choices.items():
         assert callable(sub.get_default("func")), f"kfp-mlops {name} sets no func"

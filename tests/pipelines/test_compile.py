@@ -91,7 +91,7 @@ def test_cli_compile(tmp_path, capsys):
 def test_training_pipeline_wiring(compiled):
     spec = yaml.safe_load(open(compiled["training"]))
     tasks = spec["root"]["dag"]["tasks"]
-    assert set(tasks) == {"ingest", "validate", "train", "evaluate", "push"}
+    assert set(tasks) == {"ingest", "validate", "train", "evaluate", "push", "track"}
 
     def producer(task, artifact):
         return tasks[task]["inputs"]["artifacts"][artifact]["taskOutputArtifact"]["producerTask"]
@@ -101,6 +101,18 @@ def test_training_pipeline_wiring(compiled):
     assert {a: producer("push", a) for a in ("model", "blessing", "schema", "statistics", "dataset")} \
         == {"model": "train", "blessing": "evaluate", "schema": "validate",
             "statistics": "validate", "dataset": "ingest"}
+    # track runs after push on every run, blessed or not, and reads every task's record
+    assert {a: producer("track", a) for a in ("pushed_model", "blessing", "dataset", "schema",
+                                              "model", "report")} \
+        == {"pushed_model": "push", "blessing": "evaluate", "dataset": "ingest",
+            "schema": "validate", "model": "train", "report": "evaluate"}
+    track_params = tasks["track"]["inputs"]["parameters"]
+    assert track_params["pipeline_run"]["runtimeValue"]["constant"] == "{{$.pipeline_job_name}}"
+    assert {p: track_params[p]["componentInputParameter"] for p in
+            ("tracking_uri", "experiment", "model_name", "registry_uri")} == {
+        "tracking_uri": "tracking_uri", "experiment": "experiment",
+        "model_name": "model_name", "registry_uri": "registry_uri"}
+    assert "enableCache" not in tasks["track"].get("cachingOptions", {})
     push_params = tasks["push"]["inputs"]["parameters"]
     assert push_params["pipeline_run"]["runtimeValue"]["constant"] == "{{$.pipeline_job_name}}"
     assert push_params["registry_uri"]["componentInputParameter"] == "registry_uri"
@@ -109,6 +121,7 @@ def test_training_pipeline_wiring(compiled):
         assert "defaultValue" not in params[required], required
     assert params["epochs"]["defaultValue"] == 30
     assert params["aliases"]["defaultValue"] == ["champion"]
+    assert params["tracking_uri"]["defaultValue"] == "" and params["experiment"]["defaultValue"] == ""
     assert "resources" not in spec["deploymentSpec"]["executors"]["exec-train"]["container"]
 
 

@@ -25,7 +25,7 @@ def test_every_component_is_catalogued():
     its component.py, or a helper folder taken for a component, fails."""
     assert components_catalog.names() == ["alert", "evaluate", "ingest", "monitor",
                                           "performance", "push", "registry_alias", "retrain",
-                                          "train", "validate", "vertex_monitoring"]
+                                          "track", "train", "validate", "vertex_monitoring"]
 
 
 def test_committed_specs_equal_a_fresh_compile(fresh):

@@ -22,7 +22,7 @@ def test_training_run_with_date_columns_goes_through_to_push(tmp_path):
                                      "hidden_units": [16]}, str(tmp_path / "run"))
     assert summary.status == "SUCCESS", local.format_summary(summary)
     tasks = {t.name: t for t in summary.tasks}
-    assert list(tasks) == ["ingest", "validate", "train", "evaluate", "push"]
+    assert list(tasks) == ["ingest", "validate", "train", "evaluate", "push", "track"]
     assert tasks["validate"].outputs["passed"] is True
     assert tasks["push"].outputs["pushed"] is True
 

@@ -444,3 +444,27 @@ def test_help_of_every_cloud_command(capsys):
             run_cli([command, "--help"])
         assert exit_info.value.code == 0
         assert re.search(rf"usage: kfp-mlops {command}", capsys.readouterr().out)
+
+
+def test_vertex_submit_of_training_records_the_run_in_the_same_experiment(tmp_path):
+    """``--experiment``: the PipelineJob is associated with the Vertex AI experiment
+    (``PipelineJob.submit(experiment=...)``), and the track task records the run under the
+    same name unless ``--param experiment=`` names another."""
+    args = ["submit", "training", "--vertex", "--project", "my-project",
+            "--region", "europe-west4", "--pipeline-root", "gs://my-bucket/pipeline-root",
+            "--image-registry", REGISTRY, "--image-tag", TAG, "--spec-dir", str(tmp_path),
+            "--param", "data_uri=gs://my-bucket/data/penguins.csv",
+            "--param", "label_column=species", "--param", "model_name=penguins",
+            "--param", "registry_uri=vertex://projects/my-project/locations/europe-west4",
+            "--experiment", "penguins-prod"]
+    with mocked_clients() as clients:
+        job = clients.job.return_value
+        job.resource_name = "projects/1/locations/europe-west4/pipelineJobs/training-1"
+        job._dashboard_uri.return_value = "https://console.cloud.google.com/vertex-ai/x"
+        assert run_cli(args) == 0
+        assert run_cli(args + ["--param", "experiment=penguins-tracked"]) == 0
+    first, second = clients.job.call_args_list
+    assert first.kwargs["parameter_values"]["experiment"] == "penguins-prod"
+    assert second.kwargs["parameter_values"]["experiment"] == "penguins-tracked"
+    assert job.submit.call_args_list == [
+        mock.call(service_account=None, experiment="penguins-prod")] * 2

@@ -40,7 +40,7 @@ def first_run(tmp_path_factory):
 def test_every_task_succeeds_and_the_model_is_registered(first_run):
     _, registry, summary, tasks, stdout = first_run
     assert summary["status"] == "SUCCESS"
-    assert list(tasks) == ["ingest", "validate", "train", "evaluate", "push"]
+    assert list(tasks) == ["ingest", "validate", "train", "evaluate", "push", "track"]
     assert all(t["status"] == "SUCCESS" and t["seconds"] > 0 for t in tasks.values())
     assert tasks["evaluate"]["outputs"]["blessed"] is True
     assert tasks["push"]["outputs"]["pushed"] is True and tasks["push"]["outputs"]["version"] == "1"

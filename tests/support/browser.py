@@ -129,3 +129,29 @@ def assert_charts_drawn(seen: Seen, expected: int) -> None:
         assert drawn > 0.02 and colour > 0.002, (
             f"figure {chart.caption!r} looks blank in {seen.screenshot}: {drawn:.1%} of its "
             f"pixels drawn, {colour:.2%} in colour")
+
+
+#: :data:`FLAGS` for a page served on loopback: host names still resolve to nothing and every
+#: other request still goes to the dead proxy, but 127.0.0.1 is reached directly (Chromium
+#: never sends a loopback address through a proxy).
+LOOPBACK_FLAGS = [("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
+                   if f.startswith("--host-resolver-rules=") else f) for f in FLAGS]
+
+
+def rendered_page(url: str, budget_ms: int = 30000, timeout: float = 240) -> str:
+    """The DOM of ``url`` on 127.0.0.1 after its scripts ran (``--dump-dom`` once the
+    ``--virtual-time-budget`` is spent, which waits for the page's own requests): what a
+    JavaScript app such as the MLflow UI shows, as text without tags, scripts and styles."""
+    import html
+    import re
+
+    assert url.startswith("http://127.0.0.1:"), f"{url!r}: only pages served on loopback"
+    assert os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK), (
+        f"headless Chromium is needed and {CHROMIUM!r} is not an executable: install "
+        "Debian's chromium (make browser) or set CHROMIUM")
+    done = subprocess.run([CHROMIUM, *LOOPBACK_FLAGS, "--window-size=1600,1200",
+                           "--dump-dom", f"--virtual-time-budget={budget_ms}", url],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    assert done.returncode == 0, f"chromium {url} failed: {done.stderr[-2000:]}"
+    text = re.sub(r"<script.*?</script>|<style.*?</style>", " ", done.stdout, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text))).strip()
