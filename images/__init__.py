@@ -32,6 +32,7 @@ COMPONENT_IMAGES = {
     "alert": PYTHON_SLIM,
     "retrain": PYTHON,
     "vertex_monitoring": PYTHON,
+    "predict": PYTHON,
 }
 
 
