@@ -8,6 +8,7 @@ PIPELINES: Dict[str, str] = {
     "data-validation": "kfp_mlops.pipelines.data_validation:data_validation",
     "training": "kfp_mlops.pipelines.training:training",
     "monitoring": "kfp_mlops.pipelines.monitoring:monitoring",
+    "batch-prediction": "kfp_mlops.pipelines.batch_prediction:batch_prediction",
 }
 # name -> "module:function" building the pipeline with compile-time options (task resources)
 BUILDERS: Dict[str, str] = {

@@ -56,6 +56,43 @@ class PredictResult:
         return out
 
 
+RUNNERS = ("local", "vertex")
+
+
+def check_settings(runner: str = "local", registry_uri: str = "", data_uri: str = "",
+                   vertex_destination: str = "", rows_per_file: int = fmt.DEFAULT_ROWS_PER_FILE
+                   ) -> None:
+    """The checks of predict's arguments that need no data (the pipelines' preflight).
+
+    Raises:
+        PredictError: an unknown runner, a part size below one row, or, for runner
+            ``vertex``, a registry that is not Vertex AI's or a batch / destination a Vertex
+            AI batch prediction cannot read or write.
+    """
+    if runner not in RUNNERS:
+        raise PredictError(f"runner {runner!r}: expected one of {', '.join(RUNNERS)}")
+    if isinstance(rows_per_file, bool) or not isinstance(rows_per_file, int) \
+            or rows_per_file <= 0:
+        raise PredictError(f"rows_per_file must be a positive number of rows, not "
+                           f"{rows_per_file!r}")
+    if runner == "vertex":
+        from kfp_mlops.components._shared import registry as reg
+        from kfp_mlops.components.predict import vertex_batch
+
+        try:
+            kind = reg.parse_registry_uri(registry_uri).kind if registry_uri else "vertex"
+        except reg.RegistryError:
+            kind = "vertex"  # a malformed URI: the registry's own check names it
+        if kind != "vertex":
+            raise PredictError(f"runner 'vertex' needs a Vertex AI registry "
+                               f"(vertex://projects/<project>/locations/<region>), not "
+                               f"{registry_uri!r}")
+        try:
+            vertex_batch.request(data_uri, vertex_destination)
+        except vertex_batch.VertexBatchError as e:
+            raise PredictError(str(e)) from e
+
+
 def resolve_version(registry_uri: str, model_name: str, model_version: str):
     """The registry version ``model_version`` names (``champion`` when empty)."""
     from kfp_mlops.components._shared import registry as reg
