@@ -35,8 +35,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # the component READMEs in the order their examples build on each other
-WALKTHROUGH = ["ingest", "validate", "train", "evaluate", "push", "monitor", "alert", "retrain",
-               "vertex_monitoring"]
+WALKTHROUGH = ["ingest", "validate", "train", "evaluate", "push", "predict", "monitor", "alert",
+               "retrain", "vertex_monitoring"]
 # blocks marked <!-- not run: ... -->, per README: a new one must be added here, on purpose
 NOT_RUN = {"components/alert/README.md": 1, "components/push/README.md": 1,
            "components/vertex_monitoring/README.md": 1}
@@ -210,7 +210,7 @@ def test_component_readme_examples_run(name, walkthrough):
     produced = {"ingest": "dataset/dataset.json", "validate": "schema/schema.pbtxt",
                 "train": "prior_model/saved_model.pb", "evaluate": "blessing/blessing.json",
                 "push": "registry/penguins", "monitor": "drift_report/report.json",
-                "alert": "alert/alert.json"}
+                "alert": "alert/alert.json", "predict": "predictions/predictions.json"}
     if name in produced:
         assert (work / produced[name]).exists(), produced[name]
     if name == "alert":
