@@ -165,3 +165,21 @@ def test_predictions_json_is_written_by_the_module(registry, tmp_path):
         raw = json.load(f)
     assert set(fmt.REQUIRED_METADATA) <= set(raw)
     assert raw["format_version"] == fmt.FORMAT_VERSION and raw["created"]
+
+
+def test_an_s3_registry_and_an_s3_batch(bucket_on, species_model, schema_for, tmp_path):
+    """A folder registry on the loopback S3 server: the model is copied locally to load it."""
+    from kfp_mlops.components._shared import io
+    from kfp_mlops.components._shared import registry as reg
+    from tests.components.predict.conftest import _statistics
+
+    _, bucket = bucket_on("s3")
+    registry = f"s3://{bucket}/registry"
+    reg.open_registry(registry).register(
+        "penguins", species_model.model_dir, schema_for("species"),
+        _statistics(str(tmp_path / "statistics")), evaluation={}, lineage={})
+    io.put_file(SERVING_CSV, f"s3://{bucket}/batches/serving.csv")
+    out = str(tmp_path / "predictions")
+    result = core.predict(f"s3://{bucket}/batches/*.csv", registry, "penguins", out)
+    assert result.rows == 150 and result.metadata["model_uri"].startswith(f"s3://{bucket}/")
+    assert set(fmt.read_pandas(out)[fmt.MODEL_VERSION]) == {"1"}
