@@ -2,7 +2,7 @@
 from typing import NamedTuple
 
 from kfp import dsl
-from kfp.dsl import Dataset, Output
+from kfp.dsl import HTML, Dataset, Output
 
 from kfp_mlops import images
 from kfp_mlops.components._shared.artifact_types import VertexBatchPredictionJob
@@ -15,6 +15,7 @@ def predict(
     model_name: str,
     predictions: Output[Dataset],
     batch_prediction_job: Output[VertexBatchPredictionJob],
+    summary: Output[HTML],
     model_version: str = "champion",
     key_column: str = "",
     rows_per_file: int = 100000,
@@ -60,6 +61,9 @@ def predict(
         batch_prediction_job: Output: ``google.VertexBatchPredictionJob`` (GCPC's type:
             ``resourceName``, ``gcsOutputDirectory`` / ``bigqueryOutputTable``) for runner
             ``vertex``; for runner ``local`` it records that no job ran.
+        summary: Output: an HTML page: rows, model version, input hash, and the rows per
+            predicted class (or a histogram of the predicted values); for runner ``vertex``,
+            the job and where its predictions are.
         model_version: A version number, an alias (``champion``) or ``latest``.
         key_column: An input column written beside each prediction (must exist); empty:
             the row's 0-based position, ``input_row``.
@@ -85,6 +89,7 @@ def predict(
         model_version: The version the model reference resolved to.
     """
     import collections
+    import html
     import logging
 
     from kfp_mlops.components._shared import artifact_types, logs
@@ -115,6 +120,12 @@ def predict(
             "batch_prediction_job": job.job_resource_name, "state": job.state,
             "model_name": model_name, "model_version": job.model_version,
             "model_uri": job.model_resource_name, "input_uri": data_uri})
+        with open(summary.path, "w", encoding="utf-8") as f:
+            f.write("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Batch prediction"
+                    "</title></head><body><h1>Batch prediction on Vertex AI</h1><p>"
+                    f"{html.escape(model_name)} version {html.escape(job.model_version)}: job "
+                    f"{html.escape(job.job_resource_name)} {html.escape(job.state)}; "
+                    f"predictions in {html.escape(job.output_uri)}</p></body></html>\n")
         return outputs(0, job.model_version)
 
     from kfp_mlops.components.predict import core
@@ -123,9 +134,11 @@ def predict(
         data_uri=data_uri, registry_uri=registry_uri, model_name=model_name,
         output_dir=predictions.path, model_version=model_version, key_column=key_column,
         rows_per_file=rows_per_file, batch_rows=batch_rows, file_format=file_format,
-        bigquery_project=bigquery_project, csv_delimiter=csv_delimiter)
+        bigquery_project=bigquery_project, csv_delimiter=csv_delimiter,
+        summary_path=summary.path)
     predictions.metadata.update(result.artifact_metadata())
     predictions.metadata["runner"] = "local"
+    summary.metadata.update({"rows": result.rows, "model_version": result.metadata["model_version"]})
     artifact_types.mark_empty(batch_prediction_job, {
         "runner": "local", "reason": "scored in the task (runner 'local'): no Vertex AI job"})
     for label, n in sorted(result.class_counts.items()):

@@ -25,6 +25,8 @@ from kfp_mlops.components.predict import predictions as fmt
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_ROWS = 8192
+#: Predicted values kept for the summary's histogram (regression): an even sample beyond.
+SAMPLE_VALUES = 20_000
 
 
 class PredictError(ValueError):
@@ -93,6 +95,51 @@ def check_settings(runner: str = "local", registry_uri: str = "", data_uri: str 
             raise PredictError(str(e)) from e
 
 
+class _EvenSample:
+    """At most ``limit`` values of a stream, evenly spaced: every ``stride``-th value, the
+    stride doubling (and every other kept value dropped) when the sample is full."""
+
+    def __init__(self, limit: int = SAMPLE_VALUES):
+        self.limit = limit
+        self.stride = 1
+        self.seen = 0
+        self.values: List[float] = []
+
+    def add(self, values) -> None:
+        start = (-self.seen) % self.stride
+        self.values.extend(float(v) for v in values[start::self.stride])
+        self.seen += len(values)
+        while len(self.values) > self.limit:
+            self.values = self.values[::2]
+            self.stride *= 2
+
+
+def summary_data(result: "PredictResult", values: List[float]) -> Dict[str, Any]:
+    """Everything ``templates/predict.html.j2`` shows, as plain data."""
+    from kfp_mlops.components._shared import charts
+
+    meta = result.metadata
+    counts = sorted(result.class_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    figures = []
+    if counts:
+        figures.append({"svg": charts.class_count_figure(result.class_counts),
+                        "caption": "rows per predicted class"})
+    elif values:
+        figures.append({"svg": charts.value_histogram_figure(values),
+                        "caption": f"predicted values ({len(values):,} of {result.rows:,} "
+                                   "rows, evenly spaced)"})
+    return {
+        "rows": result.rows, "input_uri": meta["input_uri"], "model_name": meta["model_name"],
+        "model_version": meta["model_version"], "task": meta["task"],
+        "key_column": meta["key_column"], "created": meta["created"],
+        "input_content_hash": meta["input_content_hash"], "files": meta["files"],
+        "class_counts": [{"label": k, "rows": v, "share": v / max(result.rows, 1)}
+                         for k, v in counts],
+        "value_summary": result.value_summary,
+        "sections": [{"title": "Charts", "note": "", "figures": figures}] if figures else [],
+    }
+
+
 def resolve_version(registry_uri: str, model_name: str, model_version: str):
     """The registry version ``model_version`` names (``champion`` when empty)."""
     from kfp_mlops.components._shared import registry as reg
@@ -129,7 +176,8 @@ def predict(data_uri: str, registry_uri: str, model_name: str, output_dir: str,
             model_version: str = "champion", key_column: str = "",
             rows_per_file: int = fmt.DEFAULT_ROWS_PER_FILE,
             batch_rows: int = DEFAULT_BATCH_ROWS, file_format: str = "",
-            bigquery_project: str = "", csv_delimiter: str = "") -> PredictResult:
+            bigquery_project: str = "", csv_delimiter: str = "",
+            summary_path: str = "") -> PredictResult:
     """Scores every row of ``data_uri`` with a registered version into ``output_dir``.
 
     Args:
@@ -148,6 +196,8 @@ def predict(data_uri: str, registry_uri: str, model_name: str, output_dir: str,
         file_format: ``csv`` or ``parquet``; empty to tell by the file names.
         bigquery_project: Project that runs BigQuery jobs (default: the client's).
         csv_delimiter: CSV field separator; empty: detected as ingest does.
+        summary_path: Where to write an HTML summary (class counts or a histogram of the
+            predicted values); empty: none. Written after the predictions are complete.
 
     Returns:
         A PredictResult; the folder's ``predictions.json`` holds its metadata.
@@ -192,6 +242,7 @@ def predict(data_uri: str, registry_uri: str, model_name: str, output_dir: str,
     fingerprint = ContentHash()
     counts: Dict[str, int] = {}
     low, high, total, scored_values = np.inf, -np.inf, 0.0, 0
+    sample = _EvenSample()
     schema = None
     with fmt.writer(output_dir, rows_per_file) as out:
         try:
@@ -238,6 +289,7 @@ def predict(data_uri: str, registry_uri: str, model_name: str, output_dir: str,
                         low, high = min(low, finite.min()), max(high, finite.max())
                         total += float(finite.sum())
                         scored_values += int(finite.size)
+                    sample.add(values)
                     table = fmt.prediction_table(key_name, keys, values, None, [], model_name,
                                                  str(version.version))
                 out.write(table)
@@ -260,6 +312,12 @@ def predict(data_uri: str, registry_uri: str, model_name: str, output_dir: str,
         summary = {"min": float(low), "max": float(high), "mean": total / scored_values}
     logger.info("Wrote %d predictions of %s version %s to %s", out.rows, model_name,
                 version.version, output_dir)
-    return PredictResult(output_dir=output_dir, metadata=metadata, class_counts=counts,
-                         value_summary=summary)
+    result = PredictResult(output_dir=output_dir, metadata=metadata, class_counts=counts,
+                           value_summary=summary)
+    if summary_path:
+        from kfp_mlops.components._shared import html_report, io
+
+        io.write_text(summary_path, html_report.render(
+            "predict.html.j2", **summary_data(result, sample.values)))
+    return result
 

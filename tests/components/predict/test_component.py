@@ -4,7 +4,7 @@ mocked (autospec'd, the exact BatchPredictionJob request asserted)."""
 from unittest import mock
 
 import pytest
-from kfp.dsl import Dataset
+from kfp.dsl import HTML, Dataset
 
 from kfp_mlops.components._shared.artifact_types import VertexBatchPredictionJob
 from kfp_mlops.components.predict import predictions as fmt
@@ -23,7 +23,8 @@ def outputs(tmp_path):
     return {"predictions": Dataset(name="predictions", uri=str(tmp_path / "predictions"),
                                    metadata={}),
             "batch_prediction_job": VertexBatchPredictionJob(
-                name="job", uri=str(tmp_path / "job"), metadata={})}
+                name="job", uri=str(tmp_path / "job"), metadata={}),
+            "summary": HTML(name="summary", uri=str(tmp_path / "summary.html"), metadata={})}
 
 
 def test_local_runner(registry, tmp_path):
@@ -39,6 +40,8 @@ def test_local_runner(registry, tmp_path):
     frame = fmt.read_pandas(out["predictions"].path)
     assert len(frame) == 150 and set(frame[fmt.MODEL_VERSION]) == {"1"}
     assert out["batch_prediction_job"].metadata["runner"] == "local"
+    page = open(out["summary"].path).read()
+    assert "Predicted classes" in page and "<svg" in page and "150 rows" in page
     for name, artifact in out.items():
         assert launcher_contract.check_metadata("predict", name, artifact.metadata) == []
 
@@ -100,6 +103,7 @@ def test_vertex_runner_sends_the_batch_prediction_request(vertex, tmp_path):
     meta = out["predictions"].metadata
     assert meta["output_uri"] == "gs://out/preds/prediction-1"
     assert meta["state"] == "JOB_STATE_SUCCEEDED" and meta["model_uri"] == f"{PARENT}@3"
+    assert "gs://out/preds/prediction-1" in open(out["summary"].path).read()
     for name, artifact in out.items():
         assert launcher_contract.check_metadata("predict", name, artifact.metadata) == []
 

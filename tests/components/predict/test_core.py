@@ -79,7 +79,8 @@ def test_a_key_column_a_label_and_extra_columns(registry, tmp_path):
 def test_a_regression_model(mass_registry, tmp_path):
     """The mass model takes species; the penguins (with the label, ignored) are scored."""
     out = str(tmp_path / "predictions")
-    result = core.predict(PENGUINS_CSV, mass_registry, "mass", out)
+    result = core.predict(PENGUINS_CSV, mass_registry, "mass", out,
+                          summary_path=str(tmp_path / "summary.html"))
     frame = fmt.read_pandas(out)
     assert list(frame.columns) == [fmt.ROW_KEY, fmt.PREDICTION, fmt.MODEL_NAME,
                                    fmt.MODEL_VERSION]
@@ -89,6 +90,18 @@ def test_a_regression_model(mass_registry, tmp_path):
     assert metadata["task"] == "regression" and metadata["classes"] == []
     assert result.value_summary["min"] <= result.value_summary["mean"] <= \
         result.value_summary["max"]
+    page = (tmp_path / "summary.html").read_text()
+    assert "Predicted values" in page and "<svg" in page and "344 of 344 rows" in page
+
+
+def test_the_even_sample_stays_bounded_and_even():
+    sample = core._EvenSample(limit=100)
+    for start in range(0, 1000, 37):
+        import numpy as np
+
+        sample.add(np.arange(start, min(start + 37, 1000), dtype=float))
+    assert len(sample.values) <= 100 and sample.stride == 16
+    assert sample.values == [float(i) for i in range(0, 1000, 16)]
 
 
 def test_a_missing_feature_is_named_before_anything_is_written(registry, tmp_path):
