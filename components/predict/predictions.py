@@ -25,7 +25,8 @@ Columns of every part file:
 regression), ``key_column`` (the column name actually written, :data:`ROW_KEY` when the input
 had none), ``input_uri``, ``input_content_hash`` (sha256 of the rows read), ``rows``,
 ``files`` (the part files, in order), ``created`` (UTC ISO time) and
-``format_version`` (:data:`FORMAT_VERSION`).
+``format_version`` (:data:`FORMAT_VERSION`); the predict component also writes
+``input_files`` (the files read, in order; empty for BigQuery).
 
 Stdlib only at import time; pyarrow is imported by the functions that need it.
 
