@@ -196,3 +196,25 @@ def test_an_s3_registry_and_an_s3_batch(bucket_on, species_model, schema_for, tm
     result = core.predict(f"s3://{bucket}/batches/*.csv", registry, "penguins", out)
     assert result.rows == 150 and result.metadata["model_uri"].startswith(f"s3://{bucket}/")
     assert set(fmt.read_pandas(out)[fmt.MODEL_VERSION]) == {"1"}
+
+
+def test_a_killed_run_leaves_nothing_that_reads_as_predictions(registry, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    source = str(tmp_path / "batch.parquet")
+    pd.read_csv(SERVING_CSV).to_parquet(source)
+    out = tmp_path / "out" / "predictions"
+    done = subprocess.run([sys.executable, "-m", "tests.components.predict.kill_probe",
+                           registry, source, str(out)], cwd=str(ROOT), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    assert not out.exists()
+    left = list((tmp_path / "out").iterdir())   # the staging folder, hidden, with two parts
+    assert len(left) == 1 and left[0].name.startswith(".predictions.partial-")
+    assert sorted(os.listdir(left[0])) == ["part-00000.parquet", "part-00001.parquet"]
+    with pytest.raises(fmt.PredictionsError, match="predictions.json is missing"):
+        fmt.read_metadata(str(left[0]))
