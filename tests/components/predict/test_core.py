@@ -218,3 +218,35 @@ def test_a_killed_run_leaves_nothing_that_reads_as_predictions(registry, tmp_pat
     assert sorted(os.listdir(left[0])) == ["part-00000.parquet", "part-00001.parquet"]
     with pytest.raises(fmt.PredictionsError, match="predictions.json is missing"):
         fmt.read_metadata(str(left[0]))
+
+
+def test_a_bigquery_table_is_read_page_by_page(registry, monkeypatch, tmp_path):
+    """The BigQuery client (autospec'd) hands the serving rows over in pages of batch_rows;
+    the predictions and the input hash are the CSV's."""
+    from unittest import mock
+
+    from google.cloud import bigquery
+    from pyarrow import csv as pcsv
+
+    table = pcsv.read_csv(SERVING_CSV,
+                          convert_options=pcsv.ConvertOptions(strings_can_be_null=True))
+
+    class Rows:
+        def to_arrow_iterable(self):
+            yield from table.to_batches(max_chunksize=40)
+
+    client = mock.create_autospec(bigquery.Client, instance=True)
+    client.list_rows.return_value = Rows()
+    factory = mock.Mock(return_value=client)
+    monkeypatch.setattr(bigquery, "Client", factory)
+    out = str(tmp_path / "bq")
+    result = core.predict("bq://my-project.serving.batch_1", registry, "penguins", out,
+                          bigquery_project="billing", batch_rows=40, rows_per_file=100)
+    factory.assert_called_once_with(project="billing")
+    client.list_rows.assert_called_once_with("my-project.serving.batch_1", page_size=40)
+    assert result.rows == 150 and result.metadata["files"] == ["part-00000.parquet",
+                                                               "part-00001.parquet"]
+    from_csv = core.predict(SERVING_CSV, registry, "penguins", str(tmp_path / "csv"))
+    assert result.metadata["input_content_hash"] == from_csv.metadata["input_content_hash"]
+    assert list(fmt.read_pandas(out)[fmt.PREDICTION]) == \
+        list(fmt.read_pandas(str(tmp_path / "csv"))[fmt.PREDICTION])
