@@ -14,11 +14,15 @@ The SDK's contract used here (google-cloud-aiplatform ``jobs.py``,
 ``{model}@{version}``; ``instances_format`` is overridden to ``bigquery`` for a
 ``bigquery_source``; ``sync=True`` waits for the job to finish and raises when it fails;
 ``output_info`` holds ``gcs_output_directory`` or ``bigquery_output_dataset`` /
-``bigquery_output_table``. GCPC's ``v1/batch_predict_job`` (``ModelBatchPredictOp``) takes
-the same request fields and outputs a ``google.VertexBatchPredictionJob`` artifact with
-metadata ``resourceName``, ``gcsOutputDirectory``, ``bigqueryOutputTable``,
-``bigqueryOutputDataset`` (GCPC ``types/artifact_types.py``, ``VertexBatchPredictionJob``):
-:func:`job_metadata` fills ours the same way.
+``bigquery_output_table``. GCPC's ``v1/batch_predict_job/component.py``
+(``model_batch_predict``, i.e. ``ModelBatchPredictOp``) sends the same request fields
+(``input_config``: ``instances_format``, ``gcs_source.uris``, ``bigquery_source``;
+``output_config``: ``predictions_format``, ``gcs_destination`` / ``bigquery_destination``)
+and outputs a ``google.VertexBatchPredictionJob`` artifact with metadata ``resourceName``,
+``gcsOutputDirectory``, ``bigqueryOutputTable``, ``bigqueryOutputDataset`` (GCPC
+``types/artifact_types.py``, ``VertexBatchPredictionJob``; GCPC marks that output deprecated
+in favour of separate output-location artifacts, which is why the ``predictions`` output here
+also carries ``output_uri``): :func:`job_metadata` fills ours the same way.
 
 Pure Python; ``google.cloud.aiplatform`` is imported inside functions.
 """
