@@ -58,7 +58,8 @@ setup(
     package_dir=PACKAGE_DIR,
     package_data={"kfp_mlops.pipelines": ["data/*.csv", "data/*.md"],
                   "kfp_mlops.components": ["*/component.yaml", "*/README.md", "*/metadata.yaml",
-                                           "_shared/templates/*.html.j2"]},
+                                           "_shared/templates/*.html.j2",
+                                           "_shared/templates/*.md.j2"]},
     install_requires=["kfp>=2.13,<3"],
     extras_require={
         "runtime": [

@@ -27,7 +27,7 @@ COMPONENT_IMAGES = {
     "validate": PYTHON,
     "train": PYTHON,
     "evaluate": PYTHON,
-    "push": PYTHON_SLIM,
+    "push": PYTHON,   # the model card: Jinja2, matplotlib, the TFDV protos
     "monitor": PYTHON,
     "alert": PYTHON_SLIM,
     "retrain": PYTHON,

@@ -12,6 +12,8 @@
                   [--param NAME=VALUE ...] [--dry-run]
     kfp-mlops publish --project P --region R --repository REPO --image-registry R
     kfp-mlops components [--check]        the per-component YAML catalogue
+    kfp-mlops model-card --registry-uri URI --model-name M [--version V] [--format html|md]
+                  [--output PATH]            the model card of a registered version
 
 Every command takes ``--quiet`` (warnings and errors only; ``run`` prints only its summary
 and errors) or ``--verbose`` (DEBUG logs). Output that is not a terminal, or any output when
@@ -27,7 +29,7 @@ import re
 import sys
 from typing import Iterator, List, Optional, TextIO
 
-from kfp_mlops.pipelines import __version__, cloud_cli
+from kfp_mlops.pipelines import __version__, cloud_cli, model_card_cli
 
 logger = logging.getLogger("kfp-mlops")
 
@@ -111,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_output_options(run, argparse.SUPPRESS)   # after the sub-command too
     run.set_defaults(func=_cmd_run)
     cloud_cli.add_parsers(sub)
+    model_card_cli.add_parser(sub)
     return parser
 
 

@@ -23,8 +23,8 @@ skew_threshold(s), keep_columns,           ``components/validate/core.py`` ``che
 drop_columns                               (column lists: ``validate/columns.py``)
 task, epochs, batch_size, learning_rate,   ``components/train/core.py`` ``check_settings``
 hidden_units
-thresholds, max_regression                 ``components/evaluate/core.py`` ``check_limits``
-                                           (metric names: ``METRICS`` / ``ALL_METRICS``)
+thresholds, max_regression,                ``components/evaluate/core.py`` ``check_limits``
+max_slice_gap, min_slice_rows              (metric names: ``METRICS`` / ``ALL_METRICS``)
 model_version, skew/drift threshold(s)     ``components/monitor/core.py`` ``check_settings``
 webhook_url(_env), pubsub_topic            ``components/alert/core.py`` (``check_webhook_url``,
                                            ``check_webhook_url_env``, ``check_pubsub_topic``)
@@ -47,6 +47,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 from kfp_mlops.components._shared import registry as reg
 from kfp_mlops.components.alert import core as alert
 from kfp_mlops.components.evaluate import core as evaluate
+from kfp_mlops.components.evaluate import slices
 from kfp_mlops.components.ingest import core as ingest
 from kfp_mlops.components.monitor import core as monitor
 from kfp_mlops.components.predict import core as predict
@@ -169,7 +170,10 @@ def _training(p: Dict[str, Any], found: List[str], pipeline_name: str) -> None:
              batch_size=p["batch_size"], learning_rate=p["learning_rate"],
              hidden_units=p["hidden_units"])
     task = p["task"] if p["task"] in train.model_io.TASKS else ""
-    _collect(found, evaluate.check_limits, p["thresholds"], p["max_regression"], task)
+    _collect(found, evaluate.check_limits, p["thresholds"], p["max_regression"], task,
+             max_slice_gap=p.get("max_slice_gap"),
+             min_slice_rows=p.get("min_slice_rows", slices.DEFAULT_MIN_SLICE_ROWS),
+             slice_columns=p["slice_columns"] if isinstance(p["slice_columns"], list) else None)
     _collect(found, reg.check_aliases, p["aliases"])
     _collect(found, deploy.check_traffic_percentage, p["traffic_percentage"])
 

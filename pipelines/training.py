@@ -81,6 +81,8 @@ def build(train_resources: Optional[Resources] = None) -> Callable:
         thresholds: Dict[str, float] = {},
         max_regression: Dict[str, float] = {},
         slice_columns: List[str] = [],
+        max_slice_gap: Dict[str, float] = {},
+        min_slice_rows: int = 10,
         aliases: List[str] = ["champion"],
         endpoint_name: str = "",
         traffic_percentage: int = 0,
@@ -116,6 +118,10 @@ def build(train_resources: Optional[Resources] = None) -> Callable:
                 e.g. ``{"accuracy": 0.9}``.
             max_regression: Largest drop of a metric allowed against the champion.
             slice_columns: Columns whose values slice the evaluation metrics.
+            max_slice_gap: Largest difference of a metric allowed between the best and the
+                worst slice of each slice column, e.g. ``{"accuracy": 0.1}`` (for losses and
+                errors: worst minus best); needs slice_columns.
+            min_slice_rows: Slices with fewer rows are left out of the max_slice_gap check.
             aliases: Aliases the pushed version takes (``champion`` moves to it).
             endpoint_name: Vertex AI only: deploy the pushed model to this endpoint.
             traffic_percentage: Vertex AI only: traffic share of the new model (a canary).
@@ -140,7 +146,8 @@ def build(train_resources: Optional[Resources] = None) -> Callable:
             dataset=data.outputs["dataset"], model=trained.outputs["model"],
             label_column=label_column, thresholds=thresholds, max_regression=max_regression,
             slice_columns=slice_columns, registry_uri=registry_uri,
-            model_name=model_name).set_display_name("evaluate")
+            model_name=model_name, max_slice_gap=max_slice_gap,
+            min_slice_rows=min_slice_rows).set_display_name("evaluate")
         pushed = push(
             model=trained.outputs["model"], blessing=evaluated.outputs["blessing"],
             schema=checks.outputs["schema"], statistics=checks.outputs["statistics"],

@@ -22,7 +22,9 @@ PACKAGE = "kfp_mlops"
 COMPONENTS = sorted(p.name for p in (ROOT / "components").iterdir()
                     if (p / "component.py").is_file())
 #: Modules one component may import from another: the producers' readers.
-READERS = {"kfp_mlops.components.monitor.report", "kfp_mlops.components.ingest.core"}
+READERS = {"kfp_mlops.components.monitor.report",
+           "kfp_mlops.components.evaluate.slices",   # push's model card: the slice gaps
+           "kfp_mlops.components.ingest.core"}       # predict: the source reader (below)
 #: Of these, the ones a component may take only some names of: ingest's source reader (what
 #: predict reads a batch with, exactly as ingest reads it) lives in ingest's core beside the
 #: splitting, and only the reading API may be imported from there.

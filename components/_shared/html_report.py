@@ -12,6 +12,11 @@ content as plain data and calls :func:`render` with its template; the templates 
 
 Everything a template prints is HTML-escaped (autoescape); markup made by code (a Facets
 page embedded in an iframe) is passed as text and escaped too.
+
+Markdown (``*.md.j2``, :func:`render_markdown`) renders in an environment of its own without
+HTML autoescape -- a Markdown page is not HTML, and ``&lt;`` would show as such -- and with
+the ``md`` filter, which makes any value safe for one Markdown table cell or line (``|``
+escaped, line breaks joined, HTML's ``<`` and ``>`` as entities so nothing is read as markup).
 """
 import functools
 import math
@@ -43,16 +48,25 @@ def count(n: Any) -> str:
     return f"{int(n):,}"
 
 
+def markdown_cell(x: Any) -> str:
+    """A value as one Markdown table cell or inline text (the ``md`` filter): numbers as
+    :func:`fmt` writes them, ``|`` escaped, line breaks as spaces, ``<`` / ``>`` / ``&`` as
+    HTML entities (a Markdown viewer would otherwise read ``<script>`` as markup)."""
+    text = fmt(x) if not isinstance(x, str) else x
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(text.replace("|", "\\|").split())
+
+
 @functools.lru_cache(maxsize=None)
-def _environment():
+def _environment(markdown: bool = False):
     import jinja2
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
+        autoescape=not markdown,
         undefined=jinja2.StrictUndefined,   # a missing value is an error, not an empty cell
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(num=fmt, count=count)
+    env.filters.update(num=fmt, count=count, md=markdown_cell)
     return env
 
 
@@ -64,3 +78,15 @@ def render(template: str, **context: Any) -> str:
         jinja2.UndefinedError: the template uses a value ``context`` does not give.
     """
     return _environment().get_template(template).render(**context)
+
+
+def render_markdown(template: str, **context: Any) -> str:
+    """The Markdown page ``templates/<template>`` (a ``.md.j2``) renders with ``context``;
+    no HTML autoescape: the template passes each value through the ``md`` filter.
+
+    Raises:
+        jinja2.TemplateNotFound, jinja2.UndefinedError: as :func:`render`.
+    """
+    if not template.endswith(".md.j2"):
+        raise ValueError(f"template {template!r}: a Markdown template ends in .md.j2")
+    return _environment(markdown=True).get_template(template).render(**context)

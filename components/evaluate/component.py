@@ -21,6 +21,8 @@ def evaluate(
     slice_columns: List[str] = [],
     registry_uri: str = "",
     model_name: str = "",
+    max_slice_gap: Dict[str, float] = {},
+    min_slice_rows: int = 10,
 ) -> NamedTuple("EvaluateOutputs", [("blessed", bool)]):
     """Evaluates a model on the test split and decides whether it is blessed.
 
@@ -30,7 +32,8 @@ def evaluate(
     averages and per-class values), a confusion matrix and a ROC curve. Regression: RMSE,
     MAE, R². The model is blessed when every threshold holds and, if the registry has a
     champion for ``model_name``, the model is not worse than the champion on the same test
-    rows by more than ``max_regression`` allows.
+    rows by more than ``max_regression`` allows, and no slice column's best and worst
+    slice differ by more than ``max_slice_gap`` allows.
 
     Args:
         dataset: Dataset artifact; its ``test`` split is scored.
@@ -57,6 +60,11 @@ def evaluate(
         slice_columns: Columns to report metrics for each value of, e.g. ["island", "sex"].
         registry_uri: The model registry holding the champion; empty: no champion lookup.
         model_name: The registered model whose champion to compare with; empty: no lookup.
+        max_slice_gap: The largest allowed difference of a metric between the best and the
+            worst value of each slice column, e.g. {"accuracy": 0.1} (best minus worst; for
+            log_loss/rmse/mae/mse worst minus best); needs slice_columns. Empty: no check.
+        min_slice_rows: Slice values with fewer rows are left out of the max_slice_gap
+            comparison (and named in the reason), so a tiny slice does not veto a model.
 
     Returns:
         blessed: whether the model passed every check.
@@ -84,7 +92,8 @@ def evaluate(
             report_path=report.path, label_column=label_column, thresholds=dict(thresholds),
             max_regression=dict(max_regression), slice_columns=list(slice_columns),
             champion_model_dir=champion_dir, champion_version=champion_version,
-            champion_uri=champion_uri)
+            champion_uri=champion_uri, max_slice_gap=dict(max_slice_gap),
+            min_slice_rows=min_slice_rows)
     for name, value in sorted(result.scalar_metrics().items()):
         evaluation.log_metric(name, value)
     ev = result.evaluation

@@ -20,6 +20,10 @@ Blessing: every check is recorded with its numbers, passed or failed:
     rows, and the challenger may not be worse than the champion by more than
     ``max_regression[metric]`` (an absolute amount). Default: the main metric (accuracy for
     classification, RMSE for regression) may not get worse at all.
+  * slice gaps, when ``max_slice_gap`` is given: for each slice column, the best slice value
+    may be better than the worst by at most ``max_slice_gap[metric]`` (best minus worst;
+    worst minus best for losses and errors). Slices with fewer than ``min_slice_rows`` rows
+    are left out of the comparison, so a 3-row slice does not veto a model (``slices.py``).
 The model is blessed when every check passes.
 
 Stdlib imports only at module top; numpy, pandas, sklearn and TensorFlow inside functions.
@@ -39,18 +43,15 @@ from kfp_mlops.components._shared import html_report
 from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import model_io
 from kfp_mlops.components._shared.model_io import CLASSIFICATION, REGRESSION
+from kfp_mlops.components.evaluate import slices as slice_gaps
 
 logger = logging.getLogger(__name__)
 
 BLESSING_FILE = "blessing.json"
 EVALUATION_FILE = "evaluation.json"
-HIGHER, LOWER = "higher", "lower"
 #: metric -> which way is better. Thresholds are minimums for HIGHER, maximums for LOWER.
-DIRECTIONS = {
-    "accuracy": HIGHER, "auc": HIGHER, "pr_auc": HIGHER, "precision": HIGHER,
-    "recall": HIGHER, "f1": HIGHER, "r2": HIGHER,
-    "log_loss": LOWER, "rmse": LOWER, "mae": LOWER, "mse": LOWER,
-}
+#: (Defined with the slice gaps, which push's model card reads without this module.)
+HIGHER, LOWER, DIRECTIONS = slice_gaps.HIGHER, slice_gaps.LOWER, slice_gaps.DIRECTIONS
 METRICS = {CLASSIFICATION: ("accuracy", "auc", "pr_auc", "precision", "recall", "f1", "log_loss"),
            REGRESSION: ("rmse", "mae", "r2", "mse")}
 #: Every metric an evaluation of some task computes: what ``thresholds`` and
@@ -76,14 +77,15 @@ def default_max_regression(task: str) -> Dict[str, float]:
 
 @dataclasses.dataclass
 class Check:
-    """One blessing check: a threshold or a comparison with the champion."""
-    kind: str              # "threshold" | "champion"
+    """One blessing check: a threshold, a comparison with the champion or a slice gap."""
+    kind: str              # "threshold" | "champion" | "slice_gap"
     metric: str
     value: Optional[float]
     bound: Optional[float]
     direction: str
     passed: bool
     reason: str
+    column: str = ""       # the slice column of a "slice_gap" check
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -125,6 +127,8 @@ class EvaluateResult:
     thresholds: Dict[str, float]
     max_regression: Dict[str, float]
     split: str
+    max_slice_gap: Dict[str, float] = dataclasses.field(default_factory=dict)
+    min_slice_rows: int = slice_gaps.DEFAULT_MIN_SLICE_ROWS
 
     @property
     def metrics(self) -> Dict[str, Optional[float]]:
@@ -142,6 +146,7 @@ class EvaluateResult:
                 "metrics": dict(self.metrics), "task": self.evaluation.task,
                 "main_metric": MAIN_METRIC[self.evaluation.task],
                 "thresholds": dict(self.thresholds), "max_regression": dict(self.max_regression),
+                "max_slice_gap": dict(self.max_slice_gap), "min_slice_rows": self.min_slice_rows,
                 "champion": self.champion, "model_dir": self.evaluation.model_dir}
 
     def evaluation_json(self) -> Dict[str, Any]:
@@ -419,13 +424,23 @@ def _name_problems(names: Mapping[str, Any], task: str, what: str) -> List[str]:
 
 def check_limits(thresholds: Optional[Mapping[str, Any]] = None,
                  max_regression: Optional[Mapping[str, Any]] = None,
-                 task: str = "") -> None:
-    """Raises :class:`EvaluateError` naming every problem of ``thresholds`` and
-    ``max_regression``: not a mapping, a metric that ``task``'s evaluation (any evaluation
-    when ``task`` is empty) does not compute, a value that is not a finite number (a string,
-    a bool, NaN, infinity), an allowed drop below 0."""
+                 task: str = "", max_slice_gap: Optional[Mapping[str, Any]] = None,
+                 min_slice_rows: Any = slice_gaps.DEFAULT_MIN_SLICE_ROWS,
+                 slice_columns: Optional[Sequence[str]] = None) -> None:
+    """Raises :class:`EvaluateError` naming every problem of ``thresholds``,
+    ``max_regression`` and ``max_slice_gap``: not a mapping, a metric that ``task``'s
+    evaluation (any evaluation when ``task`` is empty) does not compute, a value that is not
+    a finite number (a string, a bool, NaN, infinity), an allowed drop or gap below 0; a
+    ``min_slice_rows`` that is not a whole number >= 1; a ``max_slice_gap`` without slice
+    columns (when ``slice_columns`` is given: None does not check it)."""
     problems: List[str] = []
-    for what, limits in (("thresholds", thresholds), ("max_regression", max_regression)):
+    problems.append(checks.number_problem("min_slice_rows", min_slice_rows, whole=True,
+                                          minimum=1))
+    if max_slice_gap and slice_columns is not None and not list(slice_columns):
+        problems.append(f"max_slice_gap {dict(max_slice_gap)!r} needs slice_columns: a gap is "
+                        "measured between the slices of a column, and none is given")
+    for what, limits in (("thresholds", thresholds), ("max_regression", max_regression),
+                         ("max_slice_gap", max_slice_gap)):
         if limits is None:
             continue
         if not isinstance(limits, Mapping):
@@ -434,7 +449,7 @@ def check_limits(thresholds: Optional[Mapping[str, Any]] = None,
             continue
         problems += _name_problems(limits, task, what)
         for metric, value in limits.items():
-            if what == "max_regression":
+            if what in ("max_regression", "max_slice_gap"):
                 problems.append(checks.number_problem(f"{what}[{metric!r}]", value, minimum=0))
             else:
                 problems.append(checks.number_problem(f"{what}[{metric!r}]", value))
@@ -492,12 +507,48 @@ def champion_checks(challenger: Mapping[str, Optional[float]],
     return checks
 
 
+def slice_gap_checks(slices: Mapping[str, Mapping[str, Mapping[str, Any]]],
+                     max_slice_gap: Mapping[str, float],
+                     min_slice_rows: int = slice_gaps.DEFAULT_MIN_SLICE_ROWS) -> List[Check]:
+    """One check per slice column and metric of ``max_slice_gap``: the best slice value may
+    be better than the worst by at most the bound (``slices.py`` measures the gap; slices
+    with fewer than ``min_slice_rows`` rows are left out). A gap that cannot be measured
+    (fewer than two slices large enough, or the metric undefined) fails, as a threshold on
+    a metric that cannot be computed does."""
+    checks = []
+    for metric, bound in sorted(max_slice_gap.items()):
+        for column, values in slices.items():
+            g = slice_gaps.column_gap(column, values, metric, min_slice_rows)
+            left_out = g.left_out()
+            left_out = f"; left out ({left_out})" if left_out else ""
+            if g.gap is None:
+                checks.append(Check(
+                    "slice_gap", metric, None, float(bound), g.direction, False,
+                    f"FAILED slice gap: {metric} by {column} could not be compared: "
+                    f"{g.compared} slice value(s) with at least {min_slice_rows} rows and a "
+                    f"defined {metric} (needed 2; lower min_slice_rows or slice by another "
+                    f"column){left_out}", column=column))
+                continue
+            passed = g.gap <= bound + 1e-12
+            what = "best minus worst" if g.direction == HIGHER else "worst minus best"
+            checks.append(Check(
+                "slice_gap", metric, float(g.gap), float(bound), g.direction, passed,
+                f"{'passed' if passed else 'FAILED'} slice gap: {metric} by {column} differs "
+                f"by {g.gap:.4f} ({what}) between the best slice {g.best!r} "
+                f"({_fmt(g.best_value)}, n={g.best_rows}) and the worst {g.worst!r} "
+                f"({_fmt(g.worst_value)}, n={g.worst_rows}); "
+                f"{'within' if passed else 'more than'} the {bound:.4f} allowed"
+                f"{left_out}", column=column))
+    return checks
+
+
 def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_path: str = "",
              label_column: str = "", thresholds: Optional[Mapping[str, float]] = None,
              max_regression: Optional[Mapping[str, float]] = None,
              slice_columns: Sequence[str] = (), champion_model_dir: Optional[str] = None,
              champion_version: str = "", split: str = "test",
-             champion_uri: str = "") -> EvaluateResult:
+             champion_uri: str = "", max_slice_gap: Optional[Mapping[str, float]] = None,
+             min_slice_rows: int = slice_gaps.DEFAULT_MIN_SLICE_ROWS) -> EvaluateResult:
     """Evaluates ``model_dir`` on one split of ``dataset_dir`` and decides the blessing.
 
     Args:
@@ -517,12 +568,19 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
         (``champion_model_dir`` may be a temporary local copy of it); "" records
         ``champion_model_dir``.
       split: the split to evaluate on.
+      max_slice_gap: metric -> the largest allowed difference between the best and the worst
+        slice value of each slice column (best minus worst; worst minus best for losses and
+        errors); needs ``slice_columns``. None or empty: no slice gap check.
+      min_slice_rows: slices with fewer rows are left out of the slice gap comparison.
 
     Raises:
       EvaluateError: bad inputs, naming which; nothing is written then.
     """
-    check_limits(thresholds, max_regression)
+    check_limits(thresholds, max_regression, max_slice_gap=max_slice_gap,
+                 min_slice_rows=min_slice_rows, slice_columns=slice_columns)
     thresholds = {k: float(v) for k, v in (thresholds or {}).items()}
+    max_slice_gap = {k: float(v) for k, v in (max_slice_gap or {}).items()}
+    min_slice_rows = int(min_slice_rows)
     info = ds.read_info(dataset_dir)
     frame = ds.read_pandas(dataset_dir, split)
     infinite = ds.infinite_counts_of(frame)
@@ -534,7 +592,8 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
         raise EvaluateError(f"model: {e}") from e
     task = serving.task
     label = label_column or serving.label or info.get("label_column", "")
-    check_limits(thresholds, max_regression, task)
+    check_limits(thresholds, max_regression, task, max_slice_gap=max_slice_gap,
+                 min_slice_rows=min_slice_rows)
     max_regression = {k: float(v) for k, v in (max_regression or {}).items()} or \
         default_max_regression(task)
 
@@ -543,6 +602,7 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
     logger.info("metrics: %s", {k: _fmt(v) for k, v in evaluation.metrics.items()})
 
     checks = threshold_checks(evaluation.metrics, thresholds)
+    checks += slice_gap_checks(evaluation.slices, max_slice_gap, min_slice_rows)
     reasons = [] if thresholds else ["no thresholds given"]
     champion = None
     if champion_model_dir:
@@ -573,7 +633,8 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
                       f"{sum(c.passed for c in checks)} of {len(checks)} checks passed")
     result = EvaluateResult(evaluation=evaluation, champion=champion, checks=checks,
                             blessed=blessed, reasons=reasons, thresholds=thresholds,
-                            max_regression=max_regression, split=split)
+                            max_regression=max_regression, split=split,
+                            max_slice_gap=max_slice_gap, min_slice_rows=min_slice_rows)
     for reason in reasons:
         logger.info("%s", reason)
     if blessing_dir:

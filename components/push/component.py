@@ -2,7 +2,7 @@
 from typing import List, NamedTuple
 
 from kfp import dsl
-from kfp.dsl import Artifact, Dataset, Input, Model, Output
+from kfp.dsl import HTML, Artifact, Dataset, Input, Model, Output
 
 from kfp_mlops import images
 from kfp_mlops.components._shared.artifact_types import UnmanagedContainerModel, VertexModel
@@ -18,6 +18,7 @@ def push(
     pushed_model: Output[Model],
     vertex_model: Output[VertexModel],
     unmanaged_container_model: Output[UnmanagedContainerModel],
+    model_card: Output[HTML],
     registry_uri: str,
     model_name: str,
     aliases: List[str] = ["champion"],
@@ -61,6 +62,10 @@ def push(
             which the Kubeflow launcher requires), metadata exactly
             ``containerSpec.imageUri`` = ``serving_image`` and ``predictSchemata`` ``{}``.
             Not pushed: metadata ``available`` false and ``reason``.
+        model_card: Output: the registered version's model card (HTML; the KFP UI shows
+            it), the same page as ``model_card.html`` in the version's folder in the
+            registry, beside ``model_card.md``. Not pushed: a page saying why. Metadata:
+            ``registry_uri`` (the card in the registry; absent when not pushed).
         registry_uri: A local path or ``file://`` URI (a folder registry), or
             ``vertex://projects/<project>/locations/<region>`` (Vertex AI Model Registry).
         model_name: Registered model name: letters, digits, ``-``, ``_`` and ``.``.
@@ -101,7 +106,10 @@ def push(
         traffic_percentage=traffic_percentage,
         machine_type=machine_type,
         output_dir=pushed_model.path,
+        model_card_path=model_card.path,
     )
+    if result.model_card:
+        model_card.metadata["registry_uri"] = result.model_card["html"]
     pushed_model.metadata.update(result.metadata())
     # "available", not "pushed": the run summary reads a boolean "pushed" as push's decision.
     if not result.pushed:

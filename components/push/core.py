@@ -13,13 +13,17 @@ every other alias update; on Vertex AI, which has no conditional alias update,
 window of two API calls remains). When another run moved the champion since evaluation,
 push **declines** to move it and says so (``champion`` false, ``champion_reason``); the
 version stays registered without the alias, for audit and a later promotion. Push does not
-compare again itself: that would mean scoring the new champion on the test rows, which
-needs TensorFlow and pandas that push's image does not hold; the next training run
-compares with the new champion.
+compare again itself: that would mean scoring the new champion on the test rows, which is
+evaluate's work; the next training run compares with the new champion.
 
 Push checks its blessing; the other input folders are checked once, by the registry that
 stores them (``registry.check_inputs``), before anything is written. With ``endpoint_name``
 on a ``vertex://`` registry, push deploys the registered version afterwards (:mod:`deploy`).
+
+Right after registering, push writes the version's model card (``model_card.html`` and
+``model_card.md`` beside its companions, create-only: :func:`model_card.write` says why
+then) and, with ``model_card_path``, a copy of the HTML card for the run. The lineage keeps
+the blessing's settings and checks (``blessing``), which the card shows.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import registry as reg
 from kfp_mlops.components.push import deploy
+from kfp_mlops.components.push import model_card
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +71,8 @@ class PushResult:
     #: part of :meth:`metadata`.
     vertex_resource_name: str = ""
     serving_image: str = ""
+    #: ``{"html": uri, "md": uri}`` of the version's model card ({} when not pushed).
+    model_card: Dict[str, str] = dataclasses.field(default_factory=dict)
 
     def metadata(self) -> Dict[str, Any]:
         """What the ``pushed_model`` artifact carries, and what ``push.json`` holds."""
@@ -82,6 +89,7 @@ class PushResult:
             "endpoint": self.endpoint,
             "champion": self.champion,
             "champion_reason": self.champion_reason,
+            "model_card": self.model_card.get("html", ""),
         }
 
 
@@ -187,7 +195,7 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
          pipeline_run: str = "", aliases: Sequence[str] = (reg.CHAMPION,),
          serving_image: str = reg.DEFAULT_SERVING_IMAGE, endpoint_name: str = "",
          traffic_percentage: int = 0, machine_type: str = deploy.DEFAULT_MACHINE_TYPE,
-         output_dir: str = "") -> PushResult:
+         output_dir: str = "", model_card_path: str = "") -> PushResult:
     """Registers a blessed model version; does nothing (and says why) for any other.
 
     Args:
@@ -210,6 +218,8 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
         traffic_percentage: Share of the endpoint's traffic for the new version (0-100).
         machine_type: Vertex AI machine type of the deployment (:func:`deploy.deploy`).
         output_dir: Where to write ``push.json`` (the decision); empty: nowhere.
+        model_card_path: Where to write a copy of the version's HTML model card (a page
+            saying why there is none when the model was not pushed); empty: nowhere.
 
     Returns:
         A :class:`PushResult`; ``pushed`` is False when the blessing was negative;
@@ -233,6 +243,8 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
                             model_name=model_name,
                             champion_reason="champion=no: the model was not pushed")
         _write_record(output_dir, result)
+        if model_card_path:
+            io.write_text(model_card_path, model_card.render_absent(model_name, reasons))
         return result
 
     evaluation_path = os.path.join(blessing_dir, EVALUATION_FILE)
@@ -250,6 +262,10 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
         "reasons": blessing["reasons"],
         "blessing_metrics": blessing.get("metrics", {}),
         "previous_champion": champion,
+        # what the model card shows of the blessing (older versions lack it)
+        "blessing": {k: blessing[k] for k in (
+            "blessed", "task", "main_metric", "thresholds", "max_regression", "max_slice_gap",
+            "min_slice_rows", "checks") if k in blessing},
     }
     registry = reg.open_registry(registry_uri)
     # champion moves afterwards, only from the champion the blessing compared with
@@ -258,16 +274,21 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
     if not vertex:
         version = registry.register(model_name, model_dir, schema_dir, statistics_dir,
                                     evaluation, lineage, aliases=others)
-        if endpoint_name:
-            logger.warning("endpoint_name %r ignored: deployment needs a vertex:// registry",
-                           endpoint_name)
     else:
         version = registry.register(model_name, model_dir, schema_dir, statistics_dir,
                                     evaluation, lineage, aliases=others,
                                     serving_image=serving_image)
-        if endpoint_name:
-            deploy.deploy(version, endpoint_name, location.project, location.location,
-                          traffic_percentage=traffic_percentage, machine_type=machine_type)
+    # the card, right after the version exists (model_card.write: why then)
+    card = model_card.make(version, registry_uri)
+    card_uris = model_card.write(version, registry_uri, card)
+    if model_card_path:
+        io.write_text(model_card_path, model_card.render_html(card))
+    if vertex and endpoint_name:
+        deploy.deploy(version, endpoint_name, location.project, location.location,
+                      traffic_percentage=traffic_percentage, machine_type=machine_type)
+    elif endpoint_name:
+        logger.warning("endpoint_name %r ignored: deployment needs a vertex:// registry",
+                       endpoint_name)
     already = version.reused
     held = set(version.aliases)
     reasons = list(blessing["reasons"])
@@ -290,7 +311,7 @@ def push(model_dir: str, blessing_dir: str, schema_dir: str, statistics_dir: str
         champion=is_champion, champion_reason=why,
         endpoint=endpoint_name if location.kind == "vertex" else "",
         vertex_resource_name=version.uri if location.kind == "vertex" else "",
-        serving_image=serving_image)
+        serving_image=serving_image, model_card=card_uris)
     _write_record(output_dir, result)
     logger.info("pushed %r version %s to %s%s", model_name, result.version, registry_uri,
                 " (already registered)" if already else "")

@@ -29,3 +29,16 @@ def test_every_threshold_default_is_the_one_definition(task):
     found = {n: p.default for n, p in parameters.items() if n in THRESHOLDS}
     assert found, f"{task.name} has no threshold parameter"
     assert all(v == DEFAULT_THRESHOLD for v in found.values()), found
+
+
+def test_every_min_slice_rows_default_is_the_one_definition():
+    """``min_slice_rows`` likewise: evaluate's slices.DEFAULT_MIN_SLICE_ROWS, spelt as a
+    literal in evaluate's and the training pipeline's signatures."""
+    from kfp_mlops.components.evaluate import core as evaluate_core
+    from kfp_mlops.components.evaluate.component import evaluate
+    from kfp_mlops.components.evaluate.slices import DEFAULT_MIN_SLICE_ROWS
+    from kfp_mlops.pipelines import training
+
+    for fn in (_function(evaluate), _function(training.training), evaluate_core.evaluate):
+        assert inspect.signature(fn).parameters["min_slice_rows"].default == \
+            DEFAULT_MIN_SLICE_ROWS, fn

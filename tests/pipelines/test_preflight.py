@@ -577,3 +577,42 @@ def test_preflight_needs_no_kfp_tf_tfdv_or_cloud_sdk():
 def test_batch_prediction_rules(changes, problem):
     found = _problems("batch-prediction", **changes)
     assert len(found) == 1 and problem in found[0], found
+
+
+MAX_SLICE_GAP_CASES = [
+    ({"max_slice_gap": {"acuracy": 0.1}}, "max_slice_gap names metric(s) ['acuracy'] that no "
+                                          "evaluation computes"),
+    ({"max_slice_gap": {"rmse": 1.0}, "task": "classification"},
+     "max_slice_gap names metric(s) ['rmse'] that a classification evaluation does not compute"),
+    ({"max_slice_gap": {"accuracy": -0.1}}, "max_slice_gap['accuracy']=-0.1: expected a finite "
+                                            "number >= 0"),
+    ({"max_slice_gap": {"accuracy": NAN}}, "max_slice_gap['accuracy']=nan"),
+    ({"min_slice_rows": 0}, "min_slice_rows=0: expected a whole number >= 1"),
+    ({"max_slice_gap": {"accuracy": 0.1}, "slice_columns": []},
+     "max_slice_gap {'accuracy': 0.1} needs slice_columns"),
+]
+
+
+@pytest.mark.parametrize("changes,message", MAX_SLICE_GAP_CASES,
+                         ids=[str(c[0]) for c in MAX_SLICE_GAP_CASES])
+def test_a_bad_max_slice_gap_fails_before_any_task(changes, message, tmp_path, no_task):
+    out = tmp_path / "out"
+    params = {**TRAINING, "slice_columns": ["island"], **changes}
+    with pytest.raises(preflight.PreflightError) as caught:
+        local.run("training", params, str(out))
+    assert len(caught.value.problems) == 1 and message in caught.value.problems[0], \
+        caught.value.problems
+    assert no_task == [] and not out.exists()
+    if "task" in changes:   # evaluate knows the task only once it has read the model
+        return
+    # evaluate gives the very message at run time, before it reads anything
+    got = _component_error(lambda: evaluate.evaluate(
+        str(tmp_path / "no-dataset"), str(tmp_path / "no-model"),
+        max_slice_gap=params.get("max_slice_gap"), slice_columns=params["slice_columns"],
+        min_slice_rows=params.get("min_slice_rows", 10)))
+    assert got == caught.value.problems[0]
+
+
+def test_a_good_max_slice_gap_passes():
+    assert _problems("training", max_slice_gap={"accuracy": 0.1, "log_loss": 0.5},
+                     min_slice_rows=3, slice_columns=["island"]) == []

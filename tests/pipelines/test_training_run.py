@@ -92,6 +92,36 @@ def test_registry_holds_version_aliases_schema_statistics_evaluation_lineage(fir
     assert "resourceName" not in outputs["vertex_model"]["metadata"]  # a local registry
 
 
+def test_push_made_the_model_card_of_the_version_the_run_registered(first_run, tmp_path):
+    """The card push wrote in the run: in the version folder (HTML and Markdown), as push's
+    HTML artifact, with the run's own numbers, and laid out in a browser."""
+    from kfp_mlops.components._shared import html_report
+    from kfp_mlops.components.push import model_card
+    from tests.support import browser
+
+    _, registry, _, tasks, _ = first_run
+    version = reg.FolderRegistry(registry).resolve("penguins", 1)
+    html_path = os.path.join(version.uri, model_card.HTML_FILE)
+    html = open(html_path, encoding="utf-8").read()
+    md = open(os.path.join(version.uri, model_card.MARKDOWN_FILE), encoding="utf-8").read()
+    artifact = tasks["push"]["outputs"]["model_card"]
+    assert artifact["metadata"]["registry_uri"] == html_path
+    assert open(artifact["uri"], encoding="utf-8").read() == html
+    for section in model_card.SECTIONS:
+        assert f">{section}</h2>" in html and f"\n## {section}\n" in md, section
+    logged = tasks["evaluate"]["outputs"]["evaluation"]["metadata"]
+    for metric, value in version.evaluation["metrics"].items():
+        assert logged[metric] == pytest.approx(value)
+        assert f"| {metric} | {html_report.fmt(value)} |" in md
+        assert f"<td class='l'>{metric}</td><td>{html_report.fmt(value)}</td>" in html
+    for value, m in version.evaluation["slices"]["island"].items():
+        assert f"| {value}" in md and f"| {m['count']:,} |" in md
+    assert version.model_hash in md and version.lineage["data_content_hash"] in md
+    assert version.lineage["pipeline_run"] and version.lineage["pipeline_run"] in md
+    seen = browser.look_at(html_path, str(tmp_path / "card.png"))
+    browser.assert_charts_drawn(seen, 1)
+
+
 def test_second_run_compares_with_the_champion(first_run):
     tmp_path, registry, _, _, _ = first_run
     _, tasks, stdout = train(tmp_path, registry, "second")

@@ -72,12 +72,13 @@ def test_every_template_ships_in_the_wheel():
     that matches a pattern relative to the package's folder), and every template matches."""
     with open(os.path.join(ROOT, "setup.py"), encoding="utf-8") as f:
         setup_text = f.read()
-    pattern = "_shared/templates/*.html.j2"
-    assert f'"{pattern}"' in setup_text
+    patterns = ["_shared/templates/*.html.j2", "_shared/templates/*.md.j2"]
+    for pattern in patterns:
+        assert f'"{pattern}"' in setup_text
     components = os.path.join(ROOT, "components")
     templates = sorted(os.listdir(html_report.TEMPLATES_DIR))
     assert {"base.html.j2", "macros.html.j2", "validate.html.j2", "evaluate.html.j2",
-            "monitor.html.j2"} <= set(templates)
+            "monitor.html.j2", "model_card.html.j2", "model_card.md.j2"} <= set(templates)
     for name in templates:
         rel = os.path.relpath(os.path.join(html_report.TEMPLATES_DIR, name), components)
-        assert fnmatch.fnmatch(rel, pattern), f"{rel} is not package data"
+        assert any(fnmatch.fnmatch(rel, p) for p in patterns), f"{rel} is not package data"

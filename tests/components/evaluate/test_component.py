@@ -116,3 +116,23 @@ def test_evaluate_component_regression_leaves_classification_metrics_empty(
     assert a["classification_metrics"].metadata == {}
     assert {"rmse", "mae", "r2", "mse", "count"} <= set(a["evaluation"].metadata)
     assert a["blessing"].metadata["blessed"] is False
+
+
+def test_max_slice_gap_through_the_component(tmp_path, penguins_dataset, weak_species_model):
+    """The component refuses a model whose slices differ by more than max_slice_gap, and
+    blesses it with a bound above the measured gap."""
+    refused = _artifacts(tmp_path / "refused", penguins_dataset, weak_species_model.model_dir)
+    out = evaluate.python_func(**refused, slice_columns=["island"],
+                               max_slice_gap={"log_loss": 0.0}, min_slice_rows=1)
+    assert out.blessed is False
+    reasons = refused["blessing"].metadata["reasons"]
+    [reason] = [r for r in reasons if "slice gap" in r]
+    assert reason.startswith("FAILED slice gap: log_loss by island differs by ")
+    gap = json.load(open(os.path.join(refused["blessing"].path, "blessing.json")))["checks"]
+    measured = next(c["value"] for c in gap if c["kind"] == "slice_gap")
+    blessed = _artifacts(tmp_path / "blessed", penguins_dataset, weak_species_model.model_dir)
+    out = evaluate.python_func(**blessed, slice_columns=["island"],
+                               max_slice_gap={"log_loss": measured + 0.01}, min_slice_rows=1)
+    assert out.blessed is True
+    assert any(r.startswith("passed slice gap: log_loss by island")
+               for r in blessed["blessing"].metadata["reasons"])

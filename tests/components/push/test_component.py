@@ -31,6 +31,8 @@ def artifacts(inputs, tmp_path, blessing="blessed", dataset_metadata=None):
         unmanaged_container_model=UnmanagedContainerModel(
             name="unmanaged_container_model",
             uri=str(tmp_path / "task" / "unmanaged_container_model"), metadata={}),
+        model_card=dsl.HTML(name="model_card", uri=str(tmp_path / "task" / "model_card.html"),
+                            metadata={}),
     )
 
 
@@ -62,6 +64,13 @@ def test_shell_pushes_a_blessed_model(inputs, tmp_path):
     assert io.read_json(os.path.join(arts["pushed_model"].path, "push.json")) == meta
     assert version.lineage["pipeline_run"] == "training-abc"
     assert version.lineage["data_content_hash"] == "c0ffee" * 10
+    # the model card: push's HTML artifact is the card stored with the version
+    card = arts["model_card"]
+    assert card.metadata == {"registry_uri": os.path.join(version.uri, "model_card.html")}
+    assert meta["model_card"] == card.metadata["registry_uri"]
+    with open(card.path, encoding="utf-8") as f, \
+            open(card.metadata["registry_uri"], encoding="utf-8") as stored:
+        assert f.read() == stored.read()
 
     # Google Cloud's types: the registered SavedModel inside the artifact, whose uri stays
     # the one KFP assigned (under the pipeline root, as the Kubeflow launcher requires); no
@@ -111,6 +120,10 @@ def test_shell_records_why_it_did_not_push(inputs, tmp_path):
         assert arts[name].metadata == {
             "available": False, "reason": "not pushed: accuracy 0.410 < threshold 0.800"}
         assert_launcher_safe(arts[name].metadata)
+    with open(arts["model_card"].path, encoding="utf-8") as f:
+        page = f.read()
+    assert "no model card" in page and "accuracy 0.410 &lt; threshold 0.800" in page
+    assert arts["model_card"].metadata == {}
 
 
 def test_shell_bad_blessing_leaves_nothing(inputs, tmp_path):

@@ -196,6 +196,11 @@ def test_object_store_registry(inputs, object_store, tmp_path):
     with io.local_copy(version.model_dir) as model:
         assert io.sha256_tree(model) == io.sha256_tree(inputs["model"])
     assert version.lineage["pipeline_run"] == "run-3"
+    # the model card, in the version folder on the store
+    assert result.model_card == {"html": f"{version.uri}/model_card.html",
+                                 "md": f"{version.uri}/model_card.md"}
+    assert io.read_text(result.model_card["md"]).startswith("# Model card: penguins version 1")
+    assert "run-3" in io.read_text(result.model_card["html"])
     again = run_push(inputs, registry_uri)
     assert again.already_registered and again.version == "1"
 
@@ -324,6 +329,12 @@ def test_vertex_push_uploads_and_deploys(inputs, tmp_path, monkeypatch, bucket_o
     assert result.champion and result.aliases == ["champion"]
     assert result.pushed and result.version == "1" and result.endpoint == "penguins-ep"
     assert result.model_uri == f"gs://{bucket}/root/run-1/model"
+    # the model card, in the companion folder beside the model in Cloud Storage
+    companion = f"gs://{bucket}/root/run-1/model.kfp_mlops"
+    assert result.model_card == {"html": f"{companion}/model_card.html",
+                                 "md": f"{companion}/model_card.md"}
+    md = io.read_text(result.model_card["md"])
+    assert md.startswith("# Model card: penguins version 1") and "| training run | Run 7 |" in md
     assert result.version_uri == "projects/p/locations/r/models/9@1"
     # what push's Google Cloud artifacts are built from (component.py)
     assert result.vertex_resource_name == "projects/p/locations/r/models/9@1"
