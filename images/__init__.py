@@ -35,6 +35,7 @@ COMPONENT_IMAGES = {
     "registry_alias": PYTHON_SLIM,
     "performance": PYTHON,
     "track": PYTHON,        # mlflow and google-cloud-aiplatform are in requirements.lock
+    "predict": PYTHON,
 }
 
 

@@ -10,6 +10,7 @@ PIPELINES: Dict[str, str] = {
     "monitoring": "kfp_mlops.pipelines.monitoring:monitoring",
     "performance-monitoring":
         "kfp_mlops.pipelines.performance_monitoring:performance_monitoring",
+    "batch-prediction": "kfp_mlops.pipelines.batch_prediction:batch_prediction",
 }
 # name -> "module:function" building the pipeline with compile-time options (task resources)
 BUILDERS: Dict[str, str] = {

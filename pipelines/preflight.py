@@ -53,6 +53,7 @@ from kfp_mlops.components.evaluate import slices
 from kfp_mlops.components.ingest import core as ingest
 from kfp_mlops.components.monitor import core as monitor
 from kfp_mlops.components.performance import core as performance
+from kfp_mlops.components.predict import core as predict
 from kfp_mlops.components.push import deploy
 from kfp_mlops.components.retrain import core as retrain
 from kfp_mlops.components.track import core as track
@@ -236,9 +237,17 @@ def _retraining(p: Dict[str, Any], found: List[str]) -> None:
                  for problem in problems(retrain.TRAINING, params) if problem not in found)
 
 
+def _batch_prediction(p: Dict[str, Any], found: List[str], pipeline_name: str) -> None:
+    _registry(p, found)
+    _collect(found, ingest.check_csv_delimiter, p["csv_delimiter"])
+    _collect(found, predict.check_settings, p["runner"], p["registry_uri"] or "",
+             p["data_uri"] or "", p["vertex_destination"], p["rows_per_file"])
+
+
 _RULES: Dict[str, Callable[..., None]] = {
     "training": _training,
     "data-validation": _data_validation,
     "monitoring": _monitoring,
     "performance-monitoring": _performance_monitoring,
+    "batch-prediction": _batch_prediction,
 }

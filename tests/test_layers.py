@@ -28,8 +28,13 @@ READERS = {"kfp_mlops.components.monitor.report",
            "kfp_mlops.components.push.deploy",
            # performance reads predict's predictions and labels as ingest reads a source
            "kfp_mlops.components.predict.predictions",
-           "kfp_mlops.components.ingest.core",
+           "kfp_mlops.components.ingest.core",       # predict, performance: the source reader
            "kfp_mlops.components.push.core"}   # push's readers: blessing, dataset, push.json
+#: Of these, the ones a component may take only some names of: ingest's source reader (what
+#: predict reads a batch with, exactly as ingest reads it) lives in ingest's core beside the
+#: splitting, and only the reading API may be imported from there.
+READER_NAMES = {"kfp_mlops.components.ingest.core": {"iter_source", "check_csv_delimiter",
+                                                     "is_bigquery", "IngestError"}}
 
 
 def _modules(folder: str):
@@ -94,3 +99,27 @@ def test_a_reader_a_component_may_import_is_light():
         imported = {n for _, n in _imports(ast.parse(path.read_text()))}
         assert not any(n.startswith(f"{PACKAGE}.components.") and n.endswith(".core")
                        for n in imported), (name, sorted(imported))
+
+
+def test_a_reader_with_named_parts_is_imported_by_name():
+    """``from <reader> import name`` with names from :data:`READER_NAMES` only."""
+    found = []
+    for path, tree in _modules("components"):
+        own = _component_of(path)
+        for node in ast.walk(tree):
+            for module, names in READER_NAMES.items():
+                if own == module.split(".")[2]:
+                    continue
+                where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+                parent, _, leaf = module.rpartition(".")
+                if isinstance(node, ast.Import) and any(a.name == module for a in node.names):
+                    found.append(f"{where} imports {module} whole")
+                elif isinstance(node, ast.ImportFrom) and node.module == parent and \
+                        any(a.name == leaf for a in node.names):
+                    found.append(f"{where} imports {module} whole")
+                elif isinstance(node, ast.ImportFrom) and node.module == module:
+                    other = sorted(a.name for a in node.names if a.name not in names)
+                    if other:
+                        found.append(f"{where} imports {other} from {module}; only "
+                                     f"{sorted(names)} may be")
+    assert not found, "\n".join(found)

@@ -35,8 +35,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # the component READMEs in the order their examples build on each other
-WALKTHROUGH = ["ingest", "validate", "train", "evaluate", "push", "track", "registry_alias",
-               "monitor", "alert", "retrain", "vertex_monitoring",
+WALKTHROUGH = ["ingest", "validate", "train", "evaluate", "push", "predict", "track",
+               "registry_alias", "monitor", "alert", "retrain", "vertex_monitoring",
                # last: it reads the predictions predict's example (after push) writes
                "performance"]
 # blocks marked <!-- not run: ... -->, per README: a new one must be added here, on purpose
@@ -213,7 +213,7 @@ def test_component_readme_examples_run(name, walkthrough):
                 "train": "prior_model/saved_model.pb", "evaluate": "blessing/blessing.json",
                 "push": "registry/penguins", "track": "mlflow.db",
                 "monitor": "drift_report/report.json",
-                "alert": "alert/alert.json"}
+                "alert": "alert/alert.json", "predict": "predictions/predictions.json"}
     if name in produced:
         assert (work / produced[name]).exists(), produced[name]
     if name == "alert":

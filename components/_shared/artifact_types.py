@@ -66,6 +66,16 @@ class UnmanagedContainerModel(dsl.Artifact):
     schema_version = "0.0.1"
 
 
+class VertexBatchPredictionJob(dsl.Artifact):
+    """A Vertex AI BatchPredictionJob: GCPC's ``google.VertexBatchPredictionJob``
+    (``types/artifact_types.py``: metadata ``resourceName``, ``gcsOutputDirectory``,
+    ``bigqueryOutputDataset``, ``bigqueryOutputTable``; what ``ModelBatchPredictOp``
+    outputs)."""
+
+    schema_title = "google.VertexBatchPredictionJob"
+    schema_version = "0.0.1"
+
+
 def vertex_model_uri(resource_name: str) -> str:
     """``https://{location}-aiplatform.googleapis.com/v1/{resource_name}``, as GCPC writes it.
 

@@ -443,6 +443,36 @@ def prediction_figure(actual: Sequence[float], predicted: Sequence[float],
     return draw(key, make)
 
 
+def class_count_figure(counts: Mapping[str, int], key: str = "class_counts") -> str:
+    """Classification: rows per predicted class, most frequent first (at most
+    MAX_SLICE_BARS bars). SVG."""
+    def make():
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_SLICE_BARS]
+        fig, ax = new_figure((SMALL[0], max(SMALL[1], 0.3 * len(top) + 0.8)))
+        labels = [_short(k) for k, _ in top][::-1]
+        ax.barh(range(len(top)), [v for _, v in top][::-1], color="C0")
+        ax.set_yticks(range(len(top)), labels)
+        ax.set(xlabel="rows")
+        ax.set_title("Predicted classes", loc="left")
+        return fig
+    return draw(key, make)
+
+
+def value_histogram_figure(values: Sequence[float], key: str = "predicted_values") -> str:
+    """Regression: a histogram of the predicted values (finite ones). SVG."""
+    def make():
+        import numpy as np
+
+        finite = np.asarray(values, dtype=float)
+        finite = finite[np.isfinite(finite)]
+        fig, ax = new_figure(SMALL)
+        ax.hist(finite, bins=30 if finite.size else 1, color="C0")
+        ax.set(xlabel="predicted value", ylabel="rows")
+        ax.set_title("Predicted values", loc="left")
+        return fig
+    return draw(key, make)
+
+
 def thin(n: int, limit: int) -> List[int]:
     """At most ``limit`` indices of ``range(n)``, evenly spaced, first and last kept."""
     if n <= limit:

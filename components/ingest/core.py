@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import gzip
-import hashlib
 import io as _io
 import logging
 import os
@@ -28,6 +27,8 @@ import re
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from kfp_mlops.components._shared import checks
+from kfp_mlops.components._shared.content_hash import (  # noqa: F401  (ingest's names)
+    ContentHash as _ContentHash, row_hashes, to_hashable_frame)
 from kfp_mlops.components._shared import dataset as ds
 from kfp_mlops.components._shared import io
 
@@ -593,38 +594,6 @@ def check_csv_delimiter(csv_delimiter: str) -> str:
     return csv_delimiter
 
 
-def to_hashable_frame(batch):
-    """A pandas view of a record batch whose dtypes do not depend on the batch's content.
-
-    Plain ``to_pandas`` turns an integer column into float64 in a batch that happens to
-    hold a null and into int64 in one that does not, which would change row hashes with the
-    batch boundaries; nullable extension dtypes keep one representation.
-    """
-    import pandas as pd
-    import pyarrow as pa
-
-    def mapper(arrow_type):
-        if pa.types.is_integer(arrow_type):
-            return pd.Int64Dtype()
-        if pa.types.is_boolean(arrow_type):
-            return pd.BooleanDtype()
-        return None
-
-    return batch.to_pandas(types_mapper=mapper)
-
-
-def row_hashes(frame, columns: Optional[List[str]] = None):
-    """A stable 64-bit hash per row (pandas' fixed-key SipHash), of ``columns`` or every column.
-
-    ``frame`` comes from :func:`to_hashable_frame`, so the hash of a row depends on its
-    values alone: not on the file, the batch or the row's position.
-    """
-    import pandas as pd
-
-    part = frame if columns is None else frame[columns]
-    return pd.util.hash_pandas_object(part, index=False).to_numpy()
-
-
 def assign_splits(hashes, ratios: Tuple[float, float, float]):
     """Split index (0 train, 1 eval, 2 test) per row from its hash: the same hash, the same split."""
     import numpy as np
@@ -632,29 +601,6 @@ def assign_splits(hashes, ratios: Tuple[float, float, float]):
     position = hashes.astype(np.float64) / _HASH_SCALE  # uniform in [0, 1)
     cut_train, cut_eval = ratios[0], ratios[0] + ratios[1]
     return np.where(position < cut_train, 0, np.where(position < cut_eval, 1, 2)).astype(np.int8)
-
-
-class _ContentHash:
-    """An order-independent fingerprint of the rows and the column names and types."""
-
-    def __init__(self):
-        self.rows = 0
-        self.sum = 0
-        self.xor = 0
-
-    def add(self, hashes) -> None:
-        import numpy as np
-
-        self.rows += len(hashes)
-        # uint64 arithmetic wraps, which is what a sum modulo 2**64 wants.
-        with np.errstate(over="ignore"):
-            self.sum = (self.sum + int(hashes.sum(dtype=np.uint64))) % (1 << 64)
-        self.xor ^= int(np.bitwise_xor.reduce(hashes)) if len(hashes) else 0
-
-    def hexdigest(self, schema) -> str:
-        text = "|".join(f"{f.name}:{f.type}" for f in schema)
-        payload = f"{text}\n{self.rows}\n{self.sum}\n{self.xor}".encode()
-        return hashlib.sha256(payload).hexdigest()
 
 
 class _SplitWriter:

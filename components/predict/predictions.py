@@ -25,16 +25,22 @@ Columns of every part file:
 regression), ``key_column`` (the column name actually written, :data:`ROW_KEY` when the input
 had none), ``input_uri``, ``input_content_hash`` (sha256 of the rows read), ``rows``,
 ``files`` (the part files, in order), ``created`` (UTC ISO time) and
-``format_version`` (:data:`FORMAT_VERSION`).
+``format_version`` (:data:`FORMAT_VERSION`); the predict component also writes
+``input_files`` (the files read, in order; empty for BigQuery).
 
 Stdlib only at import time; pyarrow is imported by the functions that need it.
+
+Writing: :func:`prediction_table` builds a chunk's columns and :func:`writer` writes the
+folder chunk by chunk (a part file per ``rows_per_file`` rows, ``predictions.json`` last,
+in a staging folder that appears at its path only when complete).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 FORMAT_VERSION = 1
 METADATA_FILE = "predictions.json"
@@ -44,6 +50,8 @@ PREDICTION = "prediction"
 PROBABILITY_PREFIX = "probability_"
 MODEL_NAME = "model_name"
 MODEL_VERSION = "model_version"
+#: Rows per part file the writer starts a new part after.
+DEFAULT_ROWS_PER_FILE = 100_000
 REQUIRED_METADATA = ("model_name", "model_version", "task", "label_column", "classes",
                      "key_column", "input_content_hash", "rows", "files")
 
@@ -111,3 +119,137 @@ def read_pandas(folder: str, columns: Optional[List[str]] = None):
         files = part_files(folder)
         return pq.read_table(files[0], columns=columns).to_pandas() if files else None
     return pa.Table.from_batches(batches).to_pandas()
+
+
+# --------------------------------------------------------------------------- writing
+
+def prediction_table(key_column: str, keys, predictions, probabilities, classes: Sequence[str],
+                     model_name: str, model_version: str):
+    """One chunk of predictions as a ``pyarrow.Table`` with the columns of the format.
+
+    Args:
+        key_column: The key column's name (:data:`ROW_KEY` when the input had none).
+        keys: Its values (a pyarrow array as read, or int64 row positions).
+        predictions: The predicted classes (strings) or values (floats), one per row.
+        probabilities: ``[rows, len(classes)]`` class probabilities, or None (regression).
+        classes: The classes, in the order of the probabilities' columns ([] for regression).
+        model_name: The registered model that scored.
+        model_version: Its version.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(predictions)
+    keys = keys if isinstance(keys, (pa.Array, pa.ChunkedArray)) else pa.array(
+        np.asarray(keys, dtype=np.int64) if key_column == ROW_KEY else keys)
+    if probabilities is None:
+        prediction = pa.array(np.asarray(predictions, dtype=np.float64), pa.float64())
+    else:
+        prediction = pa.array([str(p) for p in predictions], pa.string())
+    columns = {key_column: keys, PREDICTION: prediction}
+    if probabilities is not None:
+        probabilities = np.asarray(probabilities, dtype=np.float64)
+        if probabilities.shape != (n, len(classes)):
+            raise PredictionsError(f"probabilities of shape {probabilities.shape}: expected "
+                                   f"{(n, len(classes))} (rows, classes {list(classes)})")
+        for i, label in enumerate(classes):
+            columns[probability_column(label)] = pa.array(probabilities[:, i], pa.float64())
+    columns[MODEL_NAME] = pa.array([model_name] * n, pa.string())
+    columns[MODEL_VERSION] = pa.array([str(model_version)] * n, pa.string())
+    return pa.table(columns)
+
+
+class PredictionsWriter:
+    """Appends prediction chunks to part files of at most ``rows_per_file`` rows each.
+
+    One part file is open at a time, and each chunk is written as it comes: memory holds a
+    chunk, not the predictions. Use through :func:`writer`.
+    """
+
+    def __init__(self, folder: str, rows_per_file: int = DEFAULT_ROWS_PER_FILE):
+        if rows_per_file <= 0:
+            raise PredictionsError(f"rows_per_file must be a positive number of rows, not "
+                                   f"{rows_per_file}")
+        self.folder = folder
+        self.rows_per_file = rows_per_file
+        self.rows = 0
+        self.files: List[str] = []
+        self.schema = None
+        self._part = None
+        self._part_rows = 0
+        self.finished = False
+
+    def write(self, table) -> None:
+        """Appends a chunk (a ``pyarrow.Table`` from :func:`prediction_table`)."""
+        import pyarrow.parquet as pq
+
+        if self.schema is None:
+            self.schema = table.schema
+        elif table.schema != self.schema:
+            raise PredictionsError(f"a chunk's columns {table.schema} differ from the first "
+                                   f"chunk's {self.schema}")
+        start = 0
+        while start < table.num_rows:
+            if self._part is None:
+                name = part_name(len(self.files))
+                self._part = pq.ParquetWriter(os.path.join(self.folder, name), self.schema,
+                                              compression="snappy")
+                self.files.append(name)
+            take = min(table.num_rows - start, self.rows_per_file - self._part_rows)
+            self._part.write_table(table.slice(start, take))
+            start += take
+            self._part_rows += take
+            self.rows += take
+            if self._part_rows >= self.rows_per_file:
+                self._close_part()
+
+    def _close_part(self) -> None:
+        if self._part is not None:
+            self._part.close()
+            self._part = None
+            self._part_rows = 0
+
+    def finish(self, metadata: Dict[str, Any]) -> Dict[str, Any]:
+        """Closes the last part and writes ``predictions.json`` (``rows``, ``files``,
+        ``created`` and ``format_version`` filled in); returns what it wrote."""
+        import datetime
+
+        self._close_part()
+        if not self.files and self.schema is not None:  # no rows: one empty part, typed
+            import pyarrow.parquet as pq
+
+            self.files.append(part_name(0))
+            pq.write_table(self.schema.empty_table(), os.path.join(self.folder, self.files[0]))
+        written = dict(metadata, rows=self.rows, files=list(self.files),
+                       format_version=FORMAT_VERSION)
+        written.setdefault("created", datetime.datetime.now(datetime.timezone.utc)
+                           .isoformat(timespec="seconds"))
+        missing = [k for k in REQUIRED_METADATA if k not in written]
+        if missing:
+            raise PredictionsError(f"predictions metadata lacks {', '.join(missing)}")
+        with open(os.path.join(self.folder, METADATA_FILE), "w", encoding="utf-8") as f:
+            json.dump(written, f, indent=2, sort_keys=True)
+        self.finished = True
+        return written
+
+
+@contextlib.contextmanager
+def writer(folder: str, rows_per_file: int = DEFAULT_ROWS_PER_FILE) -> Iterator[PredictionsWriter]:
+    """A :class:`PredictionsWriter` into a staging folder that appears at ``folder`` only
+    when the block ends after :meth:`PredictionsWriter.finish` (``_shared.io.output_dir``:
+    renamed into place locally; on a FUSE mount written in place, ``predictions.json`` last,
+    and removed on failure). A run killed half way leaves nothing that reads as predictions.
+
+    Raises:
+        PredictionsError: the block ended without calling ``finish``.
+    """
+    from kfp_mlops.components._shared import io
+
+    with io.output_dir(folder) as staging:
+        out = PredictionsWriter(staging, rows_per_file)
+        try:
+            yield out
+        finally:
+            out._close_part()
+        if not out.finished:
+            raise PredictionsError(f"predictions for {folder!r} were not finished")

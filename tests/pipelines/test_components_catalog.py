@@ -24,8 +24,9 @@ def test_every_component_is_catalogued():
     """Named here, not found again the way names() finds them: a component whose folder lost
     its component.py, or a helper folder taken for a component, fails."""
     assert components_catalog.names() == ["alert", "evaluate", "ingest", "monitor",
-                                          "performance", "push", "registry_alias", "retrain",
-                                          "track", "train", "validate", "vertex_monitoring"]
+                                          "performance", "predict", "push", "registry_alias",
+                                          "retrain", "track", "train", "validate",
+                                          "vertex_monitoring"]
 
 
 def test_committed_specs_equal_a_fresh_compile(fresh):

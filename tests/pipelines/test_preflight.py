@@ -23,7 +23,10 @@ TRAINING = {"data_uri": "data.csv", "label_column": "species", "model_name": "pe
             "registry_uri": "/tmp/registry"}
 VALIDATION = {"data_uri": "data.csv"}
 MONITORING = {"data_uri": "batch.csv", "model_name": "penguins", "registry_uri": "/tmp/registry"}
-REQUIRED = {"training": TRAINING, "data-validation": VALIDATION, "monitoring": MONITORING}
+BATCH_PREDICTION = {"data_uri": "batch.csv", "model_name": "penguins",
+                    "registry_uri": "/tmp/registry"}
+REQUIRED = {"training": TRAINING, "data-validation": VALIDATION, "monitoring": MONITORING,
+            "batch-prediction": BATCH_PREDICTION}
 
 
 @pytest.fixture
@@ -560,6 +563,20 @@ def test_preflight_needs_no_kfp_tf_tfdv_or_cloud_sdk():
     assert json.loads(result.stdout) == [
         "model_name 'm\\n' is not valid; use 1-128 letters, digits, '-', '_' or '.', starting "
         "with a letter or digit"]
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"runner": "spark"}, "runner 'spark': expected one of local, vertex"),
+    ({"rows_per_file": 0}, "rows_per_file must be a positive number of rows, not 0"),
+    ({"runner": "vertex", "vertex_destination": "gs://b/out"},
+     "runner 'vertex' needs a Vertex AI registry"),
+    ({"runner": "vertex", "registry_uri": "vertex://projects/p/locations/europe-west4",
+      "vertex_destination": "gs://b/out"}, "a Vertex AI batch prediction reads gs:// objects"),
+    ({"csv_delimiter": "ab"}, "csv_delimiter 'ab'"),
+])
+def test_batch_prediction_rules(changes, problem):
+    found = _problems("batch-prediction", **changes)
+    assert len(found) == 1 and problem in found[0], found
 
 
 MAX_SLICE_GAP_CASES = [

@@ -398,7 +398,8 @@ def test_publish_uploads_every_pipeline_with_version_and_latest(tmp_path, capsys
         assert description and "\n" not in description
         assert _spec_images(c.kwargs["file_name"]) <= {f"{REGISTRY}/kfp-mlops-python:{TAG}",
                                                        f"{REGISTRY}/kfp-mlops-python-slim:{TAG}"}
-    assert "Reads tabular data" in calls[0].kwargs["extra_headers"]["description"]
+    validation = calls[catalog.names().index("data-validation")]
+    assert "Reads tabular data" in validation.kwargs["extra_headers"]["description"]
     out = capsys.readouterr().out
     assert f"training version sha256:{catalog.names().index('training'):02d}" in out
 
