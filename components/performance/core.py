@@ -210,12 +210,12 @@ def read_labels(labels_uri: str, columns: Sequence[str], csv_delimiter: str = ""
     DataFrame of ``columns``; raises :class:`PerformanceError` naming a missing column."""
     import pyarrow as pa
 
-    from kfp_mlops.components.ingest import core as ingest_core
+    from kfp_mlops.components.ingest.core import IngestError, iter_source
 
     try:
-        _, _, batches = ingest_core.iter_source(labels_uri, csv_delimiter=csv_delimiter)
+        _, _, batches = iter_source(labels_uri, csv_delimiter=csv_delimiter)
         tables = [pa.Table.from_batches([b]) for _, b in batches]
-    except (ingest_core.IngestError, OSError) as e:
+    except (IngestError, OSError) as e:
         raise PerformanceError(f"labels {labels_uri!r} cannot be read: {e}") from e
     if not tables:
         raise PerformanceError(f"labels {labels_uri!r} hold no rows")
