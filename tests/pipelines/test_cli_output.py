@@ -21,7 +21,7 @@ def test_a_mistyped_pipeline_name_gets_a_suggestion(capsys):
     assert cli.main(["run", "trainig", "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "unknown pipeline 'trainig' (did you mean 'training'?); pipelines are: " \
-           "batch-prediction, data-validation, monitoring, training" in err
+           "batch-prediction, data-validation, monitoring, performance-monitoring, training" in err
     assert cli.main(["compile", "--pipeline", "monitorng"]) == 2
     assert "did you mean 'monitoring'?" in capsys.readouterr().err
 
