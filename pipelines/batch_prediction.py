@@ -35,6 +35,7 @@ def batch_prediction(
     vertex_starting_replica_count: int = 1,
     vertex_max_replica_count: int = 1,
     vertex_service_account: str = "",
+    output_uri: str = "",
 ):
     """Score a batch with a registered model version.
 
@@ -60,6 +61,9 @@ def batch_prediction(
         vertex_starting_replica_count: runner ``vertex``: nodes the job starts with.
         vertex_max_replica_count: runner ``vertex``: nodes the job may scale up to.
         vertex_service_account: runner ``vertex``: service account of the job.
+        output_uri: runner ``local``: also publish the predictions folder there (a local
+            path, ``gs://`` or ``s3://`` folder holding no predictions yet), for the
+            performance-monitoring pipeline's ``predictions_uri`` once the labels arrive.
     """
     scored = predict(
         data_uri=data_uri, registry_uri=registry_uri, model_name=model_name,
@@ -68,5 +72,6 @@ def batch_prediction(
         vertex_destination=vertex_destination, vertex_machine_type=vertex_machine_type,
         vertex_starting_replica_count=vertex_starting_replica_count,
         vertex_max_replica_count=vertex_max_replica_count,
-        vertex_service_account=vertex_service_account).set_display_name("predict")
+        vertex_service_account=vertex_service_account,
+        output_uri=output_uri).set_display_name("predict")
     caching.apply(scored, reuse=False)

@@ -241,7 +241,8 @@ def _batch_prediction(p: Dict[str, Any], found: List[str], pipeline_name: str) -
     _registry(p, found)
     _collect(found, ingest.check_csv_delimiter, p["csv_delimiter"])
     _collect(found, predict.check_settings, p["runner"], p["registry_uri"] or "",
-             p["data_uri"] or "", p["vertex_destination"], p["rows_per_file"])
+             p["data_uri"] or "", p["vertex_destination"], p["rows_per_file"],
+             p["output_uri"])
 
 
 _RULES: Dict[str, Callable[..., None]] = {

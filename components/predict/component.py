@@ -31,6 +31,7 @@ def predict(
     vertex_instances_format: str = "",
     vertex_predictions_format: str = "jsonl",
     vertex_service_account: str = "",
+    output_uri: str = "",
 ) -> NamedTuple("PredictOutputs", [("rows", int), ("model_version", str)]):
     """Scores a batch with a registered model version, streamed batch by batch.
 
@@ -83,6 +84,10 @@ def predict(
         vertex_predictions_format: runner ``vertex``: ``jsonl`` or ``csv`` for a gs://
             destination (``bigquery`` for bq://).
         vertex_service_account: runner ``vertex``: service account the job runs as.
+        output_uri: runner ``local``: also publish the predictions folder there (a local
+            path, ``gs://`` or ``s3://`` folder holding no predictions yet, checked before
+            scoring; ``predictions.json`` is written last, create-only), where a later
+            performance-monitoring run finds them as ``predictions_uri``.
 
     Returns:
         rows: Rows scored (runner ``local``; 0 for ``vertex``, whose counts are the job's).
@@ -135,9 +140,11 @@ def predict(
         output_dir=predictions.path, model_version=model_version, key_column=key_column,
         rows_per_file=rows_per_file, batch_rows=batch_rows, file_format=file_format,
         bigquery_project=bigquery_project, csv_delimiter=csv_delimiter,
-        summary_path=summary.path)
+        summary_path=summary.path, output_uri=output_uri)
     predictions.metadata.update(result.artifact_metadata())
     predictions.metadata["runner"] = "local"
+    if output_uri:
+        predictions.metadata["published_to"] = output_uri
     summary.metadata.update({"rows": result.rows, "model_version": result.metadata["model_version"]})
     artifact_types.mark_empty(batch_prediction_job, {
         "runner": "local", "reason": "scored in the task (runner 'local'): no Vertex AI job"})

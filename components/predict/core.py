@@ -62,14 +62,16 @@ RUNNERS = ("local", "vertex")
 
 
 def check_settings(runner: str = "local", registry_uri: str = "", data_uri: str = "",
-                   vertex_destination: str = "", rows_per_file: int = fmt.DEFAULT_ROWS_PER_FILE
-                   ) -> None:
+                   vertex_destination: str = "", rows_per_file: int = fmt.DEFAULT_ROWS_PER_FILE,
+                   output_uri: str = "") -> None:
     """The checks of predict's arguments that need no data (the pipelines' preflight).
 
     Raises:
         PredictError: an unknown runner, a part size below one row, or, for runner
             ``vertex``, a registry that is not Vertex AI's or a batch / destination a Vertex
-            AI batch prediction cannot read or write.
+            AI batch prediction cannot read or write; an ``output_uri`` with runner
+            ``vertex`` (its predictions go to ``vertex_destination``) or one that already
+            holds predictions.
     """
     if runner not in RUNNERS:
         raise PredictError(f"runner {runner!r}: expected one of {', '.join(RUNNERS)}")
@@ -77,6 +79,14 @@ def check_settings(runner: str = "local", registry_uri: str = "", data_uri: str 
             or rows_per_file <= 0:
         raise PredictError(f"rows_per_file must be a positive number of rows, not "
                            f"{rows_per_file!r}")
+    if output_uri and runner == "vertex":
+        raise PredictError(f"output_uri {output_uri!r} is for runner 'local'; a Vertex AI batch "
+                           "prediction writes to vertex_destination")
+    if output_uri:
+        try:
+            fmt.check_destination(output_uri)
+        except fmt.PredictionsError as e:
+            raise PredictError(str(e)) from e
     if runner == "vertex":
         from kfp_mlops.components._shared import registry as reg
         from kfp_mlops.components.predict import vertex_batch
@@ -177,7 +187,7 @@ def predict(data_uri: str, registry_uri: str, model_name: str, output_dir: str,
             rows_per_file: int = fmt.DEFAULT_ROWS_PER_FILE,
             batch_rows: int = DEFAULT_BATCH_ROWS, file_format: str = "",
             bigquery_project: str = "", csv_delimiter: str = "",
-            summary_path: str = "") -> PredictResult:
+            summary_path: str = "", output_uri: str = "") -> PredictResult:
     """Scores every row of ``data_uri`` with a registered version into ``output_dir``.
 
     Args:
@@ -198,6 +208,9 @@ def predict(data_uri: str, registry_uri: str, model_name: str, output_dir: str,
         csv_delimiter: CSV field separator; empty: detected as ingest does.
         summary_path: Where to write an HTML summary (class counts or a histogram of the
             predicted values); empty: none. Written after the predictions are complete.
+        output_uri: Also publish the predictions there (a local path, ``gs://`` or ``s3://``
+            folder that holds no predictions yet; checked before any row is scored), for a
+            later step -- performance monitoring when the labels arrive -- to find them.
 
     Returns:
         A PredictResult; the folder's ``predictions.json`` holds its metadata.
@@ -223,6 +236,11 @@ def predict(data_uri: str, registry_uri: str, model_name: str, output_dir: str,
         check_csv_delimiter(csv_delimiter)
     except IngestError as e:
         raise PredictError(str(e)) from e
+    if output_uri:
+        try:
+            fmt.check_destination(output_uri)
+        except fmt.PredictionsError as e:
+            raise PredictError(str(e)) from e
     version = resolve_version(registry_uri, model_name, model_version)
     logger.info("Scoring %s with %s version %s (%s)", data_uri, model_name, version.version,
                 version.model_dir)
@@ -314,6 +332,12 @@ def predict(data_uri: str, registry_uri: str, model_name: str, output_dir: str,
                 version.version, output_dir)
     result = PredictResult(output_dir=output_dir, metadata=metadata, class_counts=counts,
                            value_summary=summary)
+    if output_uri:
+        try:
+            fmt.publish(output_dir, output_uri)
+        except fmt.PredictionsError as e:
+            raise PredictError(str(e)) from e
+        logger.info("Published the predictions to %s", output_uri)
     if summary_path:
         from kfp_mlops.components._shared import html_report, io
 

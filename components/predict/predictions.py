@@ -253,3 +253,41 @@ def writer(folder: str, rows_per_file: int = DEFAULT_ROWS_PER_FILE) -> Iterator[
             out._close_part()
         if not out.finished:
             raise PredictionsError(f"predictions for {folder!r} were not finished")
+
+
+def check_destination(uri: str) -> None:
+    """Refuses a destination that already holds predictions (before anything is scored).
+
+    Raises:
+        PredictionsError: ``uri`` holds a ``predictions.json``.
+    """
+    from kfp_mlops.components._shared import io
+
+    if io.exists(io.join(uri, METADATA_FILE)):
+        raise PredictionsError(f"output_uri {uri!r} already holds predictions "
+                               f"({METADATA_FILE}); choose a new folder for each batch")
+
+
+def publish(folder: str, uri: str) -> str:
+    """Copies a finished predictions folder to ``uri`` (a local path, ``gs://`` or ``s3://``
+    folder): the part files first, then ``predictions.json`` create-only, so the copy reads
+    as complete only once it is, and of two runs publishing to one folder one wins.
+
+    Returns:
+        ``uri``'s ``predictions.json``.
+
+    Raises:
+        PredictionsError: ``uri`` already holds predictions.
+    """
+    from kfp_mlops.components._shared import io
+
+    metadata = read_metadata(folder)
+    check_destination(uri)
+    for path in part_files(folder, metadata):
+        io.put_file(path, io.join(uri, os.path.basename(path)))
+    target = io.join(uri, METADATA_FILE)
+    with open(os.path.join(folder, METADATA_FILE), "rb") as f:
+        if not io.create_exclusive(target, f.read()):
+            raise PredictionsError(f"output_uri {uri!r} already holds predictions "
+                                   f"({METADATA_FILE}); choose a new folder for each batch")
+    return target

@@ -250,3 +250,30 @@ def test_a_bigquery_table_is_read_page_by_page(registry, monkeypatch, tmp_path):
     assert result.metadata["input_content_hash"] == from_csv.metadata["input_content_hash"]
     assert list(fmt.read_pandas(out)[fmt.PREDICTION]) == \
         list(fmt.read_pandas(str(tmp_path / "csv"))[fmt.PREDICTION])
+
+
+def test_output_uri_publishes_a_copy_that_reads_as_predictions(registry, tmp_path):
+    out, published = str(tmp_path / "predictions"), str(tmp_path / "scores" / "batch-1")
+    core.predict(SERVING_CSV, registry, "penguins", out, output_uri=published)
+    assert fmt.read_metadata(published) == fmt.read_metadata(out)
+    pd.testing.assert_frame_equal(fmt.read_pandas(published), fmt.read_pandas(out))
+    # a second batch into the same folder is refused before anything is scored
+    again = str(tmp_path / "again")
+    with pytest.raises(core.PredictError, match="already holds predictions"):
+        core.predict(SERVING_CSV, registry, "penguins", again, output_uri=published)
+    assert not os.path.exists(again)
+    with pytest.raises(core.PredictError, match="already holds predictions"):
+        core.check_settings(output_uri=published)
+    with pytest.raises(core.PredictError, match="is for runner 'local'"):
+        core.check_settings(runner="vertex", output_uri=str(tmp_path / "x"))
+
+
+def test_output_uri_on_s3(bucket_on, registry, tmp_path):
+    from kfp_mlops.components._shared import io
+
+    _, bucket = bucket_on("s3")
+    published = f"s3://{bucket}/scores/batch-1"
+    core.predict(SERVING_CSV, registry, "penguins", str(tmp_path / "p"), output_uri=published)
+    assert io.listdir(published) == ["part-00000.parquet", "predictions.json"]
+    with io.local_copy(published) as local:
+        assert fmt.read_metadata(local)["rows"] == 150 and len(fmt.read_pandas(local)) == 150
