@@ -37,7 +37,8 @@ def track(
         schema: From validate: ``schema.pbtxt`` (its uri and hash are recorded).
         model: From train: the SavedModel whose metadata holds the hyperparameters.
         report: From evaluate: the HTML report, logged as an MLflow artifact.
-        metrics: Output: every metric recorded, for the KFP run comparison view.
+        metrics: Output: the overall metrics, for the KFP run comparison view (per class
+            and per slice: in the tracking store).
         tracking: Output: ``tracking.json``. Metadata: run_name, experiment, tracking_uri,
             mlflow_run_id, mlflow_experiment_id, vertex_experiment, vertex_run, notes.
         model_name: Registered model name; the default experiment.
@@ -61,6 +62,9 @@ def track(
         model_name=model_name, registry_uri=registry_uri)
     result = core.track(record, tracking_uri=tracking_uri, experiment=experiment,
                         registry_uri=registry_uri, output_dir=tracking.path)
+    # The KFP compare view gets the overall metrics (one row each per run); the per-class and
+    # per-slice ones are in MLflow / Vertex AI Experiments, where a table of fifty is usable.
     for name, value in core.sorted_metrics(result.metrics):
-        metrics.log_metric(name, value)
+        if "/" not in name:
+            metrics.log_metric(name, value)
     tracking.metadata.update(result.metadata())
