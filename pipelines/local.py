@@ -503,7 +503,8 @@ def _warnings(records: List[TaskRecord]) -> List[str]:
 # Metadata keys worth a line in the printed summary, by artifact.
 _KEY_METADATA = ("splits", "num_rows", "content_hash", "passed", "reasons", "blessed",
                  "pushed", "version", "registry", "model_uri", "drift_detected", "task",
-                 "schema_features", "started", "new_version", "dashboard_uri", "delivered")
+                 "schema_features", "started", "new_version", "dashboard_uri", "delivered",
+                 "published_to", "degraded")
 
 
 def format_summary(summary: RunSummary) -> str:
@@ -559,6 +560,10 @@ def _verdict(task: str, meta: Dict[str, Any]) -> str:
     Each line says what happened and, where the component recorded it, why."""
     found = [k for k in _DECISION_KEYS if isinstance(meta.get(k), bool)]
     flags = {k: meta[k] for k in found}
+    performance = meta.get("check") == "performance"
+    if performance and "drift_detected" in flags:
+        # a performance report's drift_detected means the model degraded: say so
+        flags = {("degraded" if k == "drift_detected" else k): v for k, v in flags.items()}
     why = ""
     if "delivered" in flags and "notified" in meta:
         # alert: "delivered" is vacuously true when nothing was sent; say what happened.
@@ -591,6 +596,9 @@ def _verdict(task: str, meta: Dict[str, Any]) -> str:
             why += f", aliases {', '.join(meta['aliases'])}"
         if meta.get("already_registered"):
             why += "; the same model was already registered, so no new version"
+    elif "degraded" in flags and not flags["degraded"] and not meta.get("reasons"):
+        why = (f"every metric within its limit of version {meta.get('model_version', '?')}'s "
+               "registered evaluation")
     elif "drift_detected" in flags and not flags["drift_detected"] \
             and not meta.get("reasons"):
         why = "no feature over its skew or drift threshold"

@@ -15,6 +15,8 @@ Conventions, visible in the README source on the line before a block:
   :func:`test_blocks_not_run_are_listed_and_counted`, so none is skipped silently.
 * ``<!-- file: PATH -->``: the block is a file (a trainer module) a later block uses; it is
   written to PATH instead of being executed.
+* ``<!-- run: NAME -->`` on a shell block: a test of its own runs the block as written
+  (``the whole loop``: ``tests/pipelines/test_whole_loop.py``).
 
 Shell blocks: every ``kfp-mlops`` command is checked against the CLI's ``--help`` (command,
 options, pipeline and parameter names) and every ``make`` target against the Makefile.
@@ -43,7 +45,7 @@ WALKTHROUGH = ["ingest", "validate", "train", "evaluate", "push", "predict", "tr
 NOT_RUN = {"components/alert/README.md": 1, "components/push/README.md": 1,
            "components/vertex_monitoring/README.md": 1}
 FENCE = re.compile(r"^([ \t]*)```(\w*)[ \t]*\n(.*?)^\1```[ \t]*$", re.S | re.M)
-MARKER = re.compile(r"<!--\s*(not run|file):\s*(.*?)\s*-->\s*$")
+MARKER = re.compile(r"<!--\s*(not run|file|run):\s*(.*?)\s*-->\s*$")
 
 
 @dataclasses.dataclass
@@ -52,7 +54,7 @@ class Block:
     line: int               # of the opening fence, 1-based
     language: str
     code: str
-    marker: str = ""        # "", "not run" or "file"
+    marker: str = ""        # "", "not run", "file" or "run"
     argument: str = ""      # the reason, or the file's path
 
     @property

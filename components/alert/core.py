@@ -99,6 +99,8 @@ class AlertResult:
     def metadata(self) -> Dict[str, Any]:
         return {
             "drift_detected": self.drift_detected,
+            # drift or performance (monitor/report.py): says what drift_detected means
+            "check": self.payload.get("check", "drift"),
             "notified": self.notified,
             "reason": self.reason,
             "delivered": self.delivered,
