@@ -31,8 +31,10 @@ def test_monitoring_never_caches(tasks):
 
 
 def test_training_caches_only_validate_and_train(tasks):
+    """Tracking writes to a store outside the run, so a cached result would skip the record."""
     assert {task: on for task, (_, on) in tasks["training"].items()} == {
-        "ingest": False, "validate": True, "train": True, "evaluate": False, "push": False}
+        "ingest": False, "validate": True, "train": True, "evaluate": False, "push": False,
+        "track": False}
 
 
 def test_data_validation_reads_new_data_every_run(tasks):
