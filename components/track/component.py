@@ -64,3 +64,8 @@ def track(
     for name, value in core.sorted_metrics(result.metrics):
         metrics.log_metric(name, value)
     tracking.metadata.update(result.metadata())
+    from kfp_mlops.components._shared import task_process
+
+    # MLflow's store commits every write (SQLite transactions, or HTTP calls): nothing
+    # waits for the teardown
+    task_process.exit_without_teardown()    # once the executor has written its output
