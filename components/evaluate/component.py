@@ -72,10 +72,13 @@ def evaluate(
     import contextlib
     from collections import namedtuple
 
-    from kfp_mlops.components._shared import io, logs
-    from kfp_mlops.components.evaluate import core
+    from kfp_mlops.components._shared import io, logs, task_process
 
     logs.setup()
+    # a SavedModel is called through TensorFlow alone: skip the eager import of all of Keras
+    task_process.import_tensorflow_without_keras()
+    from kfp_mlops.components.evaluate import core
+
     with contextlib.ExitStack() as stack:
         champion_dir, champion_version, champion_uri = None, "", ""
         if registry_uri and model_name:
@@ -111,4 +114,5 @@ def evaluate(
         classification_metrics.log_confusion_matrix(ev.confusion_matrix["categories"],
                                                     ev.confusion_matrix["matrix"])
     blessing.metadata.update(result.metadata())
+    task_process.exit_without_teardown()    # once the executor has written its output
     return namedtuple("EvaluateOutputs", ["blessed"])(result.blessed)

@@ -51,7 +51,7 @@ def track(
         experiment: Experiment name; empty: ``model_name``.
         pipeline_run: The tracked run's name; pass ``dsl.PIPELINE_JOB_NAME_PLACEHOLDER``.
     """
-    from kfp_mlops.components._shared import logs
+    from kfp_mlops.components._shared import logs, task_process
     from kfp_mlops.components.track import core
 
     logs.setup()
@@ -68,3 +68,6 @@ def track(
         if "/" not in name:
             metrics.log_metric(name, value)
     tracking.metadata.update(result.metadata())
+    # MLflow's store commits every write (SQLite transactions, or HTTP calls): nothing
+    # waits for the teardown once the executor has written its output.
+    task_process.exit_without_teardown()

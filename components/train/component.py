@@ -79,3 +79,6 @@ def train(
     for name, value in sorted(result.metrics.items()):
         metrics.log_metric(name, value)
     tensorboard.metadata.update(result.tensorboard_metadata())
+    from kfp_mlops.components._shared import task_process
+
+    task_process.exit_without_teardown()    # once the executor has written its output

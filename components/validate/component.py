@@ -69,10 +69,13 @@ def validate(
     import collections
     import logging
 
-    from kfp_mlops.components._shared import logs
-    from kfp_mlops.components.validate import core
+    from kfp_mlops.components._shared import logs, task_process
 
     logs.setup()
+    # TFDV needs TensorFlow but no Keras: skip TensorFlow's eager import of all of Keras
+    task_process.import_tensorflow_without_keras()
+    from kfp_mlops.components.validate import core
+
     log = logging.getLogger("kfp_mlops.validate")
     schema_path = schema_uri  # read through the I/O layer by core (resolve_schema_path)
     log.info("validating dataset %s (label %r, schema %s, skew threshold %s, overrides %s, "
@@ -124,4 +127,5 @@ def validate(
                                "outputs are written; set fail_on_anomalies=False to record "
                                "and continue):\n- " + "\n- ".join(result.reasons))
         log.warning("dataset failed validation; continuing because fail_on_anomalies=False")
+    task_process.exit_without_teardown()    # once the executor has written its output
     return outputs(result.passed)
