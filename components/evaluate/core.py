@@ -162,10 +162,42 @@ def _defined(v) -> bool:
     return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
 
 
+class SplitBatches:
+    """One split of a dataset artifact as a re-iterable stream of Arrow record batches
+    (``_shared.dataset.iter_batches``): what :func:`evaluate_model` scores without holding
+    the split in memory."""
+
+    def __init__(self, dataset_dir: str, split: str):
+        self.dataset_dir = dataset_dir
+        self.split = split
+        self.columns = list(ds.arrow_schema(dataset_dir, split).names)
+        self.rows = ds.num_rows(dataset_dir, split)
+
+    def batches(self, columns: Sequence[str]):
+        return ds.iter_batches(self.dataset_dir, self.split, list(columns))
+
+
+def _column(batch, name: str):
+    """A column of a pandas frame or an Arrow batch, as pandas (for the model_io helpers)."""
+    if hasattr(batch, "schema") and hasattr(batch.schema, "get_field_index"):
+        return batch.column(batch.schema.get_field_index(name)).to_pandas()
+    return batch[name].reset_index(drop=True)
+
+
 def evaluate_model(model_dir: str, frame, label: str = "", slice_columns: Sequence[str] = (),
                    serving: Optional["model_io.ServingModel"] = None) -> Evaluation:
-    """Scores one model on a DataFrame holding its features, the label and slice columns."""
+    """Scores one model on a DataFrame holding its features, the label and slice columns,
+    or on a :class:`SplitBatches` (a split streamed batch by batch).
+
+    Batch by batch, only what the metrics need is kept: the labels and the model's scores
+    as numpy arrays (int64 / float64 per row, plus one float32 per class per row) and one
+    int32 code per row per slice column. That is a few dozen bytes a row, against the
+    hundreds the rows themselves take in pandas, and it does not grow with the number of
+    features.
+    """
     import numpy as np
+    import pandas as pd
+    import pyarrow as pa
 
     try:
         serving = serving or model_io.load(model_dir)
@@ -175,38 +207,71 @@ def evaluate_model(model_dir: str, frame, label: str = "", slice_columns: Sequen
     label = label or serving.label
     if not label:
         raise EvaluateError(f"no label_column given and model {model_dir!r} names none")
-    if label not in frame.columns:
+    columns = list(frame.columns)
+    if label not in columns:
         raise EvaluateError(f"label_column {label!r} is not a column of the evaluation data; "
-                            f"columns are {list(frame.columns)}")
-    absent = [c for c in slice_columns if c not in frame.columns]
+                            f"columns are {columns}")
+    absent = [c for c in slice_columns if c not in columns]
     if absent:
         raise EvaluateError(f"slice_columns {absent} are not columns of the evaluation data; "
-                            f"columns are {list(frame.columns)}")
+                            f"columns are {columns}")
     vocabulary = list(serving.label_vocabulary)
     if task == CLASSIFICATION:
         if not vocabulary:
             raise EvaluateError(f"classification model {model_dir!r} has no label_vocabulary in "
                                 f"{model_io.METADATA_PATH}")
         index = {v: i for i, v in enumerate(vocabulary)}
-        y = np.asarray([index.get(s, -1) for s in model_io.category_strings(frame[label])],
-                       dtype=np.int64)
-        keep = y >= 0
+    if isinstance(frame, pd.DataFrame):
+        batches = [frame]
     else:
-        y = model_io.numeric_values(frame[label]).astype(np.float64)
-        keep = ~np.isnan(y)
-    skipped = int((~keep).sum())
+        needed = [c for c in dict.fromkeys(list(serving.features) + [label] +
+                                           list(slice_columns)) if c in columns]
+        batches = frame.batches(needed)
+    ys: List[Any] = []
+    outs: Dict[str, List[Any]] = {}
+    codes: Dict[str, List[Any]] = {c: [] for c in slice_columns}
+    names: Dict[str, Dict[str, int]] = {c: {} for c in slice_columns}
+    total = 0
+    for batch in batches:
+        values = _column(batch, label)
+        total += len(values)
+        if task == CLASSIFICATION:
+            y = np.asarray([index.get(s, -1) for s in model_io.category_strings(values)],
+                           dtype=np.int64)
+            keep = y >= 0
+        else:
+            y = model_io.numeric_values(values).astype(np.float64)
+            keep = ~np.isnan(y)
+        if not keep.any():
+            continue
+        if not keep.all():
+            batch = (batch.loc[keep].reset_index(drop=True) if isinstance(batch, pd.DataFrame)
+                     else batch.filter(pa.array(keep)))
+        try:
+            out = serving.predict(batch)
+        except model_io.ModelError as e:
+            raise EvaluateError(f"model {model_dir!r} cannot score the evaluation data: "
+                                f"{e}") from e
+        ys.append(y[keep])
+        for key in ("probabilities", "class_ids", "predictions"):
+            if key in out:
+                outs.setdefault(key, []).append(out[key])
+        for column in slice_columns:
+            strings = model_io.category_strings(_column(batch, column))
+            known = names[column]
+            codes[column].append(np.asarray([known.setdefault(v or MISSING_SLICE, len(known))
+                                             for v in strings], dtype=np.int32))
+    rows = int(sum(len(y) for y in ys))
+    skipped = total - rows
     if skipped:
         logger.warning("%d of %d rows have a missing label%s and are not scored", skipped,
-                       len(frame), " or one the model does not know" if task == CLASSIFICATION
+                       total, " or one the model does not know" if task == CLASSIFICATION
                        else "")
-    frame = frame.loc[keep].reset_index(drop=True)
-    y = y[keep]
-    if len(frame) == 0:
+    if rows == 0:
         raise EvaluateError(f"no row of the evaluation data has a usable {label!r} label")
-    try:
-        out = serving.predict(frame)
-    except model_io.ModelError as e:
-        raise EvaluateError(f"model {model_dir!r} cannot score the evaluation data: {e}") from e
+    y = np.concatenate(ys)
+    out = {key: np.concatenate(parts, axis=0) for key, parts in outs.items()}
+    del ys, outs
 
     confusion = roc = None
     per_class: Dict[str, Dict[str, Optional[float]]] = {}
@@ -232,22 +297,23 @@ def evaluate_model(model_dir: str, frame, label: str = "", slice_columns: Sequen
 
     slices: Dict[str, Dict[str, Dict[str, Optional[float]]]] = {}
     for column in slice_columns:
-        values = model_io.category_strings(frame[column])
-        values = np.where(values == "", MISSING_SLICE, values).astype(object)
-        names, counts = np.unique(values, return_counts=True)
-        order = sorted(zip(names, counts), key=lambda nc: (-nc[1], str(nc[0])))
+        values = np.concatenate(codes[column])
+        labels = {code: name for name, code in names[column].items()}
+        found, counts = np.unique(values, return_counts=True)
+        order = sorted(((labels[int(c)], n, int(c)) for c, n in zip(found, counts)),
+                       key=lambda nc: (-nc[1], str(nc[0])))
         if len(order) > MAX_SLICE_VALUES:
             logger.warning("slice column %r has %d values; reporting the %d most frequent",
                            column, len(order), MAX_SLICE_VALUES)
         slices[column] = {}
-        for name, count in order[:MAX_SLICE_VALUES]:
-            rows = values == name
+        for name, count, code in order[:MAX_SLICE_VALUES]:
+            chosen = values == code
             if task == CLASSIFICATION:
-                m, _ = classification_metrics(y[rows], p[rows], vocabulary, full=False)
+                m, _ = classification_metrics(y[chosen], p[chosen], vocabulary, full=False)
             else:
-                m = regression_metrics(y[rows], pred[rows])
+                m = regression_metrics(y[chosen], pred[chosen])
             slices[column][str(name)] = {"count": int(count), **m}
-    return Evaluation(model_dir=model_dir, task=task, label=label, rows=int(len(frame)),
+    return Evaluation(model_dir=model_dir, task=task, label=label, rows=rows,
                       skipped_rows=skipped, metrics=metrics, per_class=per_class, slices=slices,
                       confusion_matrix=confusion, roc_curve=roc, label_vocabulary=vocabulary,
                       predictions=out, curves=curves)
@@ -428,8 +494,9 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
     max_slice_gap = {k: float(v) for k, v in (max_slice_gap or {}).items()}
     min_slice_rows = int(min_slice_rows)
     info = ds.read_info(dataset_dir)
-    frame = ds.read_pandas(dataset_dir, split)
-    infinite = ds.infinite_counts_of(frame)
+    # Streamed: the split is read batch by batch, never whole (see evaluate_model).
+    frame = SplitBatches(dataset_dir, split)
+    infinite = ds.infinite_counts(dataset_dir, split, recorded=False)
     if infinite:
         raise EvaluateError(ds.describe_infinite(infinite, split, f"dataset {dataset_dir!r}"))
     try:
@@ -443,7 +510,7 @@ def evaluate(dataset_dir: str, model_dir: str, blessing_dir: str = "", report_pa
     max_regression = {k: float(v) for k, v in (max_regression or {}).items()} or \
         default_max_regression(task)
 
-    logger.info("evaluating %s model %r on %d %s rows", task, model_dir, len(frame), split)
+    logger.info("evaluating %s model %r on %d %s rows", task, model_dir, frame.rows, split)
     evaluation = evaluate_model(model_dir, frame, label, slice_columns, serving=serving)
     logger.info("metrics: %s", {k: _fmt(v) for k, v in evaluation.metrics.items()})
 

@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
-from typing import Any, Callable, Dict, List, Mapping, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from kfp_mlops.components._shared import dataset as ds
 from kfp_mlops.components._shared import io
@@ -46,6 +46,7 @@ from kfp_mlops.components._shared.model_io import (CATEGORICAL, CLASSIFICATION, 
                                                    REGRESSION, TIME_KINDS, TIMESTAMP)
 from kfp_mlops.components._shared.schema import (SERVING, SchemaError, is_kept_out,
                                                  kept_out_reason, read_schema)
+from kfp_mlops.components.train import data as train_data
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +188,12 @@ class TrainerArgs:
         return {f.name: f.kind for f in self.features}
 
     def read_pandas(self, split: str = "train"):
-        """One split as a DataFrame (feature columns and the label)."""
+        """One split as a DataFrame (feature columns and the label).
+
+        This loads the whole split into memory; on large data use :meth:`make_dataset`
+        (a streamed ``tf.data.Dataset``) or :meth:`batches` (numpy, one record batch at a
+        time), which the built-in model trains from.
+        """
         columns = [f.name for f in self.features] + [self.label]
         return ds.read_pandas(self.dataset_dir, split, columns)
 
@@ -207,37 +213,37 @@ class TrainerArgs:
         function (float64: dates and timestamps, see ``model_io.input_dtype``)."""
         return model_io.tensor_specs(self.feature_kinds)
 
-    def make_dataset(self, split: str = "train", batch_size: int = 32, shuffle: bool = False):
-        """A ``tf.data.Dataset`` of ``(raw feature dict, label)`` batches; rows without a
-        (known) label are dropped."""
-        import tensorflow as tf
+    def batches(self, split: str = "train"):
+        """Yields ``(raw inputs, labels)`` numpy batches of one split, one Parquet record
+        batch at a time (rows without a known label dropped): the whole split is never in
+        memory."""
+        return train_data.labelled_batches(self.dataset_dir, split, self.feature_kinds,
+                                           self.label, self.task, self.label_vocabulary)
 
-        frame = self.read_pandas(split)
-        labels = self.label_values(frame)
-        keep = ~_missing_label(labels, self.task)
-        inputs = {k: v[keep] for k, v in self.raw_inputs(frame).items()}
-        data = tf.data.Dataset.from_tensor_slices((inputs, labels[keep]))
-        if shuffle:
-            data = data.shuffle(int(keep.sum()) or 1, seed=self.seed,
-                                reshuffle_each_iteration=True)
-        return data.batch(batch_size)
+    def make_dataset(self, split: str = "train", batch_size: int = 32, shuffle: bool = False,
+                     rows: Optional[int] = None):
+        """A ``tf.data.Dataset`` of ``(raw feature dict, label)`` batches of ``batch_size``
+        rows, streamed from the split's Parquet file (see ``train.data.make_dataset``); rows
+        without a (known) label are dropped. ``shuffle``: a new order every pass (epoch),
+        through a bounded buffer. Labels: int64 class ids or float32 values. ``rows``: the
+        split's labelled rows if known (else counted: one pass over the label column)."""
+        return train_data.make_dataset(self.dataset_dir, split, self.feature_kinds, self.label,
+                                       self.task, self.label_vocabulary, batch_size,
+                                       shuffle=shuffle, seed=self.seed, rows=rows)
+
+    def train_dataset(self, batch_size: Optional[int] = None):
+        """The shuffled, streamed train split (:meth:`make_dataset`), at the
+        hyperparameters' ``batch_size`` unless given."""
+        return self.make_dataset("train", int(batch_size or self.hyperparameters["batch_size"]),
+                                 shuffle=True)
+
+    def eval_dataset(self, batch_size: Optional[int] = None):
+        """The streamed eval split in file order (:meth:`make_dataset`)."""
+        return self.make_dataset("eval", int(batch_size or self.hyperparameters["batch_size"]))
 
 
-def encode_labels(values, task: str, vocabulary: Sequence[str]):
-    """Class ids (int64, -1 for missing or unknown) or float32 values (NaN for missing)."""
-    import numpy as np
-
-    if task == REGRESSION:
-        return model_io.numeric_values(values)
-    index = {v: i for i, v in enumerate(vocabulary)}
-    return np.asarray([index.get(s, -1) for s in model_io.category_strings(values)],
-                      dtype=np.int64)
-
-
-def _missing_label(labels, task: str):
-    import numpy as np
-
-    return np.isnan(labels) if task == REGRESSION else labels < 0
+encode_labels = train_data.encode_labels
+_missing_label = train_data.missing_label
 
 
 # --- results ---------------------------------------------------------------------------
@@ -387,9 +393,17 @@ def _time_parts(values, kind: str):
     return civil_from_days(tf.cast(days, tf.int64)), day_fraction, missing
 
 
-def _build_preprocessor(features: List[Feature], inputs: Mapping[str, Any]):
-    """A ``tf.Module`` mapping raw serving inputs to model inputs, fitted on ``inputs``."""
+def _build_preprocessor(features: List[Feature], statistics):
+    """A ``tf.Module`` mapping raw serving inputs to model inputs, fitted on ``statistics``:
+    a ``train.data.FitStatistics`` (streamed from the split), or raw inputs in memory
+    (feature -> numpy array), from which those are computed."""
     import tensorflow as tf
+
+    if not isinstance(statistics, train_data.FitStatistics):
+        kinds = {f.name: f.kind for f in features}
+        n = len(next(iter(statistics.values()))) if statistics else 0
+        statistics = train_data.fit_statistics([(statistics, [0] * n)], kinds, CLASSIFICATION,
+                                               MAX_VOCABULARY)
 
     class Preprocessor(tf.Module):
         """Raw features -> {"dense": float32 [n, d], "embed_<i>": int64 [n, 1]}."""
@@ -404,20 +418,17 @@ def _build_preprocessor(features: List[Feature], inputs: Mapping[str, Any]):
             self.stats: Dict[str, Any] = {}
             for f in features:
                 if f.kind in TIME_KINDS:
-                    (year, *_), _, missing = _time_parts(inputs[f.name], f.kind)
-                    years = year.numpy().astype("float64")
-                    years[missing.numpy()] = float("nan")
-                    s = _numeric_stats(years)
+                    s = statistics.years[f.name]
                     self.times.append((f.name, f.kind, s["mean"], s["std"]))
                     parts = DATE_PARTS + (TIME_PARTS if f.kind == TIMESTAMP else ())
                     self.stats[f.name] = {"encoding": f.kind, "year_mean": s["mean"],
                                           "year_std": s["std"], "derived": list(parts)}
                 elif f.kind == NUMERIC:
-                    s = _numeric_stats(inputs[f.name])
+                    s = dict(statistics.numeric[f.name])
                     self.numeric.append((f.name, s["mean"], s["std"]))
                     self.stats[f.name] = s
                 else:
-                    vocab = _vocabulary(inputs[f.name])
+                    vocab = list(statistics.vocabularies[f.name])
                     keys = tf.constant(vocab or ["\x00"], dtype=tf.string)
                     values = tf.range(2, len(vocab or ["\x00"]) + 2, dtype=tf.int64)
                     table = tf.lookup.StaticHashTable(
@@ -549,45 +560,31 @@ def _export_builtin(model_dir: str, preprocessor, keras_model, features: List[Fe
 
 
 def _fit_builtin(args: TrainerArgs) -> Dict[str, Any]:
-    """Trains and exports the built-in model; returns what happened (epochs run, ...)."""
+    """Trains and exports the built-in model; returns what happened (epochs run, ...).
+
+    Nothing here holds a split in memory: the preprocessing is fitted on statistics of one
+    streaming pass over the train split, and Keras is fed streamed, preprocessed batches
+    (:func:`training_inputs`).
+    """
     import keras
-    import numpy as np
-    import tensorflow as tf
 
     hp = args.hyperparameters
-    train_frame = args.read_pandas("train")
-    train_raw = args.raw_inputs(train_frame)
-    train_y = args.label_values(train_frame)
-    keep = ~_missing_label(train_y, args.task)
-    train_raw = {k: v[keep] for k, v in train_raw.items()}
-    train_y = train_y[keep]
-
-    preprocessor = _build_preprocessor(args.features, train_raw)
-
-    def transform(raw):
-        tensors = {f.name: tf.constant(raw[f.name], model_io.input_dtype(f.kind))
-                   for f in args.features}
-        return {k: v.numpy() for k, v in preprocessor(tensors).items()}
-
+    statistics = train_data.fit_statistics(args.batches("train"), args.feature_kinds,
+                                           args.task, MAX_VOCABULARY)
+    preprocessor = _build_preprocessor(args.features, statistics)
     label_stats = {"mean": 0.0, "std": 1.0}
     if args.task == REGRESSION:
-        label_stats = _numeric_stats(train_y)
-        target = ((train_y - label_stats["mean"]) / label_stats["std"]).astype(np.float32)
-    else:
-        target = train_y
-    x_train = transform(train_raw)
-
+        label_stats = statistics.label
+    x_train = training_inputs(args, preprocessor, label_stats, "train", shuffle=True,
+                              rows=statistics.rows)
     validation = None
-    eval_frame = args.read_pandas("eval") if os.path.exists(args.eval_path) else None
-    if eval_frame is not None and len(eval_frame):
-        eval_y = args.label_values(eval_frame)
-        eval_keep = ~_missing_label(eval_y, args.task)
-        if eval_keep.any():
-            eval_raw = {k: v[eval_keep] for k, v in args.raw_inputs(eval_frame).items()}
-            eval_y = eval_y[eval_keep]
-            if args.task == REGRESSION:
-                eval_y = ((eval_y - label_stats["mean"]) / label_stats["std"]).astype(np.float32)
-            validation = (transform(eval_raw), eval_y)
+    if os.path.exists(args.eval_path):
+        eval_rows = train_data.labelled_rows(args.dataset_dir, "eval", args.label, args.task,
+                                             args.label_vocabulary)
+        if eval_rows:
+            validation = training_inputs(args, preprocessor, label_stats, "eval",
+                                         shuffle=False, rows=eval_rows)
+    target = None
 
     keras.utils.set_random_seed(args.seed)
     model = _build_keras_model(preprocessor, args.task, len(args.label_vocabulary),
@@ -609,8 +606,7 @@ def _fit_builtin(args: TrainerArgs) -> Dict[str, Any]:
             log_dir=args.tensorboard_dir, histogram_freq=0, write_graph=False,
             profile_batch=0))
     history = model.fit(x_train, target, validation_data=validation, epochs=int(hp["epochs"]),
-                        batch_size=int(hp["batch_size"]), shuffle=True, verbose=0,
-                        callbacks=callbacks)
+                        verbose=0, callbacks=callbacks)
     epochs_run = len(history.history.get("loss", []))
     best_epoch = None
     for cb in callbacks:
@@ -620,6 +616,26 @@ def _fit_builtin(args: TrainerArgs) -> Dict[str, Any]:
                     args.label_vocabulary, label_stats)
     return {"epochs_run": epochs_run, "best_epoch": best_epoch or epochs_run,
             "preprocessing": preprocessor.stats, "label_stats": label_stats}
+
+
+def training_inputs(args: TrainerArgs, preprocessor, label_stats: Mapping[str, float],
+                    split: str, shuffle: bool, rows: Optional[int] = None):
+    """``(model inputs, target)`` batches of ``split`` for Keras: the streamed raw batches
+    (:meth:`TrainerArgs.make_dataset`) through the preprocessor (regression: the label
+    standardised), prefetched."""
+    import tensorflow as tf
+
+    mean, std = float(label_stats["mean"]), float(label_stats["std"])
+    regression = args.task == REGRESSION
+
+    def prepare(raw, y):
+        if regression:
+            y = (y - mean) / std
+        return preprocessor(raw), y
+
+    data = args.make_dataset(split, int(args.hyperparameters["batch_size"]), shuffle=shuffle,
+                             rows=rows)
+    return data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def _progress_logger_class():
@@ -694,57 +710,51 @@ def _run_fn(trainer_module: str) -> Callable:
 
 def score_split(serving: "model_io.ServingModel", args: TrainerArgs,
                 split: str) -> Dict[str, float]:
-    """Loss and main metric of the exported model on one split, through its signature."""
+    """Loss and main metric of the exported model on one split, through its signature,
+    streamed one record batch at a time (only sums are kept)."""
     import numpy as np
+    import pyarrow as pa
 
-    frame = args.read_pandas(split)
-    y = args.label_values(frame)
-    keep = ~_missing_label(y, args.task)
-    if not keep.any():
+    columns = list(dict.fromkeys(list(serving.features) + [args.label]))
+    n = 0
+    sums = {"loss": 0.0, "hits": 0.0, "abs": 0.0}
+    for batch in ds.iter_batches(args.dataset_dir, split, columns):
+        y = encode_labels(batch.column(batch.schema.get_field_index(args.label)), args.task,
+                          args.label_vocabulary)
+        keep = ~_missing_label(y, args.task)
+        if not keep.any():
+            continue
+        out = serving.predict(batch if keep.all() else batch.filter(pa.array(keep)))
+        y = y[keep]
+        n += len(y)
+        if args.task == CLASSIFICATION:
+            p = np.asarray(out["probabilities"], dtype=np.float64)
+            if p.ndim != 2 or p.shape[1] != len(args.label_vocabulary):
+                raise TrainError(f"the model's 'probabilities' output has shape {p.shape}; "
+                                 f"expected [n, {len(args.label_vocabulary)}] (one column per "
+                                 f"label value {args.label_vocabulary})")
+            chosen = np.clip(p[np.arange(len(y)), y], 1e-7, 1.0)
+            sums["loss"] += float(-np.sum(np.log(chosen)))
+            sums["hits"] += float(np.sum(np.argmax(p, axis=1) == y))
+        else:
+            err = np.asarray(out["predictions"], dtype=np.float64).reshape(-1) - y
+            sums["loss"] += float(np.sum(err ** 2))
+            sums["abs"] += float(np.sum(np.abs(err)))
+    if n == 0:
         return {}
-    out = serving.predict(frame.loc[keep])
-    y = y[keep]
     if args.task == CLASSIFICATION:
-        p = np.asarray(out["probabilities"], dtype=np.float64)
-        if p.ndim != 2 or p.shape[1] != len(args.label_vocabulary):
-            raise TrainError(f"the model's 'probabilities' output has shape {p.shape}; expected "
-                             f"[n, {len(args.label_vocabulary)}] (one column per label value "
-                             f"{args.label_vocabulary})")
-        chosen = np.clip(p[np.arange(len(y)), y], 1e-7, 1.0)
-        return {"loss": float(-np.mean(np.log(chosen))),
-                "accuracy": float(np.mean(np.argmax(p, axis=1) == y))}
-    pred = np.asarray(out["predictions"], dtype=np.float64).reshape(-1)
-    err = pred - y
-    return {"loss": float(np.mean(err ** 2)), "rmse": float(np.sqrt(np.mean(err ** 2))),
-            "mae": float(np.mean(np.abs(err)))}
+        return {"loss": sums["loss"] / n, "accuracy": sums["hits"] / n}
+    mse = sums["loss"] / n
+    return {"loss": mse, "rmse": float(np.sqrt(mse)), "mae": sums["abs"] / n}
 
 
 # --- the entry point --------------------------------------------------------------------
 
 def _label_info(dataset_dir: str, label: str, task: str):
-    """(task, label vocabulary, labelled train rows) from the train split's label column."""
-    table = ds.read_table(dataset_dir, "train", [label])
-    column = table.column(label)
-    values = column.to_pandas()
-    if values.notna().sum() == 0:
-        raise TrainError(f"label_column {label!r} has no values in the train split")
-    if not task:
-        task = infer_task(values, column.type)
-        logger.info("task inferred from label %r (%s): %s", label, column.type, task)
-    vocabulary: List[str] = []
-    if task == CLASSIFICATION:
-        vocabulary = model_io.sort_labels(sorted({s for s in model_io.category_strings(values)
-                                                  if s != ""}))
-        if len(vocabulary) < 2:
-            raise TrainError(f"label_column {label!r} has {len(vocabulary)} distinct value(s) "
-                             f"{vocabulary} in the train split; classification needs at least 2")
-        labelled = int(sum(1 for s in model_io.category_strings(values) if s != ""))
-    else:
-        labelled = int((~_missing_label(model_io.numeric_values(values), task)).sum())
-    if labelled == 0:
-        raise TrainError(f"label_column {label!r} has no numeric values in the train split; "
-                         f"task {task!r} needs numbers")
-    return task, vocabulary, labelled
+    """(task, label vocabulary, labelled train rows) from the train split's label column,
+    streamed."""
+    info = train_data.label_info(dataset_dir, label, task, MAX_INFERRED_CLASSES, TrainError)
+    return info.task, info.vocabulary, info.labelled_rows
 
 
 def check_settings(task: str = "", epochs: int = 30, batch_size: int = 32,
