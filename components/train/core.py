@@ -47,6 +47,7 @@ from kfp_mlops.components._shared.model_io import (CATEGORICAL, CLASSIFICATION, 
 from kfp_mlops.components._shared.schema import (SERVING, SchemaError, is_kept_out,
                                                  kept_out_reason, read_schema)
 from kfp_mlops.components.train import data as train_data
+from kfp_mlops.components.train import distributed
 
 logger = logging.getLogger(__name__)
 
@@ -267,6 +268,8 @@ class TrainResult:
     seconds: float
     #: column -> why it is not a feature (the schema's decision, the key column).
     kept_out: Dict[str, str] = dataclasses.field(default_factory=dict)
+    #: False on a worker of a cluster other than the chief: it wrote no output.
+    chief: bool = True
 
     @property
     def main_metric(self) -> str:
@@ -584,17 +587,17 @@ def _fit_builtin(args: TrainerArgs) -> Dict[str, Any]:
         if eval_rows:
             validation = training_inputs(args, preprocessor, label_stats, "eval",
                                          shuffle=False, rows=eval_rows)
-    target = None
 
     keras.utils.set_random_seed(args.seed)
-    model = _build_keras_model(preprocessor, args.task, len(args.label_vocabulary),
-                               hp["hidden_units"], hp["dropout"])
-    if args.task == CLASSIFICATION:
-        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
-    else:
-        loss, metrics = "mean_squared_error", [keras.metrics.RootMeanSquaredError(name="rmse")]
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=hp["learning_rate"]),
-                  loss=loss, metrics=metrics, jit_compile=False)
+    with distributed.scope():  # [multi-worker] variables mirrored on every worker
+        model = _build_keras_model(preprocessor, args.task, len(args.label_vocabulary),
+                                   hp["hidden_units"], hp["dropout"])
+        if args.task == CLASSIFICATION:
+            loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+        else:
+            loss, metrics = "mean_squared_error", [keras.metrics.RootMeanSquaredError(name="rmse")]
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=hp["learning_rate"]),
+                      loss=loss, metrics=metrics, jit_compile=False)
 
     callbacks: List[Any] = [_ProgressLogger(hp["epochs"])]
     patience = int(hp["early_stopping_patience"])
@@ -605,8 +608,11 @@ def _fit_builtin(args: TrainerArgs) -> Dict[str, Any]:
         callbacks.append(keras.callbacks.TensorBoard(
             log_dir=args.tensorboard_dir, histogram_freq=0, write_graph=False,
             profile_batch=0))
-    history = model.fit(x_train, target, validation_data=validation, epochs=int(hp["epochs"]),
-                        verbose=0, callbacks=callbacks)
+    # [multi-worker] a cluster: each worker takes its own share of the streamed batches
+    history = model.fit(distributed.shard(x_train),
+                        validation_data=None if validation is None
+                        else distributed.shard(validation),
+                        epochs=int(hp["epochs"]), verbose=0, callbacks=callbacks)
     epochs_run = len(history.history.get("loss", []))
     best_epoch = None
     for cb in callbacks:
@@ -808,6 +814,7 @@ def train(dataset_dir: str, schema_path: str, model_dir: str, tensorboard_dir: s
 
     check_settings(task, epochs, batch_size, learning_rate, hidden_units,
                    early_stopping_patience, seed, dropout)
+    distributed.from_environment()  # [multi-worker] TF_CONFIG; before any other TF op
     started = time.time()
     info = ds.read_info(dataset_dir)
     label = label_column or info.get("label_column", "")
@@ -857,7 +864,9 @@ def train(dataset_dir: str, schema_path: str, model_dir: str, tensorboard_dir: s
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
-    with io.output_dir(model_dir) as model_out, _maybe_output_dir(tensorboard_dir) as tb_out:
+    # [multi-worker] a worker other than the chief writes to a temporary folder, then removes it
+    with distributed.output_paths(model_dir, tensorboard_dir) as (model_path, tensorboard_path), \
+            io.output_dir(model_path) as model_out, _maybe_output_dir(tensorboard_path) as tb_out:
         args = TrainerArgs(
             dataset_dir=dataset_dir, train_path=ds.split_path(dataset_dir, "train"),
             eval_path=ds.split_path(dataset_dir, "eval"), schema_path=schema_path,
@@ -925,6 +934,8 @@ def train(dataset_dir: str, schema_path: str, model_dir: str, tensorboard_dir: s
             meta["preprocessing"] = details["preprocessing"]
             meta["best_epoch"] = details.get("best_epoch")
         model_io.write_metadata(model_out, meta)
+    if not distributed.is_chief():  # [multi-worker] its copy is removed: it reports no output
+        result = dataclasses.replace(result, model_dir="", tensorboard_dir="", chief=False)
     logger.info("trained %s model in %.1fs: %s", task, result.seconds,
                 {k: round(v, 4) for k, v in metrics.items()})
     return result
