@@ -12,6 +12,7 @@ Stdlib imports only at module top; numpy and scikit-learn inside the functions.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Dict, Optional, Sequence
 
@@ -33,6 +34,61 @@ MAIN_METRIC = {CLASSIFICATION: "accuracy", REGRESSION: "rmse"}
 #: ROC curves are thinned to at most this many points.
 MAX_ROC_POINTS = 200
 _EPS = 1e-15
+#: Slack for float rounding when a metric is held against its bound.
+TOLERANCE = 1e-12
+
+
+def defined(value: Any) -> bool:
+    """A finite number (an undefined metric is None or NaN)."""
+    return value is not None and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def fmt(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """A metric against a reference value of it (the champion's, or the registered
+    evaluation's), allowed to get worse by at most ``allowed``."""
+    metric: str
+    value: float
+    base: float
+    allowed: float
+    bound: float
+    direction: str
+    within: bool
+
+    def terms(self) -> str:
+        """``(change +0.0100, higher is better, allowed to get worse by at most 0.0000)``."""
+        better = "higher" if self.direction == HIGHER else "lower"
+        return (f"(change {self.value - self.base:+.4f}, {better} is better, allowed to get "
+                f"worse by at most {self.allowed:.4f})")
+
+
+def compare(metric: str, value: Optional[float], base: Optional[float],
+            allowed: float) -> Optional[Comparison]:
+    """``value`` of ``metric`` held against ``base``: evaluate's champion comparison and
+    performance monitoring's degradation check are this one rule. None when either value is
+    undefined (the caller says which).
+
+    Args:
+        metric: A key of :data:`DIRECTIONS`.
+        value: The new value (the challenger's, or the labelled batch's).
+        base: The reference value.
+        allowed: How much worse than ``base`` the value may be (a non-negative amount).
+    """
+    if not defined(value) or not defined(base):
+        return None
+    direction = DIRECTIONS[metric]
+    if direction == HIGHER:
+        bound = base - allowed
+        within = value >= bound - TOLERANCE
+    else:
+        bound = base + allowed
+        within = value <= bound + TOLERANCE
+    return Comparison(metric, float(value), float(base), float(allowed), float(bound),
+                      direction, within)
 
 
 def default_max_regression(task: str) -> Dict[str, float]:

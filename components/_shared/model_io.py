@@ -270,6 +270,8 @@ def _arrow_values(column, kind: str):
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if isinstance(column, pa.ChunkedArray):  # a Table's column; pyarrow 10's
+        column = column.combine_chunks()      # ChunkedArray.to_numpy takes no options
     t = column.type
     if kind == CATEGORICAL and (pa.types.is_string(t) or pa.types.is_large_string(t)):
         return np.asarray(pc.fill_null(column, "").to_numpy(zero_copy_only=False), dtype=object)

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -41,6 +40,7 @@ from kfp_mlops.components._shared import checks
 from kfp_mlops.components._shared import dataset as ds
 from kfp_mlops.components._shared import html_report
 from kfp_mlops.components._shared import io
+from kfp_mlops.components._shared import metrics as shared_metrics
 from kfp_mlops.components._shared import model_io
 # The metrics live in _shared.metrics (performance monitoring computes the same ones on
 # served predictions); evaluate's names are kept for the code that imports them from here.
@@ -158,8 +158,8 @@ class EvaluateResult:
         return out
 
 
-def _defined(v) -> bool:
-    return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
+_defined = shared_metrics.defined
+_fmt = shared_metrics.fmt
 
 
 class SplitBatches:
@@ -321,10 +321,6 @@ def evaluate_model(model_dir: str, frame, label: str = "", slice_columns: Sequen
 
 # --- blessing ---------------------------------------------------------------------------
 
-def _fmt(v) -> str:
-    return "n/a" if v is None else f"{v:.4f}"
-
-
 def _name_problems(names: Mapping[str, Any], task: str, what: str) -> List[str]:
     known = METRICS[task] if task else ALL_METRICS
     unknown = [k for k in names if k not in known]
@@ -395,27 +391,18 @@ def champion_checks(challenger: Mapping[str, Optional[float]],
     for metric, allowed in sorted(max_regression.items()):
         direction = DIRECTIONS[metric]
         value, base = challenger.get(metric), champion.get(metric)
-        if not _defined(value) or not _defined(base):
+        c = shared_metrics.compare(metric, value, base, allowed)
+        if c is None:
             checks.append(Check("champion", metric, value if _defined(value) else None, None,
                                 direction, False,
                                 f"FAILED champion comparison: {metric} could not be computed "
                                 f"(challenger {_fmt(value)}, champion {champion_name} "
                                 f"{_fmt(base)})"))
             continue
-        if direction == HIGHER:
-            bound = base - allowed
-            passed = value >= bound - 1e-12
-            change = value - base
-        else:
-            bound = base + allowed
-            passed = value <= bound + 1e-12
-            change = value - base
-        better = "higher" if direction == HIGHER else "lower"
-        checks.append(Check("champion", metric, float(value), float(bound), direction, passed,
-                            f"{'passed' if passed else 'FAILED'} champion comparison: {metric} "
-                            f"{_fmt(value)} vs champion {champion_name} {_fmt(base)} "
-                            f"(change {change:+.4f}, {better} is better, allowed to get worse "
-                            f"by at most {allowed:.4f})"))
+        checks.append(Check("champion", metric, c.value, c.bound, direction, c.within,
+                            f"{'passed' if c.within else 'FAILED'} champion comparison: "
+                            f"{metric} {_fmt(value)} vs champion {champion_name} {_fmt(base)} "
+                            f"{c.terms()}"))
     return checks
 
 

@@ -35,14 +35,13 @@ import contextlib
 import dataclasses
 import datetime
 import logging
-import math
 import os
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from kfp_mlops.components._shared import html_report
 from kfp_mlops.components._shared import metrics as shared_metrics
-from kfp_mlops.components._shared.metrics import DIRECTIONS, HIGHER, MAIN_METRIC, METRICS
+from kfp_mlops.components._shared.metrics import DIRECTIONS, MAIN_METRIC, METRICS
 from kfp_mlops.components._shared.model_io import CLASSIFICATION
 from kfp_mlops.components.monitor import report as monitoring_report
 from kfp_mlops.components.monitor.report import PERFORMANCE, PERFORMANCE_CHECK, Finding
@@ -51,8 +50,6 @@ logger = logging.getLogger(__name__)
 
 #: Fewer scorable joined rows than this: no judgement (monitor's ``min_rows`` default).
 DEFAULT_MIN_ROWS = 30
-#: A metric's value is compared with this much slack (floating-point noise, as evaluate).
-_TOLERANCE = 1e-12
 
 
 class PerformanceError(ValueError):
@@ -167,12 +164,8 @@ class PerformanceResult:
         return out
 
 
-def _defined(v) -> bool:
-    return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
-
-
-def _fmt(v) -> str:
-    return "n/a" if v is None else f"{v:.4f}"
+_defined = shared_metrics.defined
+_fmt = shared_metrics.fmt
 
 
 # --------------------------------------------------------------------------------------
@@ -283,7 +276,8 @@ def metric_checks(current: Mapping[str, Optional[float]],
     for metric, allowed in sorted(max_degradation.items()):
         direction = DIRECTIONS[metric]
         value, base = current.get(metric), baseline.get(metric)
-        if not _defined(value) or not _defined(base):
+        c = shared_metrics.compare(metric, value, base, allowed)
+        if c is None:
             out.append(MetricCheck(metric, value if _defined(value) else None,
                                    base if _defined(base) else None, float(allowed), None,
                                    direction, False,
@@ -291,20 +285,12 @@ def metric_checks(current: Mapping[str, Optional[float]],
                                    f"(this batch {_fmt(value)}, registered evaluation of "
                                    f"version {version} {_fmt(base)})"))
             continue
-        if direction == HIGHER:
-            bound = base - allowed
-            degraded = value < bound - _TOLERANCE
-        else:
-            bound = base + allowed
-            degraded = value > bound + _TOLERANCE
-        better = "higher" if direction == HIGHER else "lower"
+        degraded = not c.within
         out.append(MetricCheck(
-            metric, float(value), float(base), float(allowed), float(bound), direction,
-            degraded,
+            metric, c.value, c.base, c.allowed, c.bound, direction, degraded,
             f"{metric} {'DEGRADED' if degraded else 'held'}: {_fmt(value)} on the labelled "
             f"batch vs {_fmt(base)} in the registered evaluation of version {version} "
-            f"(change {value - base:+.4f}, {better} is better, allowed to get worse by at "
-            f"most {allowed:.4f})"))
+            f"{c.terms()}"))
     return out
 
 

@@ -94,7 +94,6 @@ def predict(
         model_version: The version the model reference resolved to.
     """
     import collections
-    import html
     import logging
 
     from kfp_mlops.components._shared import artifact_types, logs
@@ -125,12 +124,7 @@ def predict(
             "batch_prediction_job": job.job_resource_name, "state": job.state,
             "model_name": model_name, "model_version": job.model_version,
             "model_uri": job.model_resource_name, "input_uri": data_uri})
-        with open(summary.path, "w", encoding="utf-8") as f:
-            f.write("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Batch prediction"
-                    "</title></head><body><h1>Batch prediction on Vertex AI</h1><p>"
-                    f"{html.escape(model_name)} version {html.escape(job.model_version)}: job "
-                    f"{html.escape(job.job_resource_name)} {html.escape(job.state)}; "
-                    f"predictions in {html.escape(job.output_uri)}</p></body></html>\n")
+        vertex_batch.write_summary(job, data_uri, summary.path)
         return outputs(0, job.model_version)
 
     from kfp_mlops.components.predict import core

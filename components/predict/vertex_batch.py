@@ -136,6 +136,16 @@ def job_metadata(result: VertexBatchResult) -> Dict[str, str]:
     return {k: v for k, v in metadata.items() if v}
 
 
+def write_summary(result: VertexBatchResult, input_uri: str, path: str) -> None:
+    """The run's summary page (``templates/predict_vertex.html.j2``) at ``path``."""
+    from kfp_mlops.components._shared import html_report, io
+
+    io.write_text(path, html_report.render(
+        "predict_vertex.html.j2", model_name=result.model_name,
+        model_version=result.model_version, job_resource_name=result.job_resource_name,
+        state=result.state, input_uri=input_uri, output_uri=result.output_uri))
+
+
 def job_uri(location: str, resource_name: str) -> str:
     """The job's REST URI, as GCPC's ``VertexBatchPredictionJob.create`` takes it."""
     return f"https://{location}-aiplatform.googleapis.com/v1/{resource_name}"

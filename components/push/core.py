@@ -93,22 +93,31 @@ class PushResult:
         }
 
 
+def _read_decision(artifact_dir: str, filename: str, flag: str, what: str,
+                   producer: str) -> Dict[str, Any]:
+    """``filename`` of an artifact: a JSON object whose ``flag`` is true or false."""
+    path = os.path.join(artifact_dir, filename)
+    if not os.path.isfile(path):
+        raise PushError(f"{what} {artifact_dir!r} holds no {filename}; expected the "
+                        f"{producer}")
+    try:
+        found = io.read_json(path)
+    except ValueError as e:
+        raise PushError(f"{what} file {path!r} is not valid JSON: {e}") from e
+    if not isinstance(found, dict) or not isinstance(found.get(flag), bool):
+        raise PushError(f"{what} file {path!r} must be a JSON object whose {flag!r} is "
+                        f"true or false; got {found!r:.200}")
+    return found
+
+
 def read_blessing(blessing_dir: str) -> Dict[str, Any]:
     """Reads and checks ``blessing.json`` of an evaluate blessing artifact."""
-    path = os.path.join(blessing_dir, BLESSING_FILE)
-    if not os.path.isfile(path):
-        raise PushError(f"blessing {blessing_dir!r} holds no {BLESSING_FILE}; expected the "
-                        "blessing artifact of the evaluate component")
-    try:
-        blessing = io.read_json(path)
-    except ValueError as e:
-        raise PushError(f"blessing file {path!r} is not valid JSON: {e}") from e
-    if not isinstance(blessing, dict) or not isinstance(blessing.get("blessed"), bool):
-        raise PushError(f"blessing file {path!r} must be a JSON object whose 'blessed' is "
-                        f"true or false; got {blessing!r:.200}")
+    blessing = _read_decision(blessing_dir, BLESSING_FILE, "blessed", "blessing",
+                              "blessing artifact of the evaluate component")
     reasons = blessing.get("reasons", [])
     if not isinstance(reasons, list):
-        raise PushError(f"blessing file {path!r}: 'reasons' must be a list of strings")
+        raise PushError(f"blessing file {os.path.join(blessing_dir, BLESSING_FILE)!r}: "
+                        "'reasons' must be a list of strings")
     blessing["reasons"] = [str(r) for r in reasons]
     return blessing
 
@@ -116,18 +125,8 @@ def read_blessing(blessing_dir: str) -> Dict[str, Any]:
 def read_record(pushed_dir: str) -> Dict[str, Any]:
     """Reads and checks ``push.json`` of push's ``pushed_model`` artifact: what push decided
     (:meth:`PushResult.metadata`), for the components that record or act on it."""
-    path = os.path.join(pushed_dir, PUSH_FILE)
-    if not os.path.isfile(path):
-        raise PushError(f"pushed model {pushed_dir!r} holds no {PUSH_FILE}; expected the "
-                        "pushed_model artifact of the push component")
-    try:
-        record = io.read_json(path)
-    except ValueError as e:
-        raise PushError(f"push record {path!r} is not valid JSON: {e}") from e
-    if not isinstance(record, dict) or not isinstance(record.get("pushed"), bool):
-        raise PushError(f"push record {path!r} must be a JSON object whose 'pushed' is true "
-                        f"or false; got {record!r:.200}")
-    return record
+    return _read_decision(pushed_dir, PUSH_FILE, "pushed", "pushed model",
+                          "pushed_model artifact of the push component")
 
 
 def dataset_info(dataset_dir: str = "", metadata: Optional[Dict] = None) -> Dict[str, Any]:
