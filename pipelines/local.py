@@ -408,12 +408,22 @@ def with_local_tracking(pipeline_name: str, parameters: Dict[str, Any],
                         output_dir: str) -> Dict[str, Any]:
     """``parameters`` with ``tracking_uri`` set to the output folder's embedded MLflow
     store, ``sqlite:///<output_dir>/mlflow.db``, when the pipeline takes one and none was
-    given: every local run is recorded, and ``kfp-mlops runs --output-dir`` finds them."""
-    if "tracking_uri" not in pipeline_parameters(pipeline_name) or \
-            parameters.get("tracking_uri"):
-        return parameters
-    database = os.path.join(os.path.abspath(output_dir), TRACKING_DB)
-    return {**parameters, "tracking_uri": f"sqlite:///{database}"}
+    given: every local run is recorded, and ``kfp-mlops runs --output-dir`` finds them.
+
+    A monitoring pipeline that retrains locally passes the same store to the training run
+    it starts (in ``training_parameters``, unless they name one), so the retrained model's
+    run is listed beside the others of the folder."""
+    names = pipeline_parameters(pipeline_name)
+    uri = f"sqlite:///{os.path.join(os.path.abspath(output_dir), TRACKING_DB)}"
+    found = dict(parameters)
+    if "tracking_uri" in names and not found.get("tracking_uri"):
+        found["tracking_uri"] = uri
+    if "training_parameters" in names and found.get(
+            "retrain_target", names.get("retrain_target", {}).get("default", "local")) == "local":
+        training = dict(found.get("training_parameters") or {})
+        if not training.get("tracking_uri"):
+            found["training_parameters"] = {**training, "tracking_uri": uri}
+    return found
 
 
 def run_pipeline(pipeline, parameters: Dict[str, Any], output_dir: str,

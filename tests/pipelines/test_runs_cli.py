@@ -28,6 +28,21 @@ def test_a_local_run_records_in_its_output_folder(tmp_path):
     assert local.with_local_tracking("data-validation", {}, str(tmp_path)) == {}
 
 
+@pytest.mark.parametrize("pipeline", ["monitoring", "performance-monitoring"])
+def test_a_local_retraining_records_in_the_monitoring_runs_folder(tmp_path, pipeline):
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    assert local.with_local_tracking(pipeline, {"training_parameters": {"epochs": 3}},
+                                     str(tmp_path)) == {
+        "training_parameters": {"epochs": 3, "tracking_uri": store}}
+    assert local.with_local_tracking(pipeline, {}, str(tmp_path)) == {
+        "training_parameters": {"tracking_uri": store}}
+    # the user's store wins; a retraining on Vertex AI records where the training says
+    given = {"training_parameters": {"tracking_uri": "http://127.0.0.1:5000"}}
+    assert local.with_local_tracking(pipeline, given, str(tmp_path)) == given
+    vertex = {"retrain_target": "vertex"}
+    assert local.with_local_tracking(pipeline, vertex, str(tmp_path)) == vertex
+
+
 def test_runs_prints_the_runs_side_by_side(store, capsys):
     out, _ = store
     assert cli.main(["runs", "--output-dir", str(out)]) == 0

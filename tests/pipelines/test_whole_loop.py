@@ -63,14 +63,16 @@ def test_both_experiments_are_tracked_and_compared(loop):
     folder, stdout, _ = loop
     runs = track.read_runs(track.default_tracking_uri(str(folder / "local_outputs")),
                            "penguins")
-    # make run and the second experiment (the retraining of step 4 is a run of its own, with
-    # its store under the retrain task's output)
-    assert len(runs) == 2
-    assert [r["params"].get("epochs") for r in runs[:2]] == ["30", "60"]
+    # make run, the second experiment, and step 4's retraining, which records in the
+    # monitoring run's store
+    assert len(runs) == 3
+    assert [r["params"].get("epochs") for r in runs] == ["30", "60", "30"]
     assert all("accuracy" in r["metrics"] for r in runs)
     assert "2 run(s)" in stdout
     table = stdout[stdout.index("2 run(s)"):]
     assert re.search(r"^\s+epochs\s+30\s+60\s*$", table, re.M), table[:2000]
+    after = stdout[stdout.index("performance: degraded=yes"):]
+    assert "3 run(s)" in after
 
 
 def test_the_batch_is_scored_by_the_champion_and_published(loop):
