@@ -29,7 +29,7 @@ READERS = {"kfp_mlops.components.monitor.report",
            # performance reads predict's predictions and labels as ingest reads a source
            "kfp_mlops.components.predict.predictions",
            "kfp_mlops.components.ingest.core",       # predict, performance: the source reader
-           "kfp_mlops.components.push.core"}   # push's readers: blessing, dataset, push.json
+           "kfp_mlops.components.push.records"}   # blessing, dataset record, push.json
 #: Of these, the ones a component may take only some names of: ingest's source reader (what
 #: predict reads a batch with, exactly as ingest reads it) lives in ingest's core beside the
 #: splitting, and only the reading API may be imported from there.

@@ -36,19 +36,12 @@ from kfp_mlops.components._shared import io
 from kfp_mlops.components._shared import registry as reg
 from kfp_mlops.components.push import deploy
 from kfp_mlops.components.push import model_card
+# What the other components read of push's inputs and outputs lives in records (light).
+from kfp_mlops.components.push.records import (  # noqa: F401 (re-exported)
+    BLESSING_FILE, DATASET_INFO_FILE, EVALUATION_FILE, MODEL_INFO_FILE, PUSH_FILE, PushError,
+    dataset_info, read_blessing, read_record)
 
 logger = logging.getLogger(__name__)
-
-BLESSING_FILE = "blessing.json"
-EVALUATION_FILE = "evaluation.json"
-PUSH_FILE = "push.json"
-MODEL_INFO_FILE = os.path.join("assets.extra", "kfp_mlops_model.json")
-DATASET_INFO_FILE = "dataset.json"
-
-
-class PushError(ValueError):
-    """An input of push is missing or malformed; the message names it."""
-
 
 @dataclasses.dataclass
 class PushResult:
@@ -91,50 +84,6 @@ class PushResult:
             "champion_reason": self.champion_reason,
             "model_card": self.model_card.get("html", ""),
         }
-
-
-def _read_decision(artifact_dir: str, filename: str, flag: str, what: str,
-                   producer: str) -> Dict[str, Any]:
-    """``filename`` of an artifact: a JSON object whose ``flag`` is true or false."""
-    path = os.path.join(artifact_dir, filename)
-    if not os.path.isfile(path):
-        raise PushError(f"{what} {artifact_dir!r} holds no {filename}; expected the "
-                        f"{producer}")
-    try:
-        found = io.read_json(path)
-    except ValueError as e:
-        raise PushError(f"{what} file {path!r} is not valid JSON: {e}") from e
-    if not isinstance(found, dict) or not isinstance(found.get(flag), bool):
-        raise PushError(f"{what} file {path!r} must be a JSON object whose {flag!r} is "
-                        f"true or false; got {found!r:.200}")
-    return found
-
-
-def read_blessing(blessing_dir: str) -> Dict[str, Any]:
-    """Reads and checks ``blessing.json`` of an evaluate blessing artifact."""
-    blessing = _read_decision(blessing_dir, BLESSING_FILE, "blessed", "blessing",
-                              "blessing artifact of the evaluate component")
-    reasons = blessing.get("reasons", [])
-    if not isinstance(reasons, list):
-        raise PushError(f"blessing file {os.path.join(blessing_dir, BLESSING_FILE)!r}: "
-                        "'reasons' must be a list of strings")
-    blessing["reasons"] = [str(r) for r in reasons]
-    return blessing
-
-
-def read_record(pushed_dir: str) -> Dict[str, Any]:
-    """Reads and checks ``push.json`` of push's ``pushed_model`` artifact: what push decided
-    (:meth:`PushResult.metadata`), for the components that record or act on it."""
-    return _read_decision(pushed_dir, PUSH_FILE, "pushed", "pushed model",
-                          "pushed_model artifact of the push component")
-
-
-def dataset_info(dataset_dir: str = "", metadata: Optional[Dict] = None) -> Dict[str, Any]:
-    """The dataset's ``dataset.json`` when it is there, else the artifact's metadata."""
-    path = os.path.join(dataset_dir, DATASET_INFO_FILE) if dataset_dir else ""
-    if path and os.path.isfile(path):
-        return io.read_json(path)
-    return dict(metadata or {})
 
 
 def _model_info(model_dir: str) -> Dict[str, Any]:

@@ -1,9 +1,9 @@
 """Track: records every training run -- blessed or not -- in an experiment tracker.
 
 Plain Python, no kfp import. :func:`collect` reads what the run's tasks wrote, through their
-producers' readers (push's :func:`~kfp_mlops.components.push.core.read_blessing`,
-:func:`~kfp_mlops.components.push.core.dataset_info` and
-:func:`~kfp_mlops.components.push.core.read_record`, train's model metadata through
+producers' readers (push's :func:`~kfp_mlops.components.push.records.read_blessing`,
+:func:`~kfp_mlops.components.push.records.dataset_info` and
+:func:`~kfp_mlops.components.push.records.read_record`, train's model metadata through
 :func:`~kfp_mlops.components._shared.model_io.read_metadata`), into one :class:`RunRecord`:
 
 * parameters: what the model was actually trained and judged with -- train's
@@ -38,7 +38,7 @@ import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from kfp_mlops.components._shared import io, model_io, redact
-from kfp_mlops.components.push import core as push_core
+from kfp_mlops.components.push import records as push_records
 
 logger = logging.getLogger(__name__)
 
@@ -324,13 +324,13 @@ def collect(blessing_dir: str, pushed_dir: str, dataset_dir: str = "",
         TrackError: the blessing, push record or schema is missing or malformed.
     """
     try:
-        blessing = push_core.read_blessing(blessing_dir)
-        pushed = push_core.read_record(pushed_dir)
-    except push_core.PushError as e:
+        blessing = push_records.read_blessing(blessing_dir)
+        pushed = push_records.read_record(pushed_dir)
+    except push_records.PushError as e:
         raise TrackError(str(e)) from e
-    evaluation_path = os.path.join(blessing_dir, push_core.EVALUATION_FILE)
+    evaluation_path = os.path.join(blessing_dir, push_records.EVALUATION_FILE)
     evaluation = io.read_json(evaluation_path) if os.path.isfile(evaluation_path) else {}
-    data = push_core.dataset_info(dataset_dir, dict(dataset_metadata or {}))
+    data = push_records.dataset_info(dataset_dir, dict(dataset_metadata or {}))
     model_info: Dict[str, Any] = {}
     if model_dir:
         try:
@@ -357,10 +357,11 @@ def collect(blessing_dir: str, pushed_dir: str, dataset_dir: str = "",
         "main_metric": blessing.get("main_metric", ""),
     }
     artifacts = {}
-    for name, path in ((push_core.BLESSING_FILE, os.path.join(blessing_dir, push_core.BLESSING_FILE)),
-                       (push_core.EVALUATION_FILE, evaluation_path),
-                       (push_core.PUSH_FILE, os.path.join(pushed_dir, push_core.PUSH_FILE)),
-                       ("report.html", report_path)):
+    blessing_path = os.path.join(blessing_dir, push_records.BLESSING_FILE)
+    push_path = os.path.join(pushed_dir, push_records.PUSH_FILE)
+    for name, path in ((push_records.BLESSING_FILE, blessing_path),
+                       (push_records.EVALUATION_FILE, evaluation_path),
+                       (push_records.PUSH_FILE, push_path), ("report.html", report_path)):
         if path and os.path.isfile(path):
             artifacts[name] = path
     return RunRecord(
