@@ -130,7 +130,7 @@ LOCAL_LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d+) - \w+ - (Executing task|Task) '
                         r"(?: finished with status (\w+))?")
 EXECUTOR_LINE = re.compile(r"\[KFP Executor \d{4}-\d\d-\d\d (\d\d:\d\d:\d\d),(\d{3}) \w+\]: "
                            r"(component code started|Looking for component|"
-                           r"Wrote executor output file)")
+                           r"heavy imports done|Wrote executor output file)")
 
 
 def _seconds(clock: str) -> float:
@@ -147,7 +147,10 @@ def parse_task_logs(stdout: str) -> dict:
 
     start_s: ``Executing task`` -> ``component code started`` (the start overhead);
     python_kfp_s: the part of it before the KFP executor's first line (interpreter + kfp);
-    code_s: ``component code started`` -> ``Wrote executor output file``;
+    code_s: ``component code started`` -> ``Wrote executor output file``, split into
+    imports_s: ``component code started`` -> ``heavy imports done`` (logged by
+    ``task_process.import_heavy`` in the tasks that import TensorFlow, TFDV or MLflow; None
+    in the others) and work_s: the rest of code_s;
     exit_s: that last line -> kfp.local's ``finished with status``.
     """
     marks: dict = {}
@@ -164,6 +167,7 @@ def parse_task_logs(stdout: str) -> dict:
         if m and task:
             when = _seconds(f"{m.group(1)}.{m.group(2)}")
             key = {"component code started": "started", "Looking for component": "executor",
+                   "heavy imports done": "imported",
                    "Wrote executor output file": "wrote"}[m.group(3)]
             marks[task].setdefault(key, when)
     found = {}
@@ -176,6 +180,10 @@ def parse_task_logs(stdout: str) -> dict:
             else None,
             "exit_s": _between(t["wrote"], t["finished"]) if "finished" in t and "wrote" in t
             else None,
+            "imports_s": (_between(t["started"], t["imported"])
+                          if "imported" in t and "started" in t else None),
+            "work_s": (_between(t.get("imported", t.get("started")), t["wrote"])
+                       if "wrote" in t and "started" in t else None),
         }
     return found
 

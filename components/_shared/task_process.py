@@ -37,17 +37,23 @@ Why skipping the teardown is safe under the KFP executor contract:
   TensorBoard callback closes its writers at the end of ``fit``). What is skipped is
   freeing memory and the libraries' own clean-up of state only this process uses.
 
-Both apply only inside a KFP task process (``_KFP_RUNTIME=true``, which every task command
-sets, and ``kfp.dsl.executor_main`` as ``__main__``): a test or notebook that calls a
-component's function keeps a normal interpreter.
+:func:`import_heavy` imports a task's heavy libraries (TensorFlow, TFDV, Keras, MLflow) before
+its work and logs one line, ``heavy imports done``, so a task's log separates its start, its
+imports, its work and its exit (``bench/bench_tfx.py`` reads that line).
+
+The two shortcuts above apply only inside a KFP task process (``_KFP_RUNTIME=true``, which
+every task command sets, and ``kfp.dsl.executor_main`` as ``__main__``): a test or notebook
+that calls a component's function keeps a normal interpreter.
 """
 import atexit
+import importlib
 import importlib.abc
 import importlib.machinery
 import json
 import logging
 import os
 import sys
+import time
 from typing import Optional
 
 _EXECUTOR_MAIN = "kfp.dsl.executor_main"
@@ -101,6 +107,31 @@ def import_tensorflow_without_keras():
         sys.meta_path.remove(finder)
         sys.modules.pop("keras", None)      # a failed import leaves nothing, to be sure
     return tensorflow
+
+
+#: The message :func:`import_heavy` logs once a task's heavy imports are done.
+IMPORTS_DONE = "heavy imports done"
+
+
+def import_heavy(*modules: str) -> None:
+    """Imports ``modules`` in order, then logs ``heavy imports done in <s> s: <modules>``.
+
+    Call it right after ``logs.setup()`` in a task whose work needs TensorFlow, TFDV, Keras
+    or MLflow, so those imports are paid (and measured) before the work starts.
+    ``"tensorflow"`` is imported without its eager Keras import
+    (:func:`import_tensorflow_without_keras`) unless ``"keras"`` is among ``modules``.
+
+    Args:
+        modules: Dotted module names, e.g. ``"tensorflow", "tensorflow_data_validation"``.
+    """
+    started = time.perf_counter()
+    for name in modules:
+        if name == "tensorflow" and "keras" not in modules:
+            import_tensorflow_without_keras()
+        else:
+            importlib.import_module(name)
+    logging.getLogger("kfp_mlops.start").info("%s in %.2f s: %s", IMPORTS_DONE,
+                                              time.perf_counter() - started, ", ".join(modules))
 
 
 def _executor_output_file() -> str:

@@ -76,7 +76,7 @@ def evaluate(
 
     logs.setup()
     # a SavedModel is called through TensorFlow alone: skip the eager import of all of Keras
-    task_process.import_tensorflow_without_keras()
+    task_process.import_heavy("tensorflow")
     from kfp_mlops.components.evaluate import core
 
     with contextlib.ExitStack() as stack:

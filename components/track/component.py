@@ -55,6 +55,8 @@ def track(
     from kfp_mlops.components.track import core
 
     logs.setup()
+    mlflow_store = tracking_uri and not tracking_uri.startswith(core.VERTEX_PREFIX)
+    task_process.import_heavy(*(["mlflow"] if mlflow_store else []))
     record = core.collect(
         blessing_dir=blessing.path, pushed_dir=pushed_model.path, dataset_dir=dataset.path,
         dataset_metadata=dataset.metadata, schema_dir=schema.path, schema_uri=schema.uri,

@@ -65,10 +65,11 @@ def train(
         seed: Random seed for weights, shuffling and dropout.
         dropout: Dropout rate after each hidden layer (0 for none).
     """
-    from kfp_mlops.components._shared import logs
+    from kfp_mlops.components._shared import logs, task_process
     from kfp_mlops.components.train import core
 
     logs.setup()
+    task_process.import_heavy("tensorflow", "keras")
     result = core.train(
         dataset_dir=dataset.path, schema_path=schema.path, model_dir=model.path,
         tensorboard_dir=tensorboard.path, label_column=label_column, task=task,
@@ -79,6 +80,4 @@ def train(
     for name, value in sorted(result.metrics.items()):
         metrics.log_metric(name, value)
     tensorboard.metadata.update(result.tensorboard_metadata())
-    from kfp_mlops.components._shared import task_process
-
     task_process.exit_without_teardown()    # once the executor has written its output

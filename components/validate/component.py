@@ -73,7 +73,7 @@ def validate(
 
     logs.setup()
     # TFDV needs TensorFlow but no Keras: skip TensorFlow's eager import of all of Keras
-    task_process.import_tensorflow_without_keras()
+    task_process.import_heavy("tensorflow", "tensorflow_data_validation")
     from kfp_mlops.components.validate import core
 
     log = logging.getLogger("kfp_mlops.validate")

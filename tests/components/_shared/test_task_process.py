@@ -8,6 +8,7 @@ raises (exit status 1, the normal teardown).
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -94,3 +95,27 @@ def test_tensorflow_without_eager_keras_and_keras_still_importable():
                             timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")
+
+
+def test_import_heavy_logs_one_line_once_the_imports_are_done():
+    script = textwrap.dedent('''
+        import logging, sys
+        logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                            format="%(name)s: %(message)s")
+        from kfp_mlops.components._shared import task_process
+        task_process.import_heavy("tensorflow", "json")
+        assert "tensorflow" in sys.modules and "keras" not in sys.modules, "keras was imported"
+        task_process.import_heavy("tensorflow", "keras")
+        assert "keras" in sys.modules
+        print("ok")
+    ''')
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    done = [line for line in lines if line.startswith("kfp_mlops.start: ")]
+    assert len(done) == 2, lines
+    assert re.fullmatch(r"kfp_mlops\.start: heavy imports done in \d+\.\d\d s: tensorflow, json",
+                        done[0]), done
+    assert done[1].endswith(" s: tensorflow, keras"), done
+    assert lines[-1] == "ok"
