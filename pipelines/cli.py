@@ -95,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
                            "or nvidia.com/gpu on Kubeflow")
     comp.add_argument("--train-accelerator-count", type=int, default=1, metavar="N",
                       help="number of accelerators of the train task (default: %(default)s)")
+    comp.add_argument("--train-workers", type=int, default=None, metavar="N",
+                      help="run the train task as a Vertex AI custom job of N machines "
+                           "(chief included; TF_CONFIG set by Vertex AI)")
+    comp.add_argument("--train-machine-type", default="", metavar="TYPE",
+                      help="machine type of the train custom job, e.g. n1-standard-8 "
+                           "(default with --train-workers: n1-standard-4)")
     comp.set_defaults(func=_cmd_compile)
 
     run = sub.add_parser("run", help="run a pipeline on this machine with kfp.local")
@@ -139,7 +145,13 @@ def _cmd_compile(args) -> int:
 
     names = args.pipeline or catalog.names()
     resources = None
-    if args.train_cpu or args.train_memory or args.train_accelerator:
+    if args.train_workers is not None or args.train_machine_type:
+        from kfp_mlops.pipelines.training import Resources
+        from kfp_mlops.pipelines import vertex_training
+        resources = Resources(custom_job=vertex_training.from_options(
+            args.train_workers, args.train_machine_type, args.train_accelerator,
+            args.train_accelerator_count))
+    elif args.train_cpu or args.train_memory or args.train_accelerator:
         from kfp_mlops.pipelines.training import Resources
         if args.train_accelerator_count < 1:
             raise ValueError("--train-accelerator-count must be at least 1")

@@ -17,7 +17,11 @@ from kfp import compiler
 from kfp_mlops import images
 from kfp_mlops.pipelines import catalog
 
-_IMAGE_LINE = re.compile(r"^(\s*image:\s*)(\S+)\s*$", re.M)
+# ``image_uri``: the train task's Vertex AI custom job names its image in its worker pool
+# specs (pipelines/vertex_training.py), which must follow the same registry and tag.
+_IMAGE_LINE = re.compile(r"^(\s*(?:image|image_uri):\s*)(\S+)\s*$", re.M)
+#: Images compiled specs may name that are not ours and stay as pinned (GCPC's launcher).
+_FOREIGN_IMAGES = ("gcr.io/ml-pipeline/google-cloud-pipeline-components:2.22.0",)
 _REGISTRY_RE = re.compile(r"^[a-z0-9]([a-z0-9._:-]*[a-z0-9])?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
@@ -44,6 +48,8 @@ def retarget_images(spec_text: str, registry: str, tag: str) -> str:
 
     def replace(match):
         current = match.group(2)
+        if current in _FOREIGN_IMAGES:
+            return match.group(0)
         if current not in defaults:
             raise ValueError(f"compiled spec names image {current!r}, which is not a "
                              f"kfp-mlops image ({', '.join(sorted(defaults))})")

@@ -41,8 +41,13 @@ class Resources:
     memory: str = ""              # e.g. "16G"
     accelerator_type: str = ""    # e.g. "NVIDIA_TESLA_T4" (Vertex) or "nvidia.com/gpu" (Kubeflow)
     accelerator_count: int = 1
+    #: ``kfp_mlops.pipelines.vertex_training.CustomJob``: run the train task as a Vertex AI
+    #: custom job of that many machines (machine type and accelerator are then the job's).
+    custom_job: Optional[object] = None
 
     def apply(self, task) -> None:
+        if self.custom_job is not None:
+            return   # the custom job's worker_pool_specs carry the machines
         if self.cpu:
             task.set_cpu_request(self.cpu).set_cpu_limit(self.cpu)
         if self.memory:
@@ -55,6 +60,10 @@ class Resources:
 def build(train_resources: Optional[Resources] = None) -> Callable:
     """Builds the training pipeline, with ``train_resources`` applied to the train task."""
     resources = train_resources or Resources()
+    train_op = train
+    if resources.custom_job is not None:
+        from kfp_mlops.pipelines import vertex_training
+        train_op = vertex_training.custom_job_component(train, resources.custom_job)
 
     @dsl.pipeline(
         name=NAME,
@@ -147,7 +156,7 @@ def build(train_resources: Optional[Resources] = None) -> Callable:
             skew_threshold=skew_threshold, skew_thresholds=skew_thresholds,
             fail_on_anomalies=fail_on_anomalies, keep_columns=keep_columns,
             drop_columns=drop_columns).set_display_name("validate")
-        trained = train(
+        trained = train_op(
             dataset=data.outputs["dataset"], schema=checks.outputs["schema"],
             label_column=label_column, task=task, trainer_module=trainer_module, epochs=epochs,
             batch_size=batch_size, learning_rate=learning_rate,

@@ -86,6 +86,27 @@ def check(workers: int, machine_type: str, accelerator_type: str = "",
                          f"--train-accelerator {accelerator_type}")
 
 
+def from_options(workers, machine_type: str = "", accelerator: str = "",
+                 accelerator_count: int = 1) -> CustomJob:
+    """The :class:`CustomJob` of ``kfp-mlops compile``'s options; ``accelerator`` is a
+    Vertex AI accelerator type, optionally with its count (``NVIDIA_TESLA_T4:2``).
+
+    Raises:
+        ValueError: naming the option and what was expected, before anything is written.
+    """
+    workers = 1 if workers is None else workers
+    # --train-accelerator-count defaults to 1; any other count without a type is refused
+    count = accelerator_count if accelerator or accelerator_count != 1 else 0
+    if accelerator and ":" in accelerator:
+        accelerator, _, raw = accelerator.partition(":")
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"--train-accelerator {accelerator}:{raw}: expected TYPE or "
+                             "TYPE:COUNT with COUNT a whole number >= 1 (NVIDIA_TESLA_T4:1)")
+        count = int(raw)
+    return CustomJob(workers=workers, machine_type=machine_type or DEFAULT_MACHINE_TYPE,
+                     accelerator_type=accelerator, accelerator_count=count)
+
+
 def worker_pool_specs(container: Dict[str, Any], job: CustomJob) -> List[Dict[str, Any]]:
     """The CustomJob's ``worker_pool_specs`` for a component's ``container`` (its
     ``image``, ``command`` and ``args`` in the compiled spec)."""

@@ -401,6 +401,8 @@ def validate(dataset_dir: str, statistics_dir: str, schema_dir: str, anomalies_d
     else:
         tfdv_stats.check_thresholds(ds.arrow_schema(dataset_dir, "train").names,
                                     skew_thresholds)
+    if beam_pipeline_args:
+        tfdv_stats.beam_options(beam_pipeline_args)   # a bad Dataflow run fails before any work
     options, skip = _statistics_options(dataset_dir, curated)
     bool_features = [f for f in tfdv_stats.bool_columns(ds.arrow_schema(dataset_dir, "train"))]
 

@@ -72,7 +72,8 @@ from kfp_mlops.components._shared.statistics.flat import (  # noqa: E402
     exact_int_columns, fast_path_available)
 from kfp_mlops.components._shared.statistics.reference import (  # noqa: E402
     UNIX_DAYS, UNIX_SECONDS, bool_columns, load_statistics, mark_time_domains,
-    statistics_with_beam, stats_options, time_columns, time_format, unsupported_columns)
+    beam_options, statistics_with_beam, stats_options, time_columns, time_format,
+    unsupported_columns)
 from kfp_mlops.components._shared.statistics.views import (  # noqa: E402
     anomaly_reasons, feature_summaries)
 
@@ -82,7 +83,7 @@ __all__ = [
     # statistics
     "stats_options", "bool_columns", "unsupported_columns", "exact_int_columns",
     "fast_path_available", "default_workers", "StatisticsPool", "statistics_builder",
-    "statistics_from_batches", "statistics_with_beam", "load_statistics",
+    "statistics_from_batches", "beam_options", "statistics_with_beam", "load_statistics",
     # dates and timestamps as integers with a time_domain
     "UNIX_DAYS", "UNIX_SECONDS", "time_format", "time_columns", "mark_time_domains",
     # distances and comparators

@@ -167,6 +167,45 @@ def stats_options(bool_features: Sequence[str] = (), schema=None):
     return options
 
 
+#: Runners that submit to the Dataflow service (Beam's ``PipelineOptionsValidator.is_service_runner``).
+DATAFLOW_RUNNERS = ("DataflowRunner", "TestDataflowRunner")
+
+
+def beam_options(pipeline_args: Sequence[str]):
+    """Beam's ``PipelineOptions`` of ``pipeline_args``, refused early when a Dataflow run lacks
+    what the service needs.
+
+    Beam's ``GoogleCloudOptions.validate`` (``apache_beam/options/pipeline_options.py``)
+    checks, for a service runner, ``--project`` and ``--region``
+    (``PipelineOptionsValidator.validate_cloud_options``) and a temp or staging location
+    (``_handle_temp_and_staging_locations``). Where no location is given Beam would create a
+    default bucket in the project at run time; we refuse instead, before any split is read,
+    so a validate task never writes to a bucket nobody named.
+
+    Raises:
+        ValueError: naming the missing option and the Dataflow runner.
+    """
+    from apache_beam.options.pipeline_options import (GoogleCloudOptions, PipelineOptions,
+                                                      StandardOptions)
+
+    options = PipelineOptions(list(pipeline_args))
+    runner = options.view_as(StandardOptions).runner or ""
+    if runner.rsplit(".", 1)[-1] in DATAFLOW_RUNNERS:
+        cloud = options.view_as(GoogleCloudOptions)
+        missing = [flag for flag, value in (("--project", cloud.project),
+                                            ("--region", cloud.region)) if not value]
+        location = cloud.temp_location or cloud.staging_location
+        if not location:
+            missing.append("--temp_location")
+        elif not location.startswith("gs://"):
+            raise ValueError(f"beam_pipeline_args: --runner={runner} needs a gs:// "
+                             f"--temp_location (got {location!r})")
+        if missing:
+            raise ValueError(f"beam_pipeline_args: --runner={runner} needs "
+                             f"{', '.join(missing)} (got {list(pipeline_args)})")
+    return options
+
+
 def statistics_with_beam(inputs: Mapping[str, str], output_paths: Mapping[str, str],
                          pipeline_args: Sequence[str], options=None,
                          skip_columns: Sequence[str] = ()) -> None:
@@ -181,10 +220,9 @@ def statistics_with_beam(inputs: Mapping[str, str], output_paths: Mapping[str, s
     """
     import apache_beam as beam
     import tensorflow_data_validation as tfdv
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     from kfp_mlops.components._shared import io
 
+    beam_opts = beam_options(pipeline_args)
     options = options if options is not None else tfdv.StatsOptions()
     skip = tuple(skip_columns)
 
@@ -197,7 +235,7 @@ def statistics_with_beam(inputs: Mapping[str, str], output_paths: Mapping[str, s
     # with its own file systems, in workers (Dataflow) that have no such mount but read
     # gs:// themselves, so a mount path is handed over as its gs:// URI rather than through
     # the I/O layer (fsspec cannot give Beam a file system).
-    with beam.Pipeline(options=PipelineOptions(list(pipeline_args))) as pipeline:
+    with beam.Pipeline(options=beam_opts) as pipeline:
         for name, pattern in inputs.items():
             _ = (pipeline
                  | f"Read[{name}]" >> beam.io.ReadFromParquetBatched(io.from_mount_path(pattern))
