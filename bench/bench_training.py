@@ -193,13 +193,15 @@ def _cli() -> str:
     return here if os.path.exists(here) else (shutil.which("kfp-mlops") or "kfp-mlops")
 
 
-def run_pipeline(label: str, params: list, workdir: str) -> dict:
-    """Runs the training pipeline with the CLI in a child process; returns what it measured."""
+def run_pipeline(label: str, params: list, workdir: str, options: tuple = ()) -> dict:
+    """Runs the training pipeline with the CLI in a child process; returns what it measured.
+
+    ``options``: more ``kfp-mlops run`` options (bench_warm.py's ``--warm-tasks``)."""
     folder = os.path.join(workdir, label)
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
     summary_path = os.path.join(folder, "summary.json")
-    cmd = [_cli(), "run", "training", "--local",
+    cmd = [_cli(), "run", "training", "--local", *options,
            "--output-dir", os.path.join(folder, "outputs"), "--summary-json", summary_path]
     for p in params + ["registry_uri=" + os.path.join(folder, "registry")]:
         cmd += ["--param", p]
@@ -224,7 +226,12 @@ def run_pipeline(label: str, params: list, workdir: str) -> dict:
         for name, value in t["outputs"].items():
             if t["name"] == "evaluate" and name == "evaluation":
                 metrics = value.get("metadata", {})
+    decisions = {f"{t['name']}.{k}": v for t in summary["tasks"]
+                 for value in t["outputs"].values() if isinstance(value, dict)
+                 for k, v in (value.get("metadata") or {}).items()
+                 if k in ("passed", "blessed", "pushed", "champion", "version")}
     return {"label": label, "wall_s": wall, "pipeline_s": summary["seconds"],
+            "decisions": decisions,
             "status": summary["status"], "exit_status": status,
             "peak_mb": usage.ru_maxrss / 1024, "tasks": tasks, "metrics": metrics,
             "log": out.name}

@@ -174,9 +174,11 @@ def _run_task_process(full_command: List[str],
     import subprocess
 
     from kfp_mlops.components._shared import processes
-    from kfp_mlops.pipelines import kfp_local_adapter
+    from kfp_mlops.pipelines import kfp_local_adapter, warm_tasks
 
-    full_command = kfp_local_adapter.exec_the_executor(full_command)
+    # --warm-tasks: the executor is forked from the run's warm task server (unchanged when
+    # there is none)
+    full_command = warm_tasks.through_server(kfp_local_adapter.exec_the_executor(full_command))
     env = {**os.environ, **env_vars} if env_vars else None  # as newer kfp.local does
     with subprocess.Popen(full_command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, bufsize=1, env=env,
@@ -379,7 +381,7 @@ def make_runner(runner: str):
 
 
 def run(pipeline_name: str, parameters: Dict[str, Any], output_dir: str,
-        runner: str = "subprocess") -> RunSummary:
+        runner: str = "subprocess", warm: bool = False) -> RunSummary:
     """Runs a catalogue pipeline with kfp.local; never raises for a failed task.
 
     Args:
@@ -387,6 +389,8 @@ def run(pipeline_name: str, parameters: Dict[str, Any], output_dir: str,
         parameters: Pipeline arguments, already of the pipeline's types.
         output_dir: kfp.local's pipeline root: every task's outputs land below it.
         runner: ``subprocess`` (this interpreter) or ``docker`` (the component images).
+        warm: With the subprocess runner, fork every task from one server process that
+            imported the tasks' libraries once (:mod:`kfp_mlops.pipelines.warm_tasks`).
 
     Raises:
         preflight.PreflightError: a parameter is invalid whatever the data (checked before
@@ -397,7 +401,7 @@ def run(pipeline_name: str, parameters: Dict[str, Any], output_dir: str,
     parameters = with_local_tracking(pipeline_name, parameters, output_dir)
     preflight.check(pipeline_name, parameters)
     return run_pipeline(catalog.get(pipeline_name), parameters, output_dir, runner,
-                        name=pipeline_name)
+                        name=pipeline_name, warm=warm)
 
 
 #: The file, in a local run's output folder, of the runs' embedded MLflow store.
@@ -427,8 +431,11 @@ def with_local_tracking(pipeline_name: str, parameters: Dict[str, Any],
 
 
 def run_pipeline(pipeline, parameters: Dict[str, Any], output_dir: str,
-                 runner: str = "subprocess", name: str = "") -> RunSummary:
+                 runner: str = "subprocess", name: str = "", warm: bool = False) -> RunSummary:
     """:func:`run` for any ``@dsl.pipeline`` (``name``: how the summary calls it)."""
+    if warm and runner != "subprocess":
+        raise ValueError(f"warm tasks are forked from a process of this Python environment; "
+                         f"they need --runner subprocess, not {runner!r}")
     import warnings
 
     from kfp import local
@@ -456,6 +463,9 @@ def run_pipeline(pipeline, parameters: Dict[str, Any], output_dir: str,
                 from kfp_mlops.pipelines import docker_runner
                 parameters = session.enter_context(
                     docker_runner.docker_session(parameters, output_dir))
+            if warm:
+                from kfp_mlops.pipelines import warm_tasks
+                session.enter_context(warm_tasks.server())
             pipeline(**parameters)
         except kfp_local_adapter.KfpLocalChanged:
             raise  # every run would be wrong: stop, loudly, rather than report a failed run
