@@ -311,6 +311,8 @@ def _run_as_main(module: str) -> None:
     import runpy
     import threading
 
+    from kfp_mlops.components._shared import task_process
+
     code = 0
     interrupted = False
     try:
@@ -333,11 +335,7 @@ def _run_as_main(module: str) -> None:
     except BaseException:  # noqa: BLE001
         pass
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError, AttributeError):
-            pass
+    task_process.flush_standard_streams()
     if interrupted:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)

@@ -167,12 +167,18 @@ def _exit_if_output_written(output_file: str, before: Optional[int]) -> None:
     if not written:
         return                      # no executor output from this process: a normal exit
     logging.shutdown()
+    flush_standard_streams()
+    os._exit(0)
+
+
+def flush_standard_streams() -> None:
+    """Flushes stdout and stderr before an ``os._exit`` (which skips the interpreter's own
+    flush); a stream already closed or replaced is left alone."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError, AttributeError):
             pass
-    os._exit(0)
 
 
 def exit_without_teardown() -> Optional[str]:
